@@ -1,0 +1,48 @@
+# Loa: two commands do all set-up on a fresh machine.
+#   make run   -> install and run the gateway on its embedded defaults
+#   make test  -> install everything (pip + Debian packages) and run the test suite
+#   make bench -> benchmarks that print ratios against named anchors
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+DEBIAN_PACKAGES = ffmpeg
+
+.PHONY: run test bench lint venv deps-system clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the integration tests need; installed only when root and missing.
+deps-system:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (run as root to install)"; fi; \
+	fi
+
+run: venv
+	$(VENV)/bin/loa serve
+
+test: venv deps-system
+	$(PY) -m ruff check tts gateway tests bench
+	$(PY) -m mypy tts gateway
+	$(PY) -m pytest -q
+
+bench: venv deps-system
+	$(PY) -m bench
+
+lint: venv
+	$(PY) -m ruff check tts gateway tests bench
+	$(PY) -m mypy tts gateway
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,324 @@
+"""Rewrite rules that turn written Vietnamese into its spoken form, one regex each.
+
+Each rule rewrites one kind of non-standard word (document code, phone number, date,
+time, range, Roman numeral, number with unit, abbreviation...) into lowercase spoken
+words. Rules run in a fixed order (see :data:`RULE_ORDER`); the output of a rule has
+no digits and no uppercase letters, so later rules never re-read it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tts.text.lexicon import Lexicon, is_vietnamese_syllable, spell
+from tts.text.numbers import (
+    read_cardinal,
+    read_decimal,
+    read_digits,
+    read_month,
+    read_ordinal,
+    roman_to_int,
+)
+
+D = "[0-9]"
+_WORD_CHARS = r"\wđĐ"
+NUMBER = rf"{D}{{1,3}}(?:\.{D}{{3}})+(?:,{D}+)?|{D}+,{D}+|{D}+\.{D}{{1,2}}(?![0-9.])|{D}+"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Reading policy switches."""
+
+    le: bool = False  # "lẻ" instead of "linh" for a zero tens digit (105)
+
+
+def read_number_token(token: str, opts: Options) -> str:
+    """Read a written number: "8.700", "2,5", "12.5", "06"."""
+    if "," in token:
+        integer, fraction = token.split(",", 1)
+        return read_decimal(integer.replace(".", ""), fraction, le=opts.le)
+    if re.fullmatch(rf"{D}{{1,3}}(?:\.{D}{{3}})+", token):
+        return read_cardinal(token.replace(".", ""), le=opts.le)
+    if "." in token:
+        integer, fraction = token.split(".", 1)
+        return read_decimal(integer, fraction, le=opts.le)
+    return read_cardinal(token, le=opts.le)
+
+
+def _alternation(keys: list[str]) -> str:
+    return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+
+
+def _valid_date(day: str, month: str, year: str | None = None) -> bool:
+    d, m = int(day), int(month)
+    return 1 <= d <= 31 and 1 <= m <= 12 and (year is None or 1000 <= int(year) <= 2999)
+
+
+def _date_words(day: str, month: str, year: str | None, opts: Options) -> str:
+    words = f"{read_cardinal(day)} tháng {read_month(month)}"
+    if year:
+        words += f" năm {read_cardinal(year, le=opts.le)}"
+    return words
+
+
+def _time_words(hour: str, minute: str | None, second: str | None, suffix: str | None) -> str:
+    h = int(hour)
+    words = f"{read_cardinal(h)} giờ"
+    if minute and int(minute):
+        words += f" {read_cardinal(minute)} phút"
+    if second and int(second):
+        words += f" {read_cardinal(second)} giây"
+    if suffix:
+        s = suffix.lower().replace(".", "")
+        if s in ("am", "sa"):
+            words += " sáng"
+        elif h == 12:
+            words += " trưa"
+        elif h <= 5 or s == "ch" and h < 6:
+            words += " chiều"
+        else:
+            words += " tối"
+    return words
+
+
+Rule = Callable[[str], str]
+
+
+class RuleSet:
+    """The ordered rewrite rules, built once per lexicon and options."""
+
+    def __init__(self, lexicon: Lexicon, opts: Options) -> None:
+        self.lex = lexicon
+        self.opts = opts
+        units = _alternation(list(lexicon.units) + ["%", "đ", "₫", "VNĐ", "VND", "vnđ", "USD"])
+        self._unit_words = dict(lexicon.units)
+        self._unit_words.update(
+            {"%": "phần trăm", "đ": "đồng", "₫": "đồng", "VNĐ": "đồng", "VND": "đồng",
+             "vnđ": "đồng", "USD": "đô la mỹ"}
+        )
+        self._number_unit = re.compile(
+            rf"(?<![{_WORD_CHARS}.,])(-)?({NUMBER})(?:\s?({units})(?![{_WORD_CHARS}]))?"
+            rf"(?:/({units})(?![{_WORD_CHARS}]))?"
+        )
+        self._per_unit = re.compile(rf"(?<=[{_WORD_CHARS}])/({units})(?![{_WORD_CHARS}])")
+        abbr = _alternation(list(lexicon.abbreviations))
+        self._abbr = re.compile(rf"(?<![{_WORD_CHARS}&])({abbr})(\.(?=\s+[A-ZĐ]))?(?![{_WORD_CHARS}&])")
+        types = _alternation(list(lexicon.doc_types))
+        self._doc_a = re.compile(
+            rf"(?<![{_WORD_CHARS}/])({D}+)(?:/({D}{{4}}))?/({types})-([A-ZĐƯ][A-Za-zĐđƯ&]*(?:-[A-ZĐ][A-Za-zĐđ&]*)*)"
+            rf"(?![{_WORD_CHARS}])"
+        )
+        self._doc_b = re.compile(
+            rf"(?<![{_WORD_CHARS}/])({D}+)-({types})/([A-ZĐƯ][A-Za-zĐđƯ&]*)(?![{_WORD_CHARS}])"
+        )
+
+    # --- document codes -------------------------------------------------------------
+    def _issuer_words(self, issuer: str) -> str:
+        parts = [p for p in issuer.split("-") if p]
+        return " ".join(
+            self.lex.doc_issuers.get(p) or self.lex.abbreviations.get(p) or spell(p) for p in parts
+        )
+
+    def _doc_words(self, before: str, number: str, year: str | None, kind: str, issuer: str) -> str:
+        type_words = self.lex.doc_types[kind]
+        tail = before[-60:].lower()
+        said_so = re.search(r"số\s*$", tail) is not None
+        type_said = re.search(rf"{re.escape(type_words)}\s+(?:số\s*)?$", tail) is not None
+        body = read_cardinal(number, le=self.opts.le)
+        if year:
+            body += f" năm {read_cardinal(year, le=self.opts.le)}"
+        issuer_words = self._issuer_words(issuer)
+        if type_said or said_so:
+            return f"{body} của {issuer_words}" if type_said else f"{body} {type_words} của {issuer_words}"
+        return f"{type_words} số {body} của {issuer_words}"
+
+    def document_codes(self, text: str) -> str:
+        text = self._doc_a.sub(
+            lambda m: self._doc_words(m.string[: m.start()], m[1], m[2], m[3], m[4]), text
+        )
+        return self._doc_b.sub(
+            lambda m: self._doc_words(m.string[: m.start()], m[1], None, m[2], m[3]), text
+        )
+
+    # --- phone numbers --------------------------------------------------------------
+    _phone = re.compile(r"(?<![\w+.,])(\+84|0084|0)((?:[ .-]?[0-9]){8,10})(?![\w.,]?[0-9])")
+    _service = re.compile(r"(?<![\w.,])(1[89]00)((?:[ .]?[0-9]){4,6})(?![\w]|[.,][0-9])")
+    _cued = re.compile(
+        r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|tổng đài|số máy|gọi(?: số| đến số| tới số)?"
+        r"|sđt|tel)\s*:?\s*)([0-9](?:[ .]?[0-9]){1,14})(?![0-9])"
+    )
+
+    def phones(self, text: str) -> str:
+        def phone(m: re.Match[str]) -> str:
+            prefix = "cộng tám bốn" if m[1] in ("+84", "0084") else "không"
+            return f"{prefix} {read_digits(m[2])}"
+
+        text = self._cued.sub(lambda m: m[1] + read_digits(m[2]), text)
+        text = self._phone.sub(phone, text)
+        return self._service.sub(lambda m: read_digits(m[1] + m[2]), text)
+
+    # --- dates ----------------------------------------------------------------------
+    _full_date = re.compile(r"(?<![0-9/.-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![0-9]|[/.-][0-9])")
+    _date_range = re.compile(
+        r"(?<![0-9/.,-])([0-9]{1,2})\s*[-–]\s*([0-9]{1,2})([/.])([0-9]{1,2})(?:\3([0-9]{4}))?(?![0-9]|[/.][0-9])"
+    )
+    _cued_day_month = re.compile(
+        r"(?i)(?:(ngày|hôm|mùng|mồng|\()\s*([0-9]{1,2})[/-]([0-9]{1,2})"
+        r"|(sáng|trưa|chiều|tối|đêm|từ|đến|tới|và)\s+([0-9]{1,2})/([0-9]{1,2}))(?![0-9]|[/.,][0-9])"
+    )
+    _padded_day_month = re.compile(r"(?<![0-9/.,-])(0[1-9])-([0-9]{1,2})(?![0-9]|[/.,-][0-9])")
+    _month_year = re.compile(r"(?i)(tháng)\s+([0-9]{1,2})[/.-]([0-9]{4})(?![0-9])")
+    _month = re.compile(r"(?i)(tháng)\s+(0?[1-9]|1[0-2])(?![0-9]|[.,/][0-9])")
+
+    def dates(self, text: str) -> str:
+        o = self.opts
+
+        def full(m: re.Match[str]) -> str:
+            if not _valid_date(m[1], m[3], m[4]):
+                return m[0]
+            return _date_words(m[1], m[3], m[4], o)
+
+        def drange(m: re.Match[str]) -> str:
+            if not (_valid_date(m[1], m[4], m[5]) and _valid_date(m[2], m[4])):
+                return m[0]
+            return f"{read_cardinal(m[1])} đến {_date_words(m[2], m[4], m[5], o)}"
+
+        def cued(m: re.Match[str]) -> str:
+            cue, day, month = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+            if not _valid_date(day, month):
+                return m[0]
+            sep = "" if cue == "(" else " "
+            return f"{cue}{sep}{_date_words(day, month, None, o)}"
+
+        text = self._full_date.sub(full, text)
+        text = self._date_range.sub(drange, text)
+        text = self._cued_day_month.sub(cued, text)
+        text = self._padded_day_month.sub(
+            lambda m: _date_words(m[1], m[2], None, o) if _valid_date(m[1], m[2]) else m[0], text
+        )
+        text = self._month_year.sub(
+            lambda m: f"{m[1]} {read_month(m[2])} năm {read_cardinal(m[3], le=o.le)}"
+            if 1 <= int(m[2]) <= 12 else m[0],
+            text,
+        )
+        return self._month.sub(lambda m: f"{m[1]} {read_month(m[2])}", text)
+
+    # --- ranges and times -----------------------------------------------------------
+    _range_dash = re.compile(r"(?<=[0-9%h'])\s*[-–—]\s*(?=[0-9])")
+    _clock = re.compile(
+        r"(?<![0-9:.,])([01]?[0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9]))?(?![0-9:])"
+        r"(?:\s*(AM|PM|am|pm|a\.m\.|p\.m\.|SA|CH)(?![\w]))?"
+    )
+    _h_time = re.compile(r"(?<![\w.,])([01]?[0-9]|2[0-4])\s?h\s?([0-5][0-9])?(?:'|p(?![\w])|ph(?![\w]))?(?![\w])")
+
+    def ranges(self, text: str) -> str:
+        return self._range_dash.sub(" đến ", text)
+
+    def times(self, text: str) -> str:
+        text = self._clock.sub(lambda m: _time_words(m[1], m[2], m[3], m[4]), text)
+        return self._h_time.sub(lambda m: _time_words(m[1], m[2], None, None), text)
+
+    # --- Roman numerals and ordinals ------------------------------------------------
+    _roman = re.compile(
+        r"(?i:\b(thứ|khóa|khoá|kỳ|kì|kỷ|kỉ|quý|lần|phần|chương|mục|đại hội|hội nghị|giai đoạn"
+        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|đợt|tiểu mục))\s+([IVXLCDM]{1,7})"
+        r"(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?"
+    )
+    _ordinal = re.compile(r"(?i:\b(thứ))\s+([0-9]{1,3})(?![0-9]|[.,/:][0-9])")
+
+    def roman(self, text: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            value = roman_to_int(m[2])
+            if value is None:
+                return m[0]
+            spoken = read_ordinal(value) if m[1].lower() == "thứ" else read_cardinal(value)
+            year = f" năm {read_cardinal(m[3], le=self.opts.le)}" if m[3] else ""
+            return f"{m[1]} {spoken}{year}"
+
+        return self._roman.sub(sub, text)
+
+    def ordinals(self, text: str) -> str:
+        return self._ordinal.sub(lambda m: f"{m[1]} {read_ordinal(m[2])}", text)
+
+    # --- ratios, numbers, units -----------------------------------------------------
+    _ratio = re.compile(r"(?<![0-9/.,])([0-9]+)/([0-9]+)(?![0-9]|/[0-9])")
+    _mixed = re.compile(r"(?<![\wđĐ])(?=[\wđĐ]*[0-9])(?=[\wđĐ]*[^\W\d_])[\wđĐ]+(?![\wđĐ])")
+    _currency_prefix = re.compile(rf"\$\s?({NUMBER})")
+
+    def ratios(self, text: str) -> str:
+        return self._ratio.sub(lambda m: f"{read_cardinal(m[1])} trên {read_cardinal(m[2])}", text)
+
+    def numbers(self, text: str) -> str:
+        o = self.opts
+
+        def sub(m: re.Match[str]) -> str:
+            words = read_number_token(m[2], o)
+            if m[1]:
+                words = "âm " + words
+            if m[3]:
+                words += " " + self._unit_words[m[3]]
+            if m[4]:
+                words += " trên " + self._unit_words[m[4]]
+            return words
+
+        text = self._currency_prefix.sub(lambda m: read_number_token(m[1], o) + " đô la", text)
+        text = self._mixed.sub(self._mixed_token, text)
+        text = self._number_unit.sub(sub, text)
+        return self._per_unit.sub(lambda m: " trên " + self._unit_words[m[1]], text)
+
+    def _mixed_token(self, m: re.Match[str]) -> str:
+        """Tokens mixing letters and digits (U23, H5N1, 5G): letters spelled, digits read."""
+        token = m[0]
+        glued = re.fullmatch(r"[0-9.,]+(.+)", token)
+        if glued and glued[1] in self._unit_words:
+            return token  # a number with a glued unit ("500m2"): the number rule reads it
+        out = []
+        for part in re.findall(r"[0-9]+|[^\W\d_]+", token):
+            if part[0].isdigit():
+                out.append(read_cardinal(part) if len(part) <= 4 else read_digits(part))
+            else:
+                out.append(self.lex.abbreviations.get(part) or self._word(part))
+        return " ".join(out)
+
+    # --- abbreviations and words ----------------------------------------------------
+    def abbreviations(self, text: str) -> str:
+        return self._abbr.sub(lambda m: self.lex.abbreviations[m[1]], text)
+
+    _upper_word = re.compile(r"(?<![\wđĐ])[A-ZĐ][A-ZĐÀ-Ỹ]*(?![\wđĐ])")
+
+    def _word(self, word: str) -> str:
+        if word.isupper() and len(word) >= 2 and not is_vietnamese_syllable(word):
+            return spell(word) if len(word) <= 5 else word.lower()
+        return word.lower()
+
+    def upper_words(self, text: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            word = m[0]
+            if not word.isupper() or len(word) < 2:
+                return word
+            return self._word(word)
+
+        return self._upper_word.sub(sub, text)
+
+    def loanwords(self, text: str) -> str:
+        if not self.lex.loanwords:
+            return text
+        pattern = re.compile(
+            rf"(?i)(?<![{_WORD_CHARS}])({_alternation(list(self.lex.loanwords))})(?![{_WORD_CHARS}])"
+        )
+        return pattern.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
+
+    def ordered(self) -> list[Rule]:
+        return [
+            self.document_codes, self.phones, self.dates, self.ranges, self.times,
+            self.roman, self.ordinals, self.ratios, self.numbers, self.abbreviations,
+            self.upper_words, self.loanwords,
+        ]
+
+
+RULE_ORDER = (
+    "document_codes", "phones", "dates", "ranges", "times", "roman", "ordinals",
+    "ratios", "numbers", "abbreviations", "upper_words", "loanwords",
+)

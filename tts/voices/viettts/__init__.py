@@ -1,0 +1,1 @@
+"""vietTTS-compatible voices (NTT123/vietTTS architecture) on onnxruntime."""
