@@ -20,8 +20,6 @@ from tts.voices.viettts.checkpoint import Params, param
 from tts.voices.viettts.onnxgraph import GraphBuilder, float_input, int_input
 
 BN_EPS = 1e-5
-MEL_DIM = 80
-HOP = 256
 
 
 def _bn_fold(params: Params, aux: Params, module: str, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +46,11 @@ def _haiku_gates_to_onnx(w: np.ndarray, b: np.ndarray, in_dim: int, hidden: int)
     return wx, wh, np.concatenate([bias, np.zeros_like(bias)])
 
 
+def encoder_hidden(params: Params, prefix: str) -> int:
+    """Hidden size of the TokenEncoder's LSTMs (256 in vietTTS)."""
+    return int(param(params, f"{prefix}/~/token_encoder/~/lstm/linear", "w").shape[1] // 4)
+
+
 def token_encoder(g: GraphBuilder, params: Params, aux: Params, prefix: str, tokens: str) -> str:
     """TokenEncoder: embed -> 3x(conv k3 + BN + ReLU) -> BiLSTM(256). Returns [1, L, 512]."""
     enc = f"{prefix}/~/token_encoder/~/"
@@ -59,12 +62,12 @@ def token_encoder(g: GraphBuilder, params: Params, aux: Params, prefix: str, tok
         b = param(params, enc + "conv1_d" + suffix, "b")
         w, b = _bn_fold(params, aux, enc + "batch_norm" + suffix, w, b)
         x = g.op("Relu", [g.conv1d(x, w, b, hint="enc_conv")])
-    seq = g.op("Transpose", [x], perm=[2, 0, 1])  # [L, 1, 256]
-    hidden = table.shape[1]
-    weights = [
-        _haiku_gates_to_onnx(param(params, enc + name, "w"), param(params, enc + name, "b"), hidden, hidden)
-        for name in ("lstm/linear", "lstm_1/linear")
-    ]
+    seq = g.op("Transpose", [x], perm=[2, 0, 1])  # [L, 1, C]
+    hidden = encoder_hidden(params, prefix)
+    weights = []
+    for name in ("lstm/linear", "lstm_1/linear"):
+        w = param(params, enc + name, "w")
+        weights.append(_haiku_gates_to_onnx(w, param(params, enc + name, "b"), w.shape[0] - hidden, hidden))
     W = g.const(np.stack([w[0] for w in weights]), "lstm_W")
     R = g.const(np.stack([w[1] for w in weights]), "lstm_R")
     B = g.const(np.stack([w[2] for w in weights]), "lstm_B")
@@ -87,16 +90,18 @@ def duration_model(params: Params, aux: Params) -> onnx.ModelProto:
     return g.model({"loa.stage": "duration"})
 
 
-def _decoder_body(params: Params, p: str) -> onnx.GraphProto:
-    """One autoregressive step: prenet with dropout masks, 2 LSTM(512) with skip, projection."""
+def _decoder_body(params: Params, p: str, cond_dim: int) -> onnx.GraphProto:
+    """One autoregressive step: prenet with dropout masks, 2 LSTMs with skip, projection."""
     b = GraphBuilder("decoder_step")
-    H = 512
-    state = [float_input(b, n, shape) for n, shape in (
-        ("prev", [1, MEL_DIM]), ("h1", [1, H]), ("c1", [1, H]), ("h2", [1, H]), ("c2", [1, H]))]
-    g1c, g2c, k1, k2 = (float_input(b, n, [s]) for n, s in (("g1c", 4 * H), ("g2c", 4 * H), ("k1", 256), ("k2", 256)))
-    prev, h1, c1, h2, c2 = state
     w1 = param(params, p + "lstm/linear", "w")
     w2 = param(params, p + "lstm_1/linear", "w")
+    mel_dim, pre_dim = param(params, p + "linear_1", "w").shape
+    H = w1.shape[1] // 4
+    state = [float_input(b, n, shape) for n, shape in (
+        ("prev", [1, mel_dim]), ("h1", [1, H]), ("c1", [1, H]), ("h2", [1, H]), ("c2", [1, H]))]
+    g1c, g2c, k1, k2 = (float_input(b, n, [s]) for n, s in (
+        ("g1c", 4 * H), ("g2c", 4 * H), ("k1", pre_dim), ("k2", pre_dim)))
+    prev, h1, c1, h2, c2 = state
     x = b.op("Relu", [b.op("MatMul", [prev, b.const(param(params, p + "linear_1", "w"), "pre1")])])
     x = b.op("Mul", [x, k1])
     x = b.op("Relu", [b.op("MatMul", [x, b.const(param(params, p + "linear_2", "w"), "pre2")])])
@@ -110,28 +115,36 @@ def _decoder_body(params: Params, p: str) -> onnx.GraphProto:
         h_new = b.op("Mul", [b.op("Sigmoid", [o]), b.op("Tanh", [c_new])])
         return h_new, c_new
 
-    gates1 = b.op("Add", [g1c, b.op("MatMul", [b.op("Concat", [pre, h1], axis=1), b.const(w1[512:], "w1r")])])
+    gates1 = b.op("Add", [g1c, b.op("MatMul", [b.op("Concat", [pre, h1], axis=1), b.const(w1[cond_dim:], "w1r")])])
     h1n, c1n = cell(gates1, c1)
-    gates2 = b.op("Add", [g2c, b.op("MatMul", [b.op("Concat", [pre, h1n, h2], axis=1), b.const(w2[512:], "w2r")])])
+    gates2 = b.op("Add", [g2c, b.op("MatMul", [b.op("Concat", [pre, h1n, h2], axis=1), b.const(w2[cond_dim:], "w2r")])])
     h2n, c2n = cell(gates2, c2)
     y = b.matmul_add(b.op("Concat", [h1n, h2n], axis=1), param(params, p + "linear", "w"),
                      param(params, p + "linear", "b"), "mel_proj")
-    for value, name, shape in ((y, "prev_out", [1, MEL_DIM]), (h1n, "h1_out", [1, H]), (c1n, "c1_out", [1, H]),
-                               (h2n, "h2_out", [1, H]), (c2n, "c2_out", [1, H]), (y, "frame", [1, MEL_DIM])):
+    for value, name, shape in ((y, "prev_out", [1, mel_dim]), (h1n, "h1_out", [1, H]), (c1n, "c1_out", [1, H]),
+                               (h2n, "h2_out", [1, H]), (c2n, "c2_out", [1, H]), (y, "frame", [1, mel_dim])):
         b.output(value, name, TensorProto.FLOAT, shape)
     return b.graph()
 
 
 def acoustic_model(params: Params, aux: Params) -> onnx.ModelProto:
-    """tokens [1, L], frames [1, L] (durations in frames), keep1/keep2 [T, 256] dropout
-    multipliers (0 or 2; all 1 = no dropout) -> mel [1, T, 80] and mel_decoder (pre-postnet)."""
+    """tokens [1, L], frames [1, L] (durations in frames), keep1/keep2 [T, P] dropout
+    multipliers (0 or 2; all 1 = no dropout) -> mel [1, T, M] and mel_decoder (pre-postnet).
+    Full-size vietTTS: P = 256, M = 80, decoder LSTMs of 512."""
     g = GraphBuilder("viettts_acoustic")
     p = "acoustic_model/~/"
+    mel_dim, pre_dim = param(params, p + "linear_1", "w").shape
+    cond_dim = 2 * encoder_hidden(params, "acoustic_model")
+    w1 = param(params, p + "lstm/linear", "w")
+    w2 = param(params, p + "lstm_1/linear", "w")
+    H = w1.shape[1] // 4
+    if w1.shape[0] != cond_dim + pre_dim + H or w2.shape != (cond_dim + pre_dim + 2 * H, 4 * H):
+        raise ValueError("kích thước LSTM của bộ giải mã không khớp với kiến trúc vietTTS")
     tokens = int_input(g, "tokens", [1, "L"])
     frames = float_input(g, "frames", [1, "L"])
-    keep1 = float_input(g, "keep1", ["T", 256])
-    keep2 = float_input(g, "keep2", ["T", 256])
-    enc = token_encoder(g, params, aux, "acoustic_model", tokens)  # [1, L, 512]
+    keep1 = float_input(g, "keep1", ["T", pre_dim])
+    keep2 = float_input(g, "keep2", ["T", pre_dim])
+    enc = token_encoder(g, params, aux, "acoustic_model", tokens)  # [1, L, cond_dim]
 
     # Gaussian upsampling: w[t, j] = softmax_j(-(mid_j - t)^2 / 10)
     n = g.op("Gather", [g.op("Shape", [keep1]), g.const(0, dtype=np.int64)], axis=0)
@@ -146,15 +159,13 @@ def acoustic_model(params: Params, aux: Params) -> onnx.ModelProto:
     enc2d = g.op("Squeeze", [enc, g.const([0], dtype=np.int64)])  # [L, 512]
     cond = g.op("MatMul", [weights, enc2d])  # [T, 512]
 
-    w1 = param(params, p + "lstm/linear", "w", (1280, 2048))
-    w2 = param(params, p + "lstm_1/linear", "w", (1792, 2048))
-    g1c = g.matmul_add(cond, w1[:512], param(params, p + "lstm/linear", "b"), "g1c")
-    g2c = g.matmul_add(cond, w2[:512], param(params, p + "lstm_1/linear", "b"), "g2c")
-    zeros80 = g.const(np.zeros((1, MEL_DIM)), "prev0")
-    zeros512 = g.const(np.zeros((1, 512)), "state0")
-    outs = g.op("Scan", [zeros80, zeros512, zeros512, zeros512, zeros512, g1c, g2c, keep1, keep2],
-                "decoder", outputs=6, num_scan_inputs=4, body=_decoder_body(params, p))
-    dec = g.op("Reshape", [outs[5], g.const([1, -1, MEL_DIM], dtype=np.int64)])  # [1, T, 80]
+    g1c = g.matmul_add(cond, w1[:cond_dim], param(params, p + "lstm/linear", "b"), "g1c")
+    g2c = g.matmul_add(cond, w2[:cond_dim], param(params, p + "lstm_1/linear", "b"), "g2c")
+    zeros_mel = g.const(np.zeros((1, mel_dim)), "prev0")
+    zeros_h = g.const(np.zeros((1, H)), "state0")
+    outs = g.op("Scan", [zeros_mel, zeros_h, zeros_h, zeros_h, zeros_h, g1c, g2c, keep1, keep2],
+                "decoder", outputs=6, num_scan_inputs=4, body=_decoder_body(params, p, cond_dim))
+    dec = g.op("Reshape", [outs[5], g.const([1, -1, mel_dim], dtype=np.int64)])  # [1, T, mel]
 
     x = g.op("Transpose", [dec], perm=[0, 2, 1])
     y = x
@@ -164,8 +175,8 @@ def acoustic_model(params: Params, aux: Params) -> onnx.ModelProto:
         y = g.op("Tanh", [g.conv1d(y, w, bias, hint=f"postnet{i}")])
     y = g.conv1d(y, param(params, p + "conv1_d_4", "w"), param(params, p + "conv1_d_4", "b"), hint="postnet4")
     mel = g.op("Transpose", [g.op("Add", [x, y])], perm=[0, 2, 1])
-    g.output(mel, "mel", TensorProto.FLOAT, [1, "T", MEL_DIM])
-    g.output(dec, "mel_decoder", TensorProto.FLOAT, [1, "T", MEL_DIM])
+    g.output(mel, "mel", TensorProto.FLOAT, [1, "T", mel_dim])
+    g.output(dec, "mel_decoder", TensorProto.FLOAT, [1, "T", mel_dim])
     return g.model({"loa.stage": "acoustic"})
 
 
@@ -179,7 +190,8 @@ def hifigan_generator(params: Params, config: dict[str, object], debug: bool = F
     rb_dilations = [[int(d) for d in ds] for ds in config["resblock_dilation_sizes"]]  # type: ignore[attr-defined]
     if str(config.get("resblock", "1")) != "1":
         raise ValueError("chỉ hỗ trợ HiFi-GAN resblock '1' (V1)")
-    mel = float_input(g, "mel", [1, "T", MEL_DIM])
+    mel_dim = param(params, p + "conv1_d", "w").shape[1]
+    mel = float_input(g, "mel", [1, "T", mel_dim])
     x = g.op("Transpose", [mel], perm=[0, 2, 1])
     x = g.conv1d(x, param(params, p + "conv1_d", "w"), param(params, p + "conv1_d", "b"), hint="conv_pre")
     stages: list[str] = [x]

@@ -1,0 +1,1 @@
+"""Loa gateway: state, workflow and every channel (loudspeakers, telephony, SMS)."""

@@ -1,0 +1,28 @@
+"""The ``loa`` command: one entry point for the speech engine and the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tts import cli as tts_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loa", description="Loa — hệ thống thông tin cơ sở bằng giọng nói")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tts_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except tts_cli.ERRORS as exc:
+        print(f"loa: lỗi: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

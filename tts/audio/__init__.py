@@ -1,0 +1,1 @@
+"""Audio post-processing and file formats for rendered bulletins."""

@@ -1,0 +1,136 @@
+"""``loa normalize``, ``loa speak`` and ``loa voices ...``: the speech engine's commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tts.audio.writers import FORMATS, AudioFormatError
+from tts.voices.base import VoiceError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("normalize", help="đọc văn bản UTF-8 từ stdin, in dạng đọc (mỗi dòng vào một dòng ra)")
+    p.add_argument("--le", action="store_true", help="đọc 'lẻ' thay cho 'linh' (105 → một trăm lẻ năm)")
+    p.add_argument("--overrides", type=Path, help="tệp cách đọc riêng: 'chữ viết<TAB>cách đọc' mỗi dòng")
+    p.set_defaults(func=cmd_normalize)
+
+    p = sub.add_parser("speak", help="tổng hợp giọng đọc ra tệp âm thanh")
+    p.add_argument("text", nargs="?", help="văn bản cần đọc (hoặc dùng -f)")
+    p.add_argument("-f", "--file", help="đọc văn bản từ tệp; '-' là stdin")
+    p.add_argument("-o", "--output", required=True, type=Path, help="tệp âm thanh ra")
+    p.add_argument("--voice", help="mã giọng đã cài hoặc thư mục giọng (mặc định vi-espeak)")
+    p.add_argument("--rate", type=int, help="tần số lấy mẫu ra (Hz)")
+    p.add_argument("--format", choices=FORMATS, help="định dạng ra (mặc định theo đuôi tệp)")
+    p.add_argument("--loudness", type=float, default=-16.0,
+                   help="độ lớn đích LUFS (-16 cho loa, -23 cho phát thanh)")
+    p.add_argument("--no-loudness", action="store_true", help="không chuẩn hóa độ lớn")
+    p.add_argument("--chime", action="store_true", help="thêm tiếng chuông đầu và cuối")
+    p.add_argument("--overrides", type=Path, help="tệp cách đọc riêng")
+    p.add_argument("--threads", type=int, default=0, help="số luồng onnxruntime (0 = tự chọn)")
+    p.set_defaults(func=cmd_speak)
+
+    voices = sub.add_parser("voices", help="quản lý giọng đọc").add_subparsers(dest="voices_cmd", required=True)
+    p = voices.add_parser("list", help="liệt kê giọng đọc")
+    p.set_defaults(func=cmd_voices_list)
+    p = voices.add_parser("install", help="cài giọng từ thư mục (voice.json) hoặc tệp piper .onnx")
+    p.add_argument("path", type=Path)
+    p.add_argument("--id", help="đặt mã giọng")
+    p.set_defaults(func=cmd_voices_install)
+    p = voices.add_parser("convert-viettts", help="chuyển checkpoint vietTTS sang giọng ONNX")
+    p.add_argument("--duration", required=True, type=Path, help="duration_latest_ckpt.pickle")
+    p.add_argument("--acoustic", required=True, type=Path, help="acoustic_latest_ckpt.pickle")
+    p.add_argument("--vocoder", required=True, type=Path, help="hk_hifi.pickle hoặc g_XXXXXXXX (PyTorch)")
+    p.add_argument("--lexicon", required=True, type=Path, help="lexicon.txt của vietTTS")
+    p.add_argument("--config", type=Path, help="config.json của HiFi-GAN (mặc định V1 16 kHz)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="thư mục giọng ra")
+    p.add_argument("--id", default="viettts", help="mã giọng")
+    p.add_argument("--name", default="vietTTS (ONNX)")
+    p.add_argument("--prenet-dropout", choices=("seeded", "off"), default="seeded",
+                   help="dropout ở prenet khi suy luận (vietTTS giữ bật): seeded hoặc off")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--install", action="store_true", help="cài luôn sau khi chuyển đổi")
+    p.set_defaults(func=cmd_convert)
+
+
+def _normalizer(args: argparse.Namespace) -> object:
+    from tts.text.normalizer import Normalizer, load_overrides
+
+    overrides = load_overrides(args.overrides) if getattr(args, "overrides", None) else None
+    return Normalizer(overrides=overrides, le=getattr(args, "le", False))
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    normalizer = _normalizer(args)
+    data = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    if data.endswith("\n"):
+        data = data[:-1]
+    sys.stdout.write(normalizer.normalize(data) + "\n")  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    from tts.engine import Synthesizer
+    from tts.render import RenderSettings
+    from tts.voices.registry import load_voice
+
+    if args.file and args.text:
+        raise SystemExit("loa speak: chỉ dùng một trong TEXT hoặc -f")
+    if args.file == "-":
+        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    elif args.file:
+        text = Path(args.file).read_text(encoding="utf-8")
+    elif args.text:
+        text = args.text
+    else:
+        raise SystemExit("loa speak: cần TEXT hoặc -f FILE")
+    if not text.strip():
+        raise SystemExit("loa speak: văn bản rỗng")
+    voice = load_voice(args.voice, threads=args.threads)
+    synth = Synthesizer(voice, _normalizer(args), workers=min(2, os.cpu_count() or 1))  # type: ignore[arg-type]
+    settings = RenderSettings(format=args.format, rate=args.rate,
+                              loudness_lufs=None if args.no_loudness else args.loudness, chime=args.chime)
+    result = synth.render(text, args.output, settings)
+    synth.close()
+    print(f"{result.path}: {result.format} {result.sample_rate} Hz, {result.duration_seconds:.2f} s âm thanh, "
+          f"tổng hợp {result.wall_seconds:.2f} s, RTF {result.real_time_factor:.3f}, "
+          f"âm thanh đầu tiên sau {result.first_audio_seconds * 1000:.0f} ms, "
+          f"độ lớn gốc {result.input_loudness_lufs:.1f} LUFS → {args.loudness if not args.no_loudness else result.input_loudness_lufs:.1f} LUFS")
+    return 0
+
+
+def cmd_voices_list(args: argparse.Namespace) -> int:
+    from tts.voices.registry import list_voices
+
+    for info, folder in list_voices():
+        where = str(folder) if folder else "có sẵn"
+        print(f"{info.id}\t{info.kind}\t{info.sample_rate} Hz\t{info.name}\t{where}")
+    return 0
+
+
+def cmd_voices_install(args: argparse.Namespace) -> int:
+    from tts.voices.registry import install_voice, voices_dir
+
+    info = install_voice(args.path, args.id)
+    print(f"đã cài giọng {info.id} ({info.kind}, {info.sample_rate} Hz) vào {voices_dir() / info.id}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from tts.voices.viettts.convert import convert_viettts
+
+    info = convert_viettts(args.duration, args.acoustic, args.vocoder, args.lexicon, args.output,
+                           config=args.config, voice_id=args.id, name=args.name,
+                           prenet_dropout=args.prenet_dropout, seed=args.seed)
+    print(f"đã chuyển đổi giọng {info.id} vào {args.output}")
+    if args.install:
+        from tts.voices.registry import install_voice
+
+        install_voice(args.output)
+        print(f"đã cài giọng {info.id}")
+    return 0
+
+
+ERRORS: tuple[type[Exception], ...] = (VoiceError, AudioFormatError, OSError, ValueError)

@@ -1,0 +1,172 @@
+"""The Synthesizer: bulletin text in, streamed phrase audio or a finished file out.
+
+- Text is normalized into phrases (see :mod:`tts.text`); phrases longer than
+  ``max_words`` are cut at word boundaries so cost stays linear in bulletin length.
+- Phrases are synthesized in a bounded thread pool, ``lookahead`` phrases ahead of the
+  consumer: the first audio is ready after one phrase, and memory holds only a few
+  phrases at a time.
+- Phrase audio is cached by (voice, text, settings).
+- :meth:`Synthesizer.astream` and :meth:`Synthesizer.arender` keep all CPU work off the
+  event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tts.audio.effects import Audio, silence, trim_silence
+from tts.cache import PhraseCache, cache_key
+from tts.render import RenderResult, RenderSettings, render_to_file
+from tts.text.normalizer import Normalizer, Phrase
+from tts.voices.base import Voice
+
+MAX_PHRASE_WORDS = 30
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One phrase of audio (speech then its pause) at ``sample_rate``."""
+
+    index: int
+    total: int
+    text: str
+    audio: Audio
+    sample_rate: int
+    speech_seconds: float
+    synthesis_seconds: float
+    cached: bool
+
+
+def split_long(phrases: list[Phrase], max_words: int = MAX_PHRASE_WORDS) -> list[Phrase]:
+    out: list[Phrase] = []
+    for phrase in phrases:
+        words = phrase.text.split()
+        if len(words) <= max_words:
+            out.append(phrase)
+            continue
+        pieces = [words[i : i + max_words] for i in range(0, len(words), max_words)]
+        for n, piece in enumerate(pieces):
+            last = n == len(pieces) - 1
+            out.append(Phrase(" ".join(piece), phrase.pause_ms if last else 120, phrase.sentence_end and last))
+    return out
+
+
+def voice_fingerprint(voice: Voice) -> str:
+    info = voice.info
+    blob = json.dumps([info.id, info.kind, info.sample_rate, info.files, info.settings], sort_keys=True,
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+class Synthesizer:
+    """Thread-safe; one instance per voice is enough for a whole process."""
+
+    def __init__(
+        self,
+        voice: Voice,
+        normalizer: Normalizer | None = None,
+        cache: PhraseCache | None = None,
+        workers: int = 2,
+        lookahead: int = 3,
+        max_words: int = MAX_PHRASE_WORDS,
+    ) -> None:
+        self.voice = voice
+        self.normalizer = normalizer or Normalizer()
+        self.cache = cache
+        self.workers = max(1, workers if voice.thread_safe else 1)
+        self.lookahead = max(1, lookahead)
+        self.max_words = max_words
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="loa-tts")
+        self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tts-io")
+        self._voice_lock = threading.Lock()
+        self._fingerprint = voice_fingerprint(voice)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice.info.sample_rate
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._async_pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- text ------------------------------------------------------------------------
+    def plan(self, text: str) -> list[Phrase]:
+        return split_long(self.normalizer.phrases(text), self.max_words)
+
+    def spoken_text(self, text: str) -> str:
+        """What will be said, for the officer's preview."""
+        return self.normalizer.normalize(text)
+
+    # --- audio -----------------------------------------------------------------------
+    def _phrase_audio(self, phrase: Phrase) -> tuple[Audio, float, bool]:
+        key = cache_key(self._fingerprint, phrase.text, {})
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit, 0.0, True
+        start = time.perf_counter()
+        if self.voice.thread_safe:
+            audio = self.voice.synthesize(phrase.text)
+        else:
+            with self._voice_lock:
+                audio = self.voice.synthesize(phrase.text)
+        audio = trim_silence(np.asarray(audio, dtype=np.float32), self.sample_rate)
+        elapsed = time.perf_counter() - start
+        if self.cache is not None:
+            self.cache.put(key, audio)
+        return audio, elapsed, False
+
+    def stream(self, text: str, on_progress: Callable[[int, int], None] | None = None) -> Iterator[Chunk]:
+        """Phrase chunks in order, synthesized ``lookahead`` phrases ahead."""
+        phrases = self.plan(text)
+        total = len(phrases)
+        pending: deque[tuple[int, Phrase, Future[tuple[Audio, float, bool]]]] = deque()
+        next_index = 0
+        try:
+            while next_index < total or pending:
+                while next_index < total and len(pending) < self.lookahead:
+                    phrase = phrases[next_index]
+                    pending.append((next_index, phrase, self._pool.submit(self._phrase_audio, phrase)))
+                    next_index += 1
+                index, phrase, future = pending.popleft()
+                speech, seconds, cached = future.result()
+                audio = np.concatenate([speech, silence(phrase.pause_ms / 1000, self.sample_rate)])
+                if on_progress is not None:
+                    on_progress(index + 1, total)
+                yield Chunk(index, total, phrase.text, audio, self.sample_rate,
+                            speech.size / self.sample_rate, seconds, cached)
+        finally:
+            for _, _, future in pending:
+                future.cancel()
+
+    async def astream(self, text: str) -> AsyncIterator[Chunk]:
+        """:meth:`stream` for asyncio: every blocking step runs in a worker thread."""
+        loop = asyncio.get_running_loop()
+        iterator = self.stream(text)
+        sentinel = object()
+        while True:
+            chunk = await loop.run_in_executor(self._async_pool, next, iterator, sentinel)
+            if chunk is sentinel:
+                return
+            assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
+            yield chunk
+
+    def render(self, text: str, path: Path, settings: RenderSettings | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+        return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
+
+    async def arender(self, text: str, path: Path, settings: RenderSettings | None = None,
+                      on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)

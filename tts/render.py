@@ -1,0 +1,148 @@
+"""Render a bulletin to a file: two passes over a temporary file, bounded memory.
+
+Pass 1 streams phrase audio, resamples it to the output rate, adds the optional chime
+and measures integrated loudness (EBU R128) as it goes. Pass 2 reads the temporary file
+back in one-second blocks, applies the loudness gain and a true-peak limiter, fades
+the ends and encodes. Memory is a few blocks whatever the bulletin's length.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tts.audio.effects import chime, fade, silence
+from tts.audio.limiter import limit
+from tts.audio.loudness import LoudnessMeter
+from tts.audio.writers import Writer, check_rate, default_rate, format_for, open_writer
+
+if TYPE_CHECKING:
+    from tts.engine import Synthesizer
+
+MAX_GAIN_DB = 30.0
+_BLOCK_S = 1.0
+_MARGIN_S = 0.1
+_MAKEUP_PASSES = 2
+_MAX_MAKEUP_DB = 4.0
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    format: str | None = None  # from the file extension when None
+    rate: int | None = None  # the format's default when None
+    loudness_lufs: float | None = -16.0  # None: no loudness normalization
+    true_peak_dbtp: float = -1.0
+    chime: bool = False
+    bitrate: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    format: str
+    sample_rate: int
+    duration_seconds: float
+    wall_seconds: float
+    first_audio_seconds: float
+    input_loudness_lufs: float
+    gain_db: float
+    spoken_text: str
+    phrases: int
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.wall_seconds / self.duration_seconds if self.duration_seconds > 0 else 0.0
+
+
+def _codec_headroom(fmt: str | None) -> float:
+    """Extra dB below the ceiling for codecs whose quantization or filtering adds peaks."""
+    return {"ulaw": 0.5, "alaw": 0.5, "mp3": 0.5, "opus": 0.5}.get(fmt or "", 0.0)
+
+
+def _process(samples: np.ndarray, rate: int, gain_db: float, settings: RenderSettings,
+             writer: Writer | None) -> float:
+    """Gain, true-peak limit and fades over the whole file in blocks; returns the loudness
+    of the result and writes it when ``writer`` is given."""
+    gain = np.float32(10 ** (gain_db / 20))
+    meter = LoudnessMeter(rate)
+    total = samples.shape[0]
+    block, margin = int(rate * _BLOCK_S), int(rate * _MARGIN_S)
+    for begin in range(0, total, block):
+        lo, hi = max(0, begin - margin), min(total, begin + block + margin)
+        piece = np.asarray(samples[lo:hi], dtype=np.float32) * gain
+        piece = limit(piece, settings.true_peak_dbtp - _codec_headroom(settings.format), rate)[begin - lo : begin - lo + min(block, total - begin)]
+        if begin == 0:
+            piece = fade(piece, rate, 10.0, 0.0)
+        if begin + block >= total:
+            piece = fade(piece, rate, 0.0, 30.0)
+        meter.add(piece)
+        if writer is not None:
+            writer.write(piece)
+    return meter.integrated()
+
+
+def render_to_file(synth: Synthesizer, text: str, path: Path, settings: RenderSettings,
+                   on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    start = time.perf_counter()
+    fmt = format_for(path, settings.format)
+    rate = settings.rate or default_rate(fmt, path, synth.sample_rate)
+    check_rate(fmt, rate)
+    meter = LoudnessMeter(rate)
+    first_audio = 0.0
+    phrases = 0
+    with tempfile.TemporaryFile() as tmp:
+        import soxr
+
+        resampler = soxr.ResampleStream(synth.sample_rate, rate, 1, dtype="float32", quality="HQ")
+
+        def emit(block: np.ndarray) -> None:
+            block = np.asarray(block, dtype=np.float32)
+            if block.size:
+                meter.add(block)
+                tmp.write(block.tobytes())
+
+        if settings.chime:
+            emit(np.concatenate([chime(rate), silence(0.4, rate)]))
+        for chunk in synth.stream(text, on_progress):
+            if phrases == 0:
+                first_audio = time.perf_counter() - start
+            phrases += 1
+            emit(resampler.resample_chunk(chunk.audio, last=False) if rate != synth.sample_rate else chunk.audio)
+        if rate != synth.sample_rate:
+            emit(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        if settings.chime:
+            emit(np.concatenate([silence(0.3, rate), chime(rate)]))
+        tmp.flush()
+        total = tmp.tell() // 4
+        loudness = meter.integrated()
+        gain_db = 0.0
+        if settings.loudness_lufs is not None and np.isfinite(loudness):
+            gain_db = float(min(MAX_GAIN_DB, settings.loudness_lufs - loudness))
+        samples = np.memmap(tmp, dtype=np.float32, mode="r", shape=(total,)) if total else np.zeros(0, np.float32)
+        if settings.loudness_lufs is not None and np.isfinite(loudness):
+            # The limiter lowers loudness where it acts: measure the limited result and
+            # add make-up gain until the delivered file is within 0.3 LU of the target.
+            base = gain_db
+            for _ in range(_MAKEUP_PASSES):
+                achieved = _process(samples, rate, gain_db, replace(settings, format=fmt), None)
+                miss = settings.loudness_lufs - achieved
+                if not np.isfinite(miss) or abs(miss) < 0.3:
+                    break
+                gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
+        writer = open_writer(path, fmt, rate, settings.bitrate)
+        try:
+            _process(samples, rate, gain_db, replace(settings, format=fmt), writer)
+        finally:
+            writer.close()
+            del samples
+    return RenderResult(
+        path=path, format=fmt, sample_rate=rate, duration_seconds=total / rate,
+        wall_seconds=time.perf_counter() - start, first_audio_seconds=first_audio,
+        input_loudness_lufs=loudness, gain_db=gain_db, spoken_text=synth.spoken_text(text), phrases=phrases,
+    )

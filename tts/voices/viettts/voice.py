@@ -1,0 +1,127 @@
+"""A converted vietTTS voice running on onnxruntime.
+
+Pipeline per phrase: tokens -> duration model (seconds per token) -> vietTTS glue
+(sil at least ``silence_duration``, word ends 0 s, frames = s * sr / hop) -> acoustic
+model (Gaussian upsampling, autoregressive decoder in an ONNX Scan, postnet) -> trim the
+final silence -> HiFi-GAN. Prenet dropout, which vietTTS keeps on at inference, is an
+explicit setting: ``seeded`` (Bernoulli 0.5 keep-masks from a seed and the text, so the
+same text always sounds the same) or ``off``.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tts.voices.base import Audio, VoiceError, VoiceInfo
+from tts.voices.viettts.tokenizer import SIL, WORD_END, load_lexicon, text_to_tokens
+
+DROPOUT_MODES = ("seeded", "off")
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    duration: float
+    acoustic: float
+    vocoder: float
+
+
+def _session(path: Path, threads: int) -> object:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise VoiceError(f"không nạp được mô hình {path.name}: {exc}") from exc
+
+
+class VietTTSVoice:
+    """Duration + acoustic + vocoder ONNX graphs and a vietTTS lexicon."""
+
+    thread_safe = True
+
+    def __init__(self, info: VoiceInfo, folder: Path, threads: int = 0) -> None:
+        self.info = info
+        self.folder = folder
+        files = info.files
+        for key in ("duration", "acoustic", "vocoder", "lexicon"):
+            if key not in files or not (folder / files[key]).is_file():
+                raise VoiceError(f"giọng {info.id}: thiếu tệp '{key}' trong {folder}")
+        settings = info.settings
+        self.silence_duration = float(settings.get("silence_duration", 0.2))
+        self.hop = int(settings.get("hop", 256))
+        self.dropout = str(settings.get("prenet_dropout", "seeded"))
+        if self.dropout not in DROPOUT_MODES:
+            raise VoiceError(f"giọng {info.id}: 'prenet_dropout' phải là {' hoặc '.join(DROPOUT_MODES)}")
+        self.seed = int(settings.get("seed", 0))
+        self.lexicon = load_lexicon(folder / files["lexicon"])
+        self._duration = _session(folder / files["duration"], threads)
+        self._acoustic = _session(folder / files["acoustic"], threads)
+        self._vocoder = _session(folder / files["vocoder"], threads)
+        keep_input = self._acoustic.get_inputs()[2]  # type: ignore[attr-defined]
+        self.prenet_dim = int(keep_input.shape[1])
+
+    # ------------------------------------------------------------------------------
+    def tokens(self, text: str) -> npt.NDArray[np.int64]:
+        return text_to_tokens(text, self.lexicon)
+
+    def durations(self, tokens: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Seconds per token after vietTTS's glue (sil minimum, word ends zero)."""
+        raw = self._duration.run(None, {"tokens": tokens[None, :]})[0]  # type: ignore[attr-defined]
+        d = np.asarray(raw, dtype=np.float32)
+        d = np.where(tokens[None, :] == SIL, np.maximum(d, np.float32(self.silence_duration)), d)
+        return np.where(tokens[None, :] == WORD_END, np.float32(0.0), d).astype(np.float32)
+
+    def keep_masks(self, text: str, n_frames: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        shape = (n_frames, self.prenet_dim)
+        if self.dropout == "off":
+            ones = np.ones(shape, np.float32)
+            return ones, ones
+        rng = np.random.default_rng([self.seed, zlib.crc32(text.encode("utf-8"))])
+        return ((rng.random(shape) < 0.5) * 2.0).astype(np.float32), ((rng.random(shape) < 0.5) * 2.0).astype(np.float32)
+
+    def mel(self, tokens: npt.NDArray[np.int64], durations: npt.NDArray[np.float32],
+            masks: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None,
+            text: str = "") -> npt.NDArray[np.float32]:
+        """Trimmed mel [1, T, M] (vietTTS ``text2mel``)."""
+        rate = np.float32(self.info.sample_rate) / np.float32(self.hop)
+        frames = (durations * np.float32(self.info.sample_rate) / np.float32(self.hop)).astype(np.float32)
+        n_frames = int(np.sum(frames, dtype=np.float32))
+        if n_frames <= 0:
+            return np.zeros((1, 0, 1), np.float32)
+        keep1, keep2 = masks if masks is not None else self.keep_masks(text, n_frames)
+        mel = self._acoustic.run(["mel"], {  # type: ignore[attr-defined]
+            "tokens": tokens[None, :], "frames": frames, "keep1": keep1, "keep2": keep2,
+        })[0]
+        trim = int(durations[0, -1] * rate)
+        return np.asarray(mel[:, : n_frames - trim], dtype=np.float32)
+
+    def vocode(self, mel: npt.NDArray[np.float32]) -> Audio:
+        if mel.shape[1] == 0:
+            return np.zeros(0, np.float32)
+        wav = self._vocoder.run(None, {"mel": mel})[0]  # type: ignore[attr-defined]
+        return np.asarray(wav[0], dtype=np.float32)
+
+    def synthesize_timed(self, text: str) -> tuple[Audio, StageTimes]:
+        t0 = time.perf_counter()
+        tokens = self.tokens(text)
+        durations = self.durations(tokens)
+        t1 = time.perf_counter()
+        mel = self.mel(tokens, durations, text=text)
+        t2 = time.perf_counter()
+        wav = self.vocode(mel)
+        t3 = time.perf_counter()
+        return wav, StageTimes(t1 - t0, t2 - t1, t3 - t2)
+
+    def synthesize(self, text: str) -> Audio:
+        return self.synthesize_timed(text)[0]
