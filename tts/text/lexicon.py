@@ -49,7 +49,7 @@ def spell(word: str) -> str:
     for ch in unicodedata.normalize("NFC", word.lower()):
         if ch in LETTER_NAMES:
             out.append(LETTER_NAMES[ch])
-        elif ch.isdigit():
+        elif ch in "0123456789":
             out.append(DIGITS[int(ch)])
         elif ch.isalpha():
             base = unicodedata.normalize("NFD", ch)[0]

@@ -17,7 +17,7 @@ _MAX_CARDINAL_DIGITS = 15
 
 def read_digits(digits: str) -> str:
     """Read a string of digits one by one ("0912" -> "không chín một hai")."""
-    return " ".join(DIGITS[int(d)] for d in digits if d.isdigit())
+    return " ".join(DIGITS[int(d)] for d in digits if d in "0123456789")
 
 
 def _read_tens_units(tens: int, units: int, after_hundreds: bool, le: bool) -> list[str]:

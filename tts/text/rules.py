@@ -121,7 +121,7 @@ class RuleSet:
             self.lex.doc_issuers.get(p) or self.lex.abbreviations.get(p) or spell(p) for p in parts
         )
 
-    def _doc_words(self, before: str, number: str, year: str | None, kind: str, issuer: str) -> str:
+    def _doc_words(self, before: str, after: str, number: str, year: str | None, kind: str, issuer: str) -> str:
         type_words = self.lex.doc_types[kind]
         tail = before[-60:].lower()
         said_so = re.search(r"số\s*$", tail) is not None
@@ -130,16 +130,25 @@ class RuleSet:
         if year:
             body += f" năm {read_cardinal(year, le=self.opts.le)}"
         issuer_words = self._issuer_words(issuer)
+        # The text often names the issuer right after the code ("... ngày 20/01/2020 của
+        # Thủ tướng Chính phủ"): do not say it twice.
+        named_after = re.match(
+            rf"(?:\s*,?\s*ngày [0-9/.\s-]+)?\s*,?\s*của {re.escape(issuer_words)}", after[:120].lower()
+        )
+        if named_after:
+            if type_said:
+                return body
+            return f"{body} {type_words}" if said_so else f"{type_words} số {body}"
         if type_said or said_so:
             return f"{body} của {issuer_words}" if type_said else f"{body} {type_words} của {issuer_words}"
         return f"{type_words} số {body} của {issuer_words}"
 
     def document_codes(self, text: str) -> str:
         text = self._doc_a.sub(
-            lambda m: self._doc_words(m.string[: m.start()], m[1], m[2], m[3], m[4]), text
+            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end():], m[1], m[2], m[3], m[4]), text
         )
         return self._doc_b.sub(
-            lambda m: self._doc_words(m.string[: m.start()], m[1], None, m[2], m[3]), text
+            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end():], m[1], None, m[2], m[3]), text
         )
 
     # --- phone numbers --------------------------------------------------------------
@@ -276,7 +285,7 @@ class RuleSet:
             return token  # a number with a glued unit ("500m2"): the number rule reads it
         out = []
         for part in re.findall(r"[0-9]+|[^\W\d_]+", token):
-            if part[0].isdigit():
+            if part[0] in "0123456789":
                 out.append(read_cardinal(part) if len(part) <= 4 else read_digits(part))
             else:
                 out.append(self.lex.abbreviations.get(part) or self._word(part))
