@@ -8,6 +8,7 @@ and refuses anything else, so a checkpoint can never run code on load.
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import io
 import lzma
@@ -71,6 +72,8 @@ class SafeUnpickler(pickle.Unpickler):
                 return getattr(importlib.import_module(current), name)
             except (ImportError, AttributeError):
                 return getattr(importlib.import_module(module), name)
+        if (module, name) == ("_codecs", "encode"):
+            return codecs.encode  # protocol-2 pickles store bytes as _codecs.encode(str, "latin1")
         if (module, name) in _BUILTINS:
             return OrderedDict if name == "OrderedDict" else getattr(__import__("builtins"), name)
         if module.split(".")[0] in _FOREIGN_PREFIXES:

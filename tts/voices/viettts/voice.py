@@ -113,6 +113,8 @@ class VietTTSVoice:
         return np.asarray(wav[0], dtype=np.float32)
 
     def synthesize_timed(self, text: str) -> tuple[Audio, StageTimes]:
+        if not text.split():
+            return np.zeros(0, np.float32), StageTimes(0.0, 0.0, 0.0)
         t0 = time.perf_counter()
         tokens = self.tokens(text)
         durations = self.durations(tokens)
