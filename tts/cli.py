@@ -24,8 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--voice", help="mã giọng đã cài hoặc thư mục giọng (mặc định vi-espeak)")
     p.add_argument("--rate", type=int, help="tần số lấy mẫu ra (Hz)")
     p.add_argument("--format", choices=FORMATS, help="định dạng ra (mặc định theo đuôi tệp)")
-    p.add_argument("--loudness", type=float, default=-16.0,
-                   help="độ lớn đích LUFS (-16 cho loa, -23 cho phát thanh)")
+    p.add_argument("--loudness", type=float, default=-16.0, help="độ lớn đích LUFS (-16 cho loa, -23 cho phát thanh)")
     p.add_argument("--no-loudness", action="store_true", help="không chuẩn hóa độ lớn")
     p.add_argument("--chime", action="store_true", help="thêm tiếng chuông đầu và cuối")
     p.add_argument("--overrides", type=Path, help="tệp cách đọc riêng")
@@ -48,8 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("-o", "--output", required=True, type=Path, help="thư mục giọng ra")
     p.add_argument("--id", default="viettts", help="mã giọng")
     p.add_argument("--name", default="vietTTS (ONNX)")
-    p.add_argument("--prenet-dropout", choices=("seeded", "off"), default="seeded",
-                   help="dropout ở prenet khi suy luận (vietTTS giữ bật): seeded hoặc off")
+    p.add_argument(
+        "--prenet-dropout",
+        choices=("seeded", "off"),
+        default="seeded",
+        help="dropout ở prenet khi suy luận (vietTTS giữ bật): seeded hoặc off",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--install", action="store_true", help="cài luôn sau khi chuyển đổi")
     p.set_defaults(func=cmd_convert)
@@ -90,14 +93,17 @@ def cmd_speak(args: argparse.Namespace) -> int:
         raise SystemExit("loa speak: văn bản rỗng")
     voice = load_voice(args.voice, threads=args.threads)
     synth = Synthesizer(voice, _normalizer(args), workers=min(2, os.cpu_count() or 1))  # type: ignore[arg-type]
-    settings = RenderSettings(format=args.format, rate=args.rate,
-                              loudness_lufs=None if args.no_loudness else args.loudness, chime=args.chime)
+    settings = RenderSettings(
+        format=args.format, rate=args.rate, loudness_lufs=None if args.no_loudness else args.loudness, chime=args.chime
+    )
     result = synth.render(text, args.output, settings)
     synth.close()
-    print(f"{result.path}: {result.format} {result.sample_rate} Hz, {result.duration_seconds:.2f} s âm thanh, "
-          f"tổng hợp {result.wall_seconds:.2f} s, RTF {result.real_time_factor:.3f}, "
-          f"âm thanh đầu tiên sau {result.first_audio_seconds * 1000:.0f} ms, "
-          f"độ lớn gốc {result.input_loudness_lufs:.1f} LUFS → {args.loudness if not args.no_loudness else result.input_loudness_lufs:.1f} LUFS")
+    print(
+        f"{result.path}: {result.format} {result.sample_rate} Hz, {result.duration_seconds:.2f} s âm thanh, "
+        f"tổng hợp {result.wall_seconds:.2f} s, RTF {result.real_time_factor:.3f}, "
+        f"âm thanh đầu tiên sau {result.first_audio_seconds * 1000:.0f} ms, "
+        f"độ lớn gốc {result.input_loudness_lufs:.1f} LUFS, tăng {result.gain_db:+.1f} dB"
+    )
     return 0
 
 
@@ -121,9 +127,18 @@ def cmd_voices_install(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from tts.voices.viettts.convert import convert_viettts
 
-    info = convert_viettts(args.duration, args.acoustic, args.vocoder, args.lexicon, args.output,
-                           config=args.config, voice_id=args.id, name=args.name,
-                           prenet_dropout=args.prenet_dropout, seed=args.seed)
+    info = convert_viettts(
+        args.duration,
+        args.acoustic,
+        args.vocoder,
+        args.lexicon,
+        args.output,
+        config=args.config,
+        voice_id=args.id,
+        name=args.name,
+        prenet_dropout=args.prenet_dropout,
+        seed=args.seed,
+    )
     print(f"đã chuyển đổi giọng {info.id} vào {args.output}")
     if args.install:
         from tts.voices.registry import install_voice

@@ -64,8 +64,12 @@ def split_long(phrases: list[Phrase], max_words: int = MAX_PHRASE_WORDS) -> list
 
 def voice_fingerprint(voice: Voice) -> str:
     info = voice.info
-    blob = json.dumps([info.id, info.kind, info.sample_rate, info.files, info.settings], sort_keys=True,
-                      ensure_ascii=False, default=str)
+    blob = json.dumps(
+        [info.id, info.kind, info.sample_rate, info.files, info.settings],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -144,8 +148,9 @@ class Synthesizer:
                 audio = np.concatenate([speech, silence(phrase.pause_ms / 1000, self.sample_rate)])
                 if on_progress is not None:
                     on_progress(index + 1, total)
-                yield Chunk(index, total, phrase.text, audio, self.sample_rate,
-                            speech.size / self.sample_rate, seconds, cached)
+                yield Chunk(
+                    index, total, phrase.text, audio, self.sample_rate, speech.size / self.sample_rate, seconds, cached
+                )
         finally:
             for _, _, future in pending:
                 future.cancel()
@@ -162,11 +167,21 @@ class Synthesizer:
             assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
             yield chunk
 
-    def render(self, text: str, path: Path, settings: RenderSettings | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    def render(
+        self,
+        text: str,
+        path: Path,
+        settings: RenderSettings | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> RenderResult:
         return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
 
-    async def arender(self, text: str, path: Path, settings: RenderSettings | None = None,
-                      on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    async def arender(
+        self,
+        text: str,
+        path: Path,
+        settings: RenderSettings | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> RenderResult:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MAX_GAIN_DB = 30.0
 _BLOCK_S = 1.0
 _MARGIN_S = 0.1
-_MAKEUP_PASSES = 2
+_MAKEUP_PASSES = 3
 _MAX_MAKEUP_DB = 4.0
 
 
@@ -62,11 +62,10 @@ class RenderResult:
 
 def _codec_headroom(fmt: str | None) -> float:
     """Extra dB below the ceiling for codecs whose quantization or filtering adds peaks."""
-    return {"ulaw": 0.5, "alaw": 0.5, "mp3": 0.5, "opus": 0.5}.get(fmt or "", 0.0)
+    return {"ulaw": 0.5, "alaw": 0.5, "mp3": 0.7, "opus": 1.5}.get(fmt or "", 0.0)
 
 
-def _process(samples: np.ndarray, rate: int, gain_db: float, settings: RenderSettings,
-             writer: Writer | None) -> float:
+def _process(samples: np.ndarray, rate: int, gain_db: float, settings: RenderSettings, writer: Writer | None) -> float:
     """Gain, true-peak limit and fades over the whole file in blocks; returns the loudness
     of the result and writes it when ``writer`` is given."""
     gain = np.float32(10 ** (gain_db / 20))
@@ -76,7 +75,9 @@ def _process(samples: np.ndarray, rate: int, gain_db: float, settings: RenderSet
     for begin in range(0, total, block):
         lo, hi = max(0, begin - margin), min(total, begin + block + margin)
         piece = np.asarray(samples[lo:hi], dtype=np.float32) * gain
-        piece = limit(piece, settings.true_peak_dbtp - _codec_headroom(settings.format), rate)[begin - lo : begin - lo + min(block, total - begin)]
+        piece = limit(piece, settings.true_peak_dbtp - _codec_headroom(settings.format), rate)[
+            begin - lo : begin - lo + min(block, total - begin)
+        ]
         if begin == 0:
             piece = fade(piece, rate, 10.0, 0.0)
         if begin + block >= total:
@@ -87,8 +88,13 @@ def _process(samples: np.ndarray, rate: int, gain_db: float, settings: RenderSet
     return meter.integrated()
 
 
-def render_to_file(synth: Synthesizer, text: str, path: Path, settings: RenderSettings,
-                   on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+def render_to_file(
+    synth: Synthesizer,
+    text: str,
+    path: Path,
+    settings: RenderSettings,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RenderResult:
     start = time.perf_counter()
     fmt = format_for(path, settings.format)
     rate = settings.rate or default_rate(fmt, path, synth.sample_rate)
@@ -132,7 +138,7 @@ def render_to_file(synth: Synthesizer, text: str, path: Path, settings: RenderSe
             for _ in range(_MAKEUP_PASSES):
                 achieved = _process(samples, rate, gain_db, replace(settings, format=fmt), None)
                 miss = settings.loudness_lufs - achieved
-                if not np.isfinite(miss) or abs(miss) < 0.3:
+                if not np.isfinite(miss) or abs(miss) < 0.1:
                     break
                 gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
         writer = open_writer(path, fmt, rate, settings.bitrate)
@@ -142,7 +148,14 @@ def render_to_file(synth: Synthesizer, text: str, path: Path, settings: RenderSe
             writer.close()
             del samples
     return RenderResult(
-        path=path, format=fmt, sample_rate=rate, duration_seconds=total / rate,
-        wall_seconds=time.perf_counter() - start, first_audio_seconds=first_audio,
-        input_loudness_lufs=loudness, gain_db=gain_db, spoken_text=synth.spoken_text(text), phrases=phrases,
+        path=path,
+        format=fmt,
+        sample_rate=rate,
+        duration_seconds=total / rate,
+        wall_seconds=time.perf_counter() - start,
+        first_audio_seconds=first_audio,
+        input_loudness_lufs=loudness,
+        gain_db=gain_db,
+        spoken_text=synth.spoken_text(text),
+        phrases=phrases,
     )

@@ -27,9 +27,15 @@ def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
 def voice(tmp_path_factory: pytest.TempPathFactory) -> VietTTSVoice:
     ckpt = need_shared(PARITY / "ckpt")
     out = tmp_path_factory.mktemp("viettts-parity")
-    info = convert_viettts(ckpt / "duration_latest_ckpt.pickle.xz", ckpt / "acoustic_latest_ckpt.pickle.xz",
-                           ckpt / "hk_hifi.pickle.xz", VIETTTS / "lexicon.txt", out,
-                           config=VIETTTS / "hifigan_config.json", voice_id="parity")
+    info = convert_viettts(
+        ckpt / "duration_latest_ckpt.pickle.xz",
+        ckpt / "acoustic_latest_ckpt.pickle.xz",
+        ckpt / "hk_hifi.pickle.xz",
+        VIETTTS / "lexicon.txt",
+        out,
+        config=VIETTTS / "hifigan_config.json",
+        voice_id="parity",
+    )
     return VietTTSVoice(info, out, threads=2)
 
 
@@ -56,11 +62,20 @@ def test_duration_model_parity(voice: VietTTSVoice, case: str) -> None:
 def test_acoustic_model_parity_with_fed_dropout_masks(voice: VietTTSVoice, case: str) -> None:
     tokens = load(f"{case}_tokens").astype(np.int64)
     durations = load(f"{case}_durations").astype(np.float32)
-    masks = (load(f"{case}_prenet_keep_mask1")[0].astype(np.float32) * 2,
-             load(f"{case}_prenet_keep_mask2")[0].astype(np.float32) * 2)
+    masks = (
+        load(f"{case}_prenet_keep_mask1")[0].astype(np.float32) * 2,
+        load(f"{case}_prenet_keep_mask2")[0].astype(np.float32) * 2,
+    )
     frames = durations * np.float32(16000) / np.float32(256)
-    mel_full, decoder = voice._acoustic.run(None, {"tokens": tokens[None], "frames": frames,  # type: ignore[attr-defined]
-                                                   "keep1": masks[0], "keep2": masks[1]})
+    mel_full, decoder = voice._acoustic.run(
+        None,
+        {
+            "tokens": tokens[None],
+            "frames": frames,  # type: ignore[attr-defined]
+            "keep1": masks[0],
+            "keep2": masks[1],
+        },
+    )
     assert rel_l2(decoder, load(f"{case}_acoustic_decoder_mel")) < TOLERANCE
     assert rel_l2(mel_full, load(f"{case}_mel_full")) < TOLERANCE
     trimmed = voice.mel(tokens, durations, masks=masks)
@@ -87,10 +102,14 @@ def test_checkpoints_from_the_fixture_generator_convert(tmp_path: Path) -> None:
     import sys
 
     script = need_shared(VIETTTS / "make_checkpoints.py")
-    subprocess.run([sys.executable, str(script), str(tmp_path / "ck"), "--seed", "3"], check=True,
-                   capture_output=True)
-    info = convert_viettts(tmp_path / "ck" / "duration_latest_ckpt.pickle",
-                           tmp_path / "ck" / "acoustic_latest_ckpt.pickle", tmp_path / "ck" / "hk_hifi.pickle",
-                           VIETTTS / "lexicon.txt", tmp_path / "voice", voice_id="generated")
+    subprocess.run([sys.executable, str(script), str(tmp_path / "ck"), "--seed", "3"], check=True, capture_output=True)
+    info = convert_viettts(
+        tmp_path / "ck" / "duration_latest_ckpt.pickle",
+        tmp_path / "ck" / "acoustic_latest_ckpt.pickle",
+        tmp_path / "ck" / "hk_hifi.pickle",
+        VIETTTS / "lexicon.txt",
+        tmp_path / "voice",
+        voice_id="generated",
+    )
     assert isinstance(info, VoiceInfo) and info.sample_rate == 16000
     assert VietTTSVoice(info, tmp_path / "voice", threads=2).synthesize("xin chào").size > 0

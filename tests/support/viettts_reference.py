@@ -69,8 +69,9 @@ def durations(tokens: np.ndarray, params: Tree, aux: Tree) -> np.ndarray:
     return np.logaddexp(x, 0)  # softplus
 
 
-def acoustic(tokens: np.ndarray, frames: np.ndarray, keep1: np.ndarray, keep2: np.ndarray,
-             params: Tree, aux: Tree) -> np.ndarray:
+def acoustic(
+    tokens: np.ndarray, frames: np.ndarray, keep1: np.ndarray, keep2: np.ndarray, params: Tree, aux: Tree
+) -> np.ndarray:
     """Mel after postnet [T, M]; keep1/keep2 are the dropout multipliers (0 or 2)."""
     p = "acoustic_model/~/"
     enc = token_encoder(tokens, params, aux, "acoustic_model")
@@ -101,8 +102,14 @@ def acoustic(tokens: np.ndarray, frames: np.ndarray, keep1: np.ndarray, keep2: n
     mel = np.array(mels)
     y = mel
     for s in ("", "_1", "_2", "_3"):
-        y = np.tanh(batch_norm(conv1d_same(y, params[p + "conv1_d" + s]["w"], params[p + "conv1_d" + s]["b"]),
-                               params, aux, p + "batch_norm" + s))
+        y = np.tanh(
+            batch_norm(
+                conv1d_same(y, params[p + "conv1_d" + s]["w"], params[p + "conv1_d" + s]["b"]),
+                params,
+                aux,
+                p + "batch_norm" + s,
+            )
+        )
     return mel + conv1d_same(y, params[p + "conv1_d_4"]["w"], params[p + "conv1_d_4"]["b"])
 
 

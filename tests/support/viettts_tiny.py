@@ -29,10 +29,15 @@ POST = 8  # postnet width (512)
 VOC = 16  # HiFi-GAN initial channels (512)
 
 TINY_HIFIGAN = {
-    "resblock": "1", "upsample_rates": [8, 8, 2, 2], "upsample_kernel_sizes": [16, 16, 4, 4],
-    "upsample_initial_channel": VOC, "resblock_kernel_sizes": [3, 7, 11],
-    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]], "num_mels": MEL,
-    "hop_size": 256, "sampling_rate": 16000,
+    "resblock": "1",
+    "upsample_rates": [8, 8, 2, 2],
+    "upsample_kernel_sizes": [16, 16, 4, 4],
+    "upsample_initial_channel": VOC,
+    "resblock_kernel_sizes": [3, 7, 11],
+    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+    "num_mels": MEL,
+    "hop_size": 256,
+    "sampling_rate": 16000,
 }
 
 
@@ -40,7 +45,10 @@ TINY_HIFIGAN = {
 def optax_stand_ins() -> Iterator[dict[str, Any]]:
     added: list[str] = []
     classes: dict[str, Any] = {}
-    for qual, fields in (("optax._src.base.EmptyState", []), ("optax._src.transform.ScaleByAdamState", ["count", "mu", "nu"])):
+    for qual, fields in (
+        ("optax._src.base.EmptyState", []),
+        ("optax._src.transform.ScaleByAdamState", ["count", "mu", "nu"]),
+    ):
         module, name = qual.rsplit(".", 1)
         parts = module.split(".")
         for i in range(1, len(parts) + 1):
@@ -60,12 +68,20 @@ def optax_stand_ins() -> Iterator[dict[str, Any]]:
 
 
 def _bn(rng: np.random.Generator, tree: dict[str, Any], aux: dict[str, Any], name: str, c: int) -> None:
-    tree[name] = {"scale": (1 + 0.1 * rng.standard_normal((1, 1, c))).astype(np.float32),
-                  "offset": (0.1 * rng.standard_normal((1, 1, c))).astype(np.float32)}
-    aux[f"{name}/~/mean_ema"] = {"average": (0.1 * rng.standard_normal((1, 1, c))).astype(np.float32),
-                                 "hidden": np.zeros((1, 1, c), np.float32), "counter": np.array(1, np.int32)}
-    aux[f"{name}/~/var_ema"] = {"average": (1 + 0.2 * rng.random((1, 1, c))).astype(np.float32),
-                                "hidden": np.zeros((1, 1, c), np.float32), "counter": np.array(1, np.int32)}
+    tree[name] = {
+        "scale": (1 + 0.1 * rng.standard_normal((1, 1, c))).astype(np.float32),
+        "offset": (0.1 * rng.standard_normal((1, 1, c))).astype(np.float32),
+    }
+    aux[f"{name}/~/mean_ema"] = {
+        "average": (0.1 * rng.standard_normal((1, 1, c))).astype(np.float32),
+        "hidden": np.zeros((1, 1, c), np.float32),
+        "counter": np.array(1, np.int32),
+    }
+    aux[f"{name}/~/var_ema"] = {
+        "average": (1 + 0.2 * rng.random((1, 1, c))).astype(np.float32),
+        "hidden": np.zeros((1, 1, c), np.float32),
+        "counter": np.array(1, np.int32),
+    }
 
 
 def _w(rng: np.random.Generator, *shape: int, scale: float = 0.3) -> np.ndarray:
@@ -125,8 +141,10 @@ def hifigan_tree(seed: int = 2) -> dict[str, Any]:
         for j, rk in enumerate(kernels):  # type: ignore[arg-type]
             for conv in ("convs1", "convs2"):
                 for z in range(3):
-                    params[f"{p}res_block1_{i * 3 + j}/~/{conv}_{z}"] = {"w": _w(rng, rk, out, out, scale=0.1),
-                                                                       "b": _w(rng, out, scale=0.05)}
+                    params[f"{p}res_block1_{i * 3 + j}/~/{conv}_{z}"] = {
+                        "w": _w(rng, rk, out, out, scale=0.1),
+                        "b": _w(rng, out, scale=0.05),
+                    }
         ch = out
     params[p + "conv1_d_1"] = {"w": _w(rng, 7, ch, 1, scale=0.5), "b": np.zeros(1, np.float32)}
     return params
@@ -135,10 +153,17 @@ def hifigan_tree(seed: int = 2) -> dict[str, Any]:
 def _training_pickle(params: dict[str, Any], aux: dict[str, Any], rng_seed: int) -> bytes:
     with optax_stand_ins() as cls:
         zeros = {m: {k: np.zeros_like(v) for k, v in leaves.items()} for m, leaves in params.items()}
-        optim = (cls["EmptyState"](), (cls["ScaleByAdamState"](np.array(0, np.int32), zeros, zeros),
-                                      cls["EmptyState"](), cls["EmptyState"]()))
-        ckpt = {"step": 0, "params": params, "aux": aux, "rng": np.array([0, rng_seed], np.uint32),
-                "optim_state": optim}
+        optim = (
+            cls["EmptyState"](),
+            (cls["ScaleByAdamState"](np.array(0, np.int32), zeros, zeros), cls["EmptyState"](), cls["EmptyState"]()),
+        )
+        ckpt = {
+            "step": 0,
+            "params": params,
+            "aux": aux,
+            "rng": np.array([0, rng_seed], np.uint32),
+            "optim_state": optim,
+        }
         return pickle.dumps(ckpt, protocol=4)
 
 

@@ -93,10 +93,16 @@ def test_reads_like_an_announcer(written: str, spoken: str) -> None:
 # repeated when the text has just said it.
 DOCUMENT_CODES = [
     ("Chỉ thị số 07-CT/TW", "chỉ thị số bảy của trung ương"),
-    ("theo 52/2016/QĐ-TTg", "theo quyết định số năm mươi hai năm hai nghìn không trăm mười sáu của thủ tướng chính phủ"),
+    (
+        "theo 52/2016/QĐ-TTg",
+        "theo quyết định số năm mươi hai năm hai nghìn không trăm mười sáu của thủ tướng chính phủ",
+    ),
     ("Kế hoạch số 179/KH-UBND", "kế hoạch số một trăm bảy mươi chín của ủy ban nhân dân"),
     ("văn bản số 35-NQ/TW", "văn bản số ba mươi lăm nghị quyết của trung ương"),
-    ("Thông tư 39/2020/TT-BTTTT", "thông tư ba mươi chín năm hai nghìn không trăm hai mươi của bộ thông tin và truyền thông"),
+    (
+        "Thông tư 39/2020/TT-BTTTT",
+        "thông tư ba mươi chín năm hai nghìn không trăm hai mươi của bộ thông tin và truyền thông",
+    ),
 ]
 
 

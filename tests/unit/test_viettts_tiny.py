@@ -32,8 +32,9 @@ def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
 def tiny_voice(tmp_path_factory: pytest.TempPathFactory) -> tuple[VoiceInfo, Path]:
     src = write_tiny_checkpoints(tmp_path_factory.mktemp("ckpt"))
     out = tmp_path_factory.mktemp("voice")
-    info = convert_viettts(src["duration"], src["acoustic"], src["vocoder"], src["lexicon"], out,
-                           config=src["config"], voice_id="tiny")
+    info = convert_viettts(
+        src["duration"], src["acoustic"], src["vocoder"], src["lexicon"], out, config=src["config"], voice_id="tiny"
+    )
     return info, out
 
 
@@ -57,7 +58,7 @@ def test_checkpoint_with_foreign_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_converter_writes_manifest_and_onnx(tiny_voice: tuple[VoiceInfo, Path]) -> None:
-    info, folder = tiny_voice
+    _, folder = tiny_voice
     manifest = json.loads((folder / "voice.json").read_text())
     assert manifest["kind"] == "viettts" and manifest["sample_rate"] == 16000
     for key in ("duration", "acoustic", "vocoder", "lexicon"):
@@ -118,11 +119,38 @@ def test_bad_checkpoint_names_the_missing_parameter(tmp_path: Path) -> None:
     del params["duration_model/~/linear_1"]
     paths["duration"].write_bytes(pickle.dumps({"step": 0, "params": params, "aux": aux}))
     with pytest.raises(VoiceError, match="duration_model/~/linear_1"):
-        convert_viettts(paths["duration"], paths["acoustic"], paths["vocoder"], paths["lexicon"], tmp_path / "o",
-                        config=paths["config"])
+        convert_viettts(
+            paths["duration"],
+            paths["acoustic"],
+            paths["vocoder"],
+            paths["lexicon"],
+            tmp_path / "o",
+            config=paths["config"],
+        )
 
 
 def test_missing_input_file_names_the_option(tmp_path: Path) -> None:
     paths = write_tiny_checkpoints(tmp_path / "c")
     with pytest.raises(VoiceError, match="--acoustic"):
         convert_viettts(paths["duration"], tmp_path / "nope.pickle", paths["vocoder"], paths["lexicon"], tmp_path / "o")
+
+
+def test_pytorch_generator_checkpoint_converts_like_the_haiku_one(tmp_path: Path) -> None:
+    """g_XXXXXXXX (torch zip, weight norm, torch names) gives the same vocoder as hk_hifi."""
+    paths = write_tiny_checkpoints(tmp_path / "c")
+    g_file = tmp_path / "g_00000042"
+    subprocess.run(
+        [sys.executable, "-m", "tests.support.torch_ckpt_writer", str(g_file), "2"],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    from tts.voices.viettts.torch_ckpt import is_torch_checkpoint
+
+    assert is_torch_checkpoint(g_file)
+    args = (paths["duration"], paths["acoustic"])
+    hk = convert_viettts(*args, paths["vocoder"], paths["lexicon"], tmp_path / "hk", config=paths["config"])
+    th = convert_viettts(*args, g_file, paths["lexicon"], tmp_path / "th", config=paths["config"])
+    mel = np.random.default_rng(0).standard_normal((1, 20, 8)).astype(np.float32)
+    a = VietTTSVoice(hk, tmp_path / "hk").vocode(mel)
+    b = VietTTSVoice(th, tmp_path / "th").vocode(mel)
+    assert rel_l2(b, a) < 1e-5

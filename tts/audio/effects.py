@@ -9,7 +9,7 @@ Audio = npt.NDArray[np.float32]
 
 
 def silence(seconds: float, rate: int) -> Audio:
-    return np.zeros(max(0, int(round(seconds * rate))), np.float32)
+    return np.zeros(max(0, round(seconds * rate)), np.float32)
 
 
 def fade(x: Audio, rate: int, fade_in_ms: float = 10.0, fade_out_ms: float = 30.0) -> Audio:

@@ -28,7 +28,7 @@ def encode_ulaw(pcm: npt.NDArray[np.int16]) -> bytes:
     mag = np.minimum(np.minimum(np.where(x < 0, -x, x), _ULAW_CLIP_14) + _ULAW_BIAS_14, 0x1FFF)
     seg = _segment(mag, 0x20)
     mantissa = (mag >> (seg + 1)) & 0x0F
-    return (~(sign | (seg << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    return bytes((~(sign | (seg << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
 
 
 def encode_alaw(pcm: npt.NDArray[np.int16]) -> bytes:
@@ -38,7 +38,7 @@ def encode_alaw(pcm: npt.NDArray[np.int16]) -> bytes:
     mag = np.minimum(mag, 0xFFF)
     seg = _segment(mag, 0x10)
     mantissa = np.where(seg == 0, mag >> 1, mag >> seg) & 0x0F
-    return (((sign | (seg << 4) | mantissa) ^ 0x55) & 0xFF).astype(np.uint8).tobytes()
+    return bytes((((sign | (seg << 4) | mantissa) ^ 0x55) & 0xFF).astype(np.uint8).tobytes())
 
 
 def decode_ulaw(data: bytes) -> npt.NDArray[np.int16]:

@@ -51,8 +51,9 @@ def true_peak_dbtp(x: npt.NDArray[np.float32]) -> float:
     return float(20 * np.log10(peak)) if peak > 0 else float("-inf")
 
 
-def limit(x: npt.NDArray[np.float32], ceiling_dbtp: float, rate: int,
-          attack_ms: float = 2.0, release_ms: float = 30.0) -> npt.NDArray[np.float32]:
+def limit(
+    x: npt.NDArray[np.float32], ceiling_dbtp: float, rate: int, attack_ms: float = 2.0, release_ms: float = 30.0
+) -> npt.NDArray[np.float32]:
     """Reduce gain smoothly wherever the true peak would exceed ``ceiling_dbtp``."""
     ceiling = 10 ** (ceiling_dbtp / 20)
     if x.size == 0 or float(np.max(np.abs(x))) * 10 ** (_SAFE_HEADROOM_DB / 20) <= ceiling:
@@ -66,4 +67,5 @@ def limit(x: npt.NDArray[np.float32], ceiling_dbtp: float, rate: int,
     gain = minimum_filter1d(needed, size=2 * hold + 1, mode="nearest")
     gain = uniform_filter1d(gain, size=attack, mode="nearest")
     gain = np.minimum(gain, minimum_filter1d(needed, size=2 * attack + 1, mode="nearest"))
-    return np.clip(x * gain, -ceiling, ceiling).astype(np.float32)
+    out: npt.NDArray[np.float32] = np.clip(x * gain, -ceiling, ceiling).astype(np.float32)
+    return out

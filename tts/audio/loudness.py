@@ -23,7 +23,7 @@ def k_weighting(rate: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.floa
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / rate)
     vh = 10 ** (gain_db / 20)
-    vb = vh ** 0.4996667741545416
+    vb = vh**0.4996667741545416
     a0 = 1 + k / q + k * k
     b1 = np.array([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0])
     a1 = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
@@ -41,7 +41,7 @@ class LoudnessMeter:
         self.rate = rate
         self._b, self._a = k_weighting(rate)
         self._zi = np.zeros(max(len(self._a), len(self._b)) - 1)
-        self._step = int(round(rate * 0.1))
+        self._step = round(rate * 0.1)
         self._carry = np.zeros(0)
         self._energies: list[float] = []
 

@@ -23,8 +23,19 @@ from tts.audio.g711 import encode_alaw, encode_ulaw
 
 FORMATS = ("wav", "ulaw", "alaw", "sln", "mp3", "opus")
 TELEPHONE_FORMATS = ("ulaw", "alaw")
-_EXTENSIONS = {".wav": "wav", ".ulaw": "ulaw", ".ul": "ulaw", ".alaw": "alaw", ".al": "alaw",
-               ".sln": "sln", ".sln16": "sln", ".raw": "sln", ".mp3": "mp3", ".opus": "opus", ".ogg": "opus"}
+_EXTENSIONS = {
+    ".wav": "wav",
+    ".ulaw": "ulaw",
+    ".ul": "ulaw",
+    ".alaw": "alaw",
+    ".al": "alaw",
+    ".sln": "sln",
+    ".sln16": "sln",
+    ".raw": "sln",
+    ".mp3": "mp3",
+    ".opus": "opus",
+    ".ogg": "opus",
+}
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
@@ -109,12 +120,32 @@ class _FfmpegWriter:
         exe = shutil.which("ffmpeg")
         if exe is None:
             raise AudioFormatError(f"--format {fmt}: cần ffmpeg (apt-get install ffmpeg)")
-        codec = ["-c:a", "libmp3lame", "-b:a", bitrate or "64k", "-f", "mp3"] if fmt == "mp3" else \
-            ["-c:a", "libopus", "-b:a", bitrate or "32k", "-application", "voip", "-f", "ogg"]
+        codec = (
+            ["-c:a", "libmp3lame", "-b:a", bitrate or "64k", "-f", "mp3"]
+            if fmt == "mp3"
+            else ["-c:a", "libopus", "-b:a", bitrate or "32k", "-application", "voip", "-f", "ogg"]
+        )
         self.proc = subprocess.Popen(
-            [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "s16le", "-ar", str(rate),
-             "-ac", "1", "-i", "pipe:0", *codec, str(path)],
-            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                exe,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-y",
+                "-f",
+                "s16le",
+                "-ar",
+                str(rate),
+                "-ac",
+                "1",
+                "-i",
+                "pipe:0",
+                *codec,
+                str(path),
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
     def write(self, chunk: npt.NDArray[np.float32]) -> None:
@@ -124,7 +155,9 @@ class _FfmpegWriter:
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
-        err = self.proc.stderr.read().decode("utf-8", "replace") if self.proc.stderr else ""
+        assert self.proc.stderr is not None  # opened with stderr=PIPE
+        err = self.proc.stderr.read().decode("utf-8", "replace")
+        self.proc.stderr.close()
         if self.proc.wait() != 0:
             raise AudioFormatError(f"ffmpeg không mã hóa được tệp: {err.strip()[:300]}")
 

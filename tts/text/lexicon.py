@@ -16,16 +16,42 @@ from pathlib import Path
 DATA_DIR = Path(__file__).parent / "data"
 
 LETTER_NAMES = {
-    "a": "a", "ă": "á", "â": "ớ", "b": "bê", "c": "xê", "d": "dê", "đ": "đê", "e": "e",
-    "ê": "ê", "f": "ép", "g": "giê", "h": "hát", "i": "i", "j": "gi", "k": "ca", "l": "e lờ",
-    "m": "em mờ", "n": "en nờ", "o": "o", "ô": "ô", "ơ": "ơ", "p": "pê", "q": "quy",
-    "r": "e rờ", "s": "ét", "t": "tê", "u": "u", "ư": "ư", "v": "vê", "w": "vê kép",
-    "x": "ích", "y": "i dài", "z": "dét",
+    "a": "a",
+    "ă": "á",
+    "â": "ớ",
+    "b": "bê",
+    "c": "xê",
+    "d": "dê",
+    "đ": "đê",
+    "e": "e",
+    "ê": "ê",
+    "f": "ép",
+    "g": "giê",
+    "h": "hát",
+    "i": "i",
+    "j": "gi",
+    "k": "ca",
+    "l": "e lờ",
+    "m": "em mờ",
+    "n": "en nờ",
+    "o": "o",
+    "ô": "ô",
+    "ơ": "ơ",
+    "p": "pê",
+    "q": "quy",
+    "r": "e rờ",
+    "s": "ét",
+    "t": "tê",
+    "u": "u",
+    "ư": "ư",
+    "v": "vê",
+    "w": "vê kép",
+    "x": "ích",
+    "y": "i dài",
+    "z": "dét",
 }
 
-VOWELS = (
-    "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵ"
-)
+VOWELS = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵ"
 VIETNAMESE_LETTERS = "bcdđghklmnpqrstvx" + VOWELS
 
 _SYLLABLE = re.compile(
@@ -71,8 +97,7 @@ def read_table(path: Path, columns: int = 2) -> list[tuple[str, ...]]:
         parts = tuple(p.strip() for p in line.split("\t"))
         if len(parts) != columns or not all(parts):
             raise ValueError(
-                f"{path.name}, dòng {number}: cần đúng {columns} cột cách nhau bằng TAB, "
-                f"không cột nào để trống"
+                f"{path.name}, dòng {number}: cần đúng {columns} cột cách nhau bằng TAB, không cột nào để trống"
             )
         rows.append(tuple(unicodedata.normalize("NFC", p) for p in parts))
     return rows

@@ -42,7 +42,7 @@ class Phrase:
 
 def load_overrides(path: Path) -> dict[str, str]:
     """Read a pronunciation override file: ``written<TAB>spoken`` per line."""
-    return {k: v.lower() for k, v in read_table(path)}  # type: ignore[misc]
+    return {row[0]: row[1].lower() for row in read_table(path)}
 
 
 class Normalizer:
@@ -96,7 +96,9 @@ class Normalizer:
         phrases: list[Phrase] = []
         for paragraph in re.split(r"\n\s*\n|\n", text):
             spoken = self.expand(paragraph)
-            for chunk, mark in re.findall(rf"([^{re.escape(_SENTENCE_END + _CLAUSE_END)}]*)([{re.escape(_SENTENCE_END + _CLAUSE_END)}]|$)", spoken):
+            for chunk, mark in re.findall(
+                rf"([^{re.escape(_SENTENCE_END + _CLAUSE_END)}]*)([{re.escape(_SENTENCE_END + _CLAUSE_END)}]|$)", spoken
+            ):
                 words = " ".join(re.sub(r"[^\w\s]", " ", chunk).split())
                 pause, end = _pause_for(mark)
                 if not words:

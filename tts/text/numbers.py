@@ -129,7 +129,7 @@ def roman_to_int(text: str) -> int | None:
     if not text or any(ch not in _ROMAN for ch in text):
         return None
     total = 0
-    for current, following in zip(text, text[1:] + " "):
+    for current, following in zip(text, text[1:] + " ", strict=True):
         value = _ROMAN[current]
         if following != " " and _ROMAN[following] > value:
             total -= value
@@ -142,8 +142,19 @@ def roman_to_int(text: str) -> int | None:
 
 def int_to_roman(value: int) -> str:
     pairs = (
-        (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-        (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
     )
     out = []
     for amount, letters in pairs:

@@ -76,7 +76,7 @@ def _time_words(hour: str, minute: str | None, second: str | None, suffix: str |
             words += " sáng"
         elif h == 12:
             words += " trưa"
-        elif h <= 5 or s == "ch" and h < 6:
+        elif h <= 5 or (s == "ch" and h < 6):
             words += " chiều"
         else:
             words += " tối"
@@ -92,11 +92,10 @@ class RuleSet:
     def __init__(self, lexicon: Lexicon, opts: Options) -> None:
         self.lex = lexicon
         self.opts = opts
-        units = _alternation(list(lexicon.units) + ["%", "đ", "₫", "VNĐ", "VND", "vnđ", "USD"])
+        units = _alternation([*lexicon.units, "%", "đ", "₫", "VNĐ", "VND", "vnđ", "USD"])
         self._unit_words = dict(lexicon.units)
         self._unit_words.update(
-            {"%": "phần trăm", "đ": "đồng", "₫": "đồng", "VNĐ": "đồng", "VND": "đồng",
-             "vnđ": "đồng", "USD": "đô la mỹ"}
+            {"%": "phần trăm", "đ": "đồng", "₫": "đồng", "VNĐ": "đồng", "VND": "đồng", "vnđ": "đồng", "USD": "đô la mỹ"}
         )
         self._number_unit = re.compile(
             rf"(?<![{_WORD_CHARS}.,])(-)?({NUMBER})(?:\s?({units})(?![{_WORD_CHARS}]))?"
@@ -110,16 +109,12 @@ class RuleSet:
             rf"(?<![{_WORD_CHARS}/])({D}+)(?:/({D}{{4}}))?/({types})-([A-ZĐƯ][A-Za-zĐđƯ&]*(?:-[A-ZĐ][A-Za-zĐđ&]*)*)"
             rf"(?![{_WORD_CHARS}])"
         )
-        self._doc_b = re.compile(
-            rf"(?<![{_WORD_CHARS}/])({D}+)-({types})/([A-ZĐƯ][A-Za-zĐđƯ&]*)(?![{_WORD_CHARS}])"
-        )
+        self._doc_b = re.compile(rf"(?<![{_WORD_CHARS}/])({D}+)-({types})/([A-ZĐƯ][A-Za-zĐđƯ&]*)(?![{_WORD_CHARS}])")
 
     # --- document codes -------------------------------------------------------------
     def _issuer_words(self, issuer: str) -> str:
         parts = [p for p in issuer.split("-") if p]
-        return " ".join(
-            self.lex.doc_issuers.get(p) or self.lex.abbreviations.get(p) or spell(p) for p in parts
-        )
+        return " ".join(self.lex.doc_issuers.get(p) or self.lex.abbreviations.get(p) or spell(p) for p in parts)
 
     def _doc_words(self, before: str, after: str, number: str, year: str | None, kind: str, issuer: str) -> str:
         type_words = self.lex.doc_types[kind]
@@ -145,10 +140,10 @@ class RuleSet:
 
     def document_codes(self, text: str) -> str:
         text = self._doc_a.sub(
-            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end():], m[1], m[2], m[3], m[4]), text
+            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end() :], m[1], m[2], m[3], m[4]), text
         )
         return self._doc_b.sub(
-            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end():], m[1], None, m[2], m[3]), text
+            lambda m: self._doc_words(m.string[: m.start()], m.string[m.end() :], m[1], None, m[2], m[3]), text
         )
 
     # --- phone numbers --------------------------------------------------------------
@@ -208,8 +203,7 @@ class RuleSet:
             lambda m: _date_words(m[1], m[2], None, o) if _valid_date(m[1], m[2]) else m[0], text
         )
         text = self._month_year.sub(
-            lambda m: f"{m[1]} {read_month(m[2])} năm {read_cardinal(m[3], le=o.le)}"
-            if 1 <= int(m[2]) <= 12 else m[0],
+            lambda m: f"{m[1]} {read_month(m[2])} năm {read_cardinal(m[3], le=o.le)}" if 1 <= int(m[2]) <= 12 else m[0],
             text,
         )
         return self._month.sub(lambda m: f"{m[1]} {read_month(m[2])}", text)
@@ -314,20 +308,37 @@ class RuleSet:
     def loanwords(self, text: str) -> str:
         if not self.lex.loanwords:
             return text
-        pattern = re.compile(
-            rf"(?i)(?<![{_WORD_CHARS}])({_alternation(list(self.lex.loanwords))})(?![{_WORD_CHARS}])"
-        )
+        pattern = re.compile(rf"(?i)(?<![{_WORD_CHARS}])({_alternation(list(self.lex.loanwords))})(?![{_WORD_CHARS}])")
         return pattern.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
 
     def ordered(self) -> list[Rule]:
         return [
-            self.document_codes, self.phones, self.dates, self.ranges, self.times,
-            self.roman, self.ordinals, self.ratios, self.numbers, self.abbreviations,
-            self.upper_words, self.loanwords,
+            self.document_codes,
+            self.phones,
+            self.dates,
+            self.ranges,
+            self.times,
+            self.roman,
+            self.ordinals,
+            self.ratios,
+            self.numbers,
+            self.abbreviations,
+            self.upper_words,
+            self.loanwords,
         ]
 
 
 RULE_ORDER = (
-    "document_codes", "phones", "dates", "ranges", "times", "roman", "ordinals",
-    "ratios", "numbers", "abbreviations", "upper_words", "loanwords",
+    "document_codes",
+    "phones",
+    "dates",
+    "ranges",
+    "times",
+    "roman",
+    "ordinals",
+    "ratios",
+    "numbers",
+    "abbreviations",
+    "upper_words",
+    "loanwords",
 )

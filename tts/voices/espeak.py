@@ -46,12 +46,20 @@ class _Library:
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self.lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self.lib.espeak_TextToPhonemes.argtypes = [
-            ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int,
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+            ctypes.c_int,
         ]
         self._chunks: list[Any] = []
         self._callback = _SYNTH_CALLBACK(self._collect)
@@ -123,7 +131,10 @@ class EspeakVoice:
         with _LOCK:
             rate = library().sample_rate
         self.info = info or VoiceInfo(
-            id="vi-espeak", kind="espeak", name="espeak-ng tiếng Việt", sample_rate=rate,
+            id="vi-espeak",
+            kind="espeak",
+            name="espeak-ng tiếng Việt",
+            sample_rate=rate,
             settings={"espeak_voice": "vi", "rate_wpm": 150, "pitch": 50},
         )
         if self.info.sample_rate != rate:

@@ -35,7 +35,7 @@ def read_config(path: Path) -> dict[str, Any]:
     rate = config.get("audio", {}).get("sample_rate")
     if not isinstance(rate, int) or rate <= 0:
         raise VoiceError(f"{path.name}: thiếu hoặc sai 'audio.sample_rate'")
-    return config
+    return dict(config)
 
 
 def phoneme_ids(phonemes: str, id_map: dict[str, list[int]]) -> tuple[list[int], set[str]]:
@@ -64,11 +64,14 @@ class PiperVoice:
         self.config = read_config(config_path)
         self.id_map: dict[str, list[int]] = self.config["phoneme_id_map"]
         inference = self.config.get("inference", {})
-        self.scales = np.array([
-            float(info.settings.get("noise_scale", inference.get("noise_scale", 0.667))),
-            float(info.settings.get("length_scale", inference.get("length_scale", 1.0))),
-            float(info.settings.get("noise_w", inference.get("noise_w", 0.8))),
-        ], dtype=np.float32)
+        self.scales = np.array(
+            [
+                float(info.settings.get("noise_scale", inference.get("noise_scale", 0.667))),
+                float(info.settings.get("length_scale", inference.get("length_scale", 1.0))),
+                float(info.settings.get("noise_w", inference.get("noise_w", 0.8))),
+            ],
+            dtype=np.float32,
+        )
         self.espeak_voice = str(self.config.get("espeak", {}).get("voice", "vi"))
         self.speaker = int(info.settings.get("speaker_id", self.config.get("default_speaker_id", 0)))
         options = ort.SessionOptions()

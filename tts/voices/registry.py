@@ -29,8 +29,13 @@ def voices_dir() -> Path:
 
 
 def _espeak_info() -> VoiceInfo:
-    return VoiceInfo(id=DEFAULT_VOICE, kind="espeak", name="espeak-ng tiếng Việt (mặc định)",
-                     sample_rate=22050, settings={"espeak_voice": "vi", "rate_wpm": 150, "pitch": 50})
+    return VoiceInfo(
+        id=DEFAULT_VOICE,
+        kind="espeak",
+        name="espeak-ng tiếng Việt (mặc định)",
+        sample_rate=22050,
+        settings={"espeak_voice": "vi", "rate_wpm": 150, "pitch": 50},
+    )
 
 
 def list_voices() -> list[tuple[VoiceInfo, Path | None]]:
@@ -97,7 +102,9 @@ def _piper_info(model: Path) -> VoiceInfo:
         raise VoiceError(f"thiếu tệp cấu hình {config_path.name} cạnh {model.name}")
     config = read_config(config_path)
     return VoiceInfo(
-        id=model.stem, kind="piper", name=f"Piper {model.stem}",
+        id=model.stem,
+        kind="piper",
+        name=f"Piper {model.stem}",
         sample_rate=int(config["audio"]["sample_rate"]),
         files={"model": model.name, "config": config_path.name},
     )

@@ -31,8 +31,14 @@ _NUMPY_GLOBALS = {
     ("numpy.core.numeric", "_frombuffer"),
     ("numpy._core.numeric", "_frombuffer"),
 }
-_BUILTINS = {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
-             ("builtins", "tuple"), ("builtins", "list"), ("builtins", "dict")}
+_BUILTINS = {
+    ("collections", "OrderedDict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "tuple"),
+    ("builtins", "list"),
+    ("builtins", "dict"),
+}
 _FOREIGN_PREFIXES = ("optax", "haiku", "jax", "jaxlib", "chex")
 
 

@@ -66,8 +66,12 @@ def convert_viettts(
     seed: int = 0,
 ) -> VoiceInfo:
     """Convert and verify; returns the manifest written to ``out/voice.json``."""
-    for label, path in (("--duration", duration), ("--acoustic", acoustic), ("--vocoder", vocoder),
-                        ("--lexicon", lexicon)):
+    for label, path in (
+        ("--duration", duration),
+        ("--acoustic", acoustic),
+        ("--vocoder", vocoder),
+        ("--lexicon", lexicon),
+    ):
         if not path.is_file():
             raise VoiceError(f"{label}: không tìm thấy tệp {path}")
     hifigan_config = dict(DEFAULT_HIFIGAN_CONFIG)
@@ -90,14 +94,25 @@ def convert_viettts(
     shutil.copyfile(lexicon, out / "lexicon.txt")
     (out / "hifigan_config.json").write_text(json.dumps(hifigan_config, indent=2), encoding="utf-8")
 
-    files = {"duration": "duration.onnx", "acoustic": "acoustic.onnx", "vocoder": "vocoder.onnx",
-             "lexicon": "lexicon.txt"}
+    files = {
+        "duration": "duration.onnx",
+        "acoustic": "acoustic.onnx",
+        "vocoder": "vocoder.onnx",
+        "lexicon": "lexicon.txt",
+    }
     sample_rate = int(hifigan_config["sampling_rate"])
     hop = int(np.prod(hifigan_config["upsample_rates"]))
     info = VoiceInfo(
-        id=voice_id, kind="viettts", name=name, sample_rate=sample_rate, files=files,
+        id=voice_id,
+        kind="viettts",
+        name=name,
+        sample_rate=sample_rate,
+        files=files,
         settings={
-            "silence_duration": 0.2, "hop": hop, "prenet_dropout": prenet_dropout, "seed": seed,
+            "silence_duration": 0.2,
+            "hop": hop,
+            "prenet_dropout": prenet_dropout,
+            "seed": seed,
             "sha256": {key: _sha256(out / rel) for key, rel in files.items()},
             "source": {"duration": duration.name, "acoustic": acoustic.name, "vocoder": vocoder.name},
         },

@@ -97,10 +97,13 @@ def _decoder_body(params: Params, p: str, cond_dim: int) -> onnx.GraphProto:
     w2 = param(params, p + "lstm_1/linear", "w")
     mel_dim, pre_dim = param(params, p + "linear_1", "w").shape
     H = w1.shape[1] // 4
-    state = [float_input(b, n, shape) for n, shape in (
-        ("prev", [1, mel_dim]), ("h1", [1, H]), ("c1", [1, H]), ("h2", [1, H]), ("c2", [1, H]))]
-    g1c, g2c, k1, k2 = (float_input(b, n, [s]) for n, s in (
-        ("g1c", 4 * H), ("g2c", 4 * H), ("k1", pre_dim), ("k2", pre_dim)))
+    state = [
+        float_input(b, n, shape)
+        for n, shape in (("prev", [1, mel_dim]), ("h1", [1, H]), ("c1", [1, H]), ("h2", [1, H]), ("c2", [1, H]))
+    ]
+    g1c, g2c, k1, k2 = (
+        float_input(b, n, [s]) for n, s in (("g1c", 4 * H), ("g2c", 4 * H), ("k1", pre_dim), ("k2", pre_dim))
+    )
     prev, h1, c1, h2, c2 = state
     x = b.op("Relu", [b.op("MatMul", [prev, b.const(param(params, p + "linear_1", "w"), "pre1")])])
     x = b.op("Mul", [x, k1])
@@ -108,10 +111,11 @@ def _decoder_body(params: Params, p: str, cond_dim: int) -> onnx.GraphProto:
     pre = b.op("Mul", [x, k2])
 
     def cell(gates: str, c: str) -> tuple[str, str]:
-        i, gg, f, o = b.op("Split", [gates], outputs=4, axis=1)
+        i, gg, f, o = b.ops("Split", [gates], 4, axis=1)
         f = b.op("Add", [f, b.const(1.0)])
-        c_new = b.op("Add", [b.op("Mul", [b.op("Sigmoid", [f]), c]),
-                             b.op("Mul", [b.op("Sigmoid", [i]), b.op("Tanh", [gg])])])
+        c_new = b.op(
+            "Add", [b.op("Mul", [b.op("Sigmoid", [f]), c]), b.op("Mul", [b.op("Sigmoid", [i]), b.op("Tanh", [gg])])]
+        )
         h_new = b.op("Mul", [b.op("Sigmoid", [o]), b.op("Tanh", [c_new])])
         return h_new, c_new
 
@@ -119,10 +123,20 @@ def _decoder_body(params: Params, p: str, cond_dim: int) -> onnx.GraphProto:
     h1n, c1n = cell(gates1, c1)
     gates2 = b.op("Add", [g2c, b.op("MatMul", [b.op("Concat", [pre, h1n, h2], axis=1), b.const(w2[cond_dim:], "w2r")])])
     h2n, c2n = cell(gates2, c2)
-    y = b.matmul_add(b.op("Concat", [h1n, h2n], axis=1), param(params, p + "linear", "w"),
-                     param(params, p + "linear", "b"), "mel_proj")
-    for value, name, shape in ((y, "prev_out", [1, mel_dim]), (h1n, "h1_out", [1, H]), (c1n, "c1_out", [1, H]),
-                               (h2n, "h2_out", [1, H]), (c2n, "c2_out", [1, H]), (y, "frame", [1, mel_dim])):
+    y = b.matmul_add(
+        b.op("Concat", [h1n, h2n], axis=1),
+        param(params, p + "linear", "w"),
+        param(params, p + "linear", "b"),
+        "mel_proj",
+    )
+    for value, name, shape in (
+        (y, "prev_out", [1, mel_dim]),
+        (h1n, "h1_out", [1, H]),
+        (c1n, "c1_out", [1, H]),
+        (h2n, "h2_out", [1, H]),
+        (c2n, "c2_out", [1, H]),
+        (y, "frame", [1, mel_dim]),
+    ):
         b.output(value, name, TensorProto.FLOAT, shape)
     return b.graph()
 
@@ -148,8 +162,9 @@ def acoustic_model(params: Params, aux: Params) -> onnx.ModelProto:
 
     # Gaussian upsampling: w[t, j] = softmax_j(-(mid_j - t)^2 / 10)
     n = g.op("Gather", [g.op("Shape", [keep1]), g.const(0, dtype=np.int64)], axis=0)
-    ruler = g.op("Cast", [g.op("Range", [g.const(0, dtype=np.int64), n, g.const(1, dtype=np.int64)])],
-                 to=TensorProto.FLOAT)
+    ruler = g.op(
+        "Cast", [g.op("Range", [g.const(0, dtype=np.int64), n, g.const(1, dtype=np.int64)])], to=TensorProto.FLOAT
+    )
     ruler = g.op("Unsqueeze", [ruler, g.const([1], dtype=np.int64)])  # [T, 1]
     end = g.op("CumSum", [frames, g.const(1, dtype=np.int64)])
     mid = g.op("Sub", [end, g.op("Div", [frames, g.const(2.0)])])  # [1, L]
@@ -163,15 +178,26 @@ def acoustic_model(params: Params, aux: Params) -> onnx.ModelProto:
     g2c = g.matmul_add(cond, w2[:cond_dim], param(params, p + "lstm_1/linear", "b"), "g2c")
     zeros_mel = g.const(np.zeros((1, mel_dim)), "prev0")
     zeros_h = g.const(np.zeros((1, H)), "state0")
-    outs = g.op("Scan", [zeros_mel, zeros_h, zeros_h, zeros_h, zeros_h, g1c, g2c, keep1, keep2],
-                "decoder", outputs=6, num_scan_inputs=4, body=_decoder_body(params, p, cond_dim))
+    outs = g.ops(
+        "Scan",
+        [zeros_mel, zeros_h, zeros_h, zeros_h, zeros_h, g1c, g2c, keep1, keep2],
+        6,
+        "decoder",
+        num_scan_inputs=4,
+        body=_decoder_body(params, p, cond_dim),
+    )
     dec = g.op("Reshape", [outs[5], g.const([1, -1, mel_dim], dtype=np.int64)])  # [1, T, mel]
 
     x = g.op("Transpose", [dec], perm=[0, 2, 1])
     y = x
     for i, suffix in enumerate(("", "_1", "_2", "_3")):
-        w, bias = _bn_fold(params, aux, p + "batch_norm" + suffix,
-                           param(params, p + "conv1_d" + suffix, "w"), param(params, p + "conv1_d" + suffix, "b"))
+        w, bias = _bn_fold(
+            params,
+            aux,
+            p + "batch_norm" + suffix,
+            param(params, p + "conv1_d" + suffix, "w"),
+            param(params, p + "conv1_d" + suffix, "b"),
+        )
         y = g.op("Tanh", [g.conv1d(y, w, bias, hint=f"postnet{i}")])
     y = g.conv1d(y, param(params, p + "conv1_d_4", "w"), param(params, p + "conv1_d_4", "b"), hint="postnet4")
     mel = g.op("Transpose", [g.op("Add", [x, y])], perm=[0, 2, 1])
@@ -200,18 +226,28 @@ def hifigan_generator(params: Params, config: dict[str, object], debug: bool = F
         w = param(params, f"{p}ups_{i}", "w")  # [k, out, in]
         w_onnx = np.ascontiguousarray(w[::-1].transpose(2, 1, 0))  # [in, out, k]
         pad = (k - u) // 2
-        x = g.op("ConvTranspose", [x, g.const(w_onnx, f"ups{i}_w"), g.const(param(params, f"{p}ups_{i}", "b"), f"ups{i}_b")],
-                 f"ups{i}", strides=[u], pads=[pad, k - u - pad], kernel_shape=[k])
+        x = g.op(
+            "ConvTranspose",
+            [x, g.const(w_onnx, f"ups{i}_w"), g.const(param(params, f"{p}ups_{i}", "b"), f"ups{i}_b")],
+            f"ups{i}",
+            strides=[u],
+            pads=[pad, k - u - pad],
+            kernel_shape=[k],
+        )
         stages.append(x)
         total: str | None = None
-        for j, (rk, dil) in enumerate(zip(rb_kernels, rb_dilations, strict=True)):
+        for j, dil in enumerate(rb_dilations):
             block = f"{p}res_block1_{i * len(rb_kernels) + j}/~/"
             h = x
             for z, d in enumerate(dil):
                 t = g.op("LeakyRelu", [h], alpha=0.1)
-                t = g.conv1d(t, param(params, f"{block}convs1_{z}", "w"), param(params, f"{block}convs1_{z}", "b"), d, "rb")
+                t = g.conv1d(
+                    t, param(params, f"{block}convs1_{z}", "w"), param(params, f"{block}convs1_{z}", "b"), d, "rb"
+                )
                 t = g.op("LeakyRelu", [t], alpha=0.1)
-                t = g.conv1d(t, param(params, f"{block}convs2_{z}", "w"), param(params, f"{block}convs2_{z}", "b"), 1, "rb")
+                t = g.conv1d(
+                    t, param(params, f"{block}convs2_{z}", "w"), param(params, f"{block}convs2_{z}", "b"), 1, "rb"
+                )
                 h = g.op("Add", [t, h])
             total = h if total is None else g.op("Add", [total, h])
         assert total is not None  # rb_kernels is never empty for a V1 config

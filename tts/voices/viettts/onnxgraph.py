@@ -33,11 +33,13 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1,
-           **attrs: Any) -> Any:
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs: Any) -> str:
+        return self.ops(op_type, inputs, 1, hint, **attrs)[0]
+
+    def ops(self, op_type: str, inputs: list[str], outputs: int, hint: str | None = None, **attrs: Any) -> list[str]:
         names = [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(op_type, inputs, names, **attrs))
-        return names[0] if outputs == 1 else names
+        return names
 
     def input(self, name: str, elem: int, shape: list[Any]) -> str:
         self.inputs.append(helper.make_tensor_value_info(name, elem, shape))
@@ -51,9 +53,7 @@ class GraphBuilder:
         return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.initializers)
 
     def model(self, metadata: dict[str, str] | None = None) -> onnx.ModelProto:
-        model = helper.make_model(
-            self.graph(), opset_imports=[helper.make_opsetid("", OPSET)], producer_name="loa"
-        )
+        model = helper.make_model(self.graph(), opset_imports=[helper.make_opsetid("", OPSET)], producer_name="loa")
         model.ir_version = IR_VERSION
         for key, value in (metadata or {}).items():
             entry = model.metadata_props.add()
@@ -66,8 +66,7 @@ class GraphBuilder:
         y = self.op("MatMul", [x, self.const(w, hint + "_w")], hint)
         return self.op("Add", [y, self.const(b, hint + "_b")], hint) if b is not None else y
 
-    def conv1d(self, x: str, w_kio: np.ndarray, b: np.ndarray | None, dilation: int = 1,
-               hint: str = "conv") -> str:
+    def conv1d(self, x: str, w_kio: np.ndarray, b: np.ndarray | None, dilation: int = 1, hint: str = "conv") -> str:
         """Haiku Conv1D (weights [k, in, out], SAME padding) on NCL activations."""
         k = w_kio.shape[0]
         total = (k - 1) * dilation

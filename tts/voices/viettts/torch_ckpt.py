@@ -22,8 +22,12 @@ import numpy as np
 from tts.voices.base import VoiceError
 
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "BFloat16Storage": np.uint16,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "BFloat16Storage": np.uint16,
 }
 
 
@@ -32,8 +36,9 @@ class _StorageType:
         self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
-def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
-                    *_rest: Any) -> np.ndarray:
+def _rebuild_tensor(
+    storage: np.ndarray, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_rest: Any
+) -> np.ndarray:
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
@@ -100,7 +105,8 @@ def _fold_weight_norm(state: dict[str, np.ndarray], module: str) -> np.ndarray:
     except KeyError as exc:
         raise VoiceError(f"checkpoint PyTorch thiếu trọng số {module}") from exc
     norm = np.sqrt(np.sum(v.astype(np.float64) ** 2, axis=tuple(range(1, v.ndim)), keepdims=True))
-    return (g * v / norm).astype(np.float32)
+    folded: np.ndarray = (g * v / norm).astype(np.float32)
+    return folded
 
 
 def load_torch_generator(path: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -110,15 +116,20 @@ def load_torch_generator(path: Path) -> dict[str, dict[str, np.ndarray]]:
 
     def conv(module: str, target: str) -> None:
         w = _fold_weight_norm(state, module)  # [out, in, k]
-        params[f"generator/~/{target}"] = {"w": w.transpose(2, 1, 0).copy(), "b": state[f"{module}.bias"].astype(np.float32)}
+        params[f"generator/~/{target}"] = {
+            "w": w.transpose(2, 1, 0).copy(),
+            "b": state[f"{module}.bias"].astype(np.float32),
+        }
 
     conv("conv_pre", "conv1_d")
     conv("conv_post", "conv1_d_1")
     ups = sorted({int(m[1]) for k in state if (m := re.match(r"ups\.(\d+)\.", k))})
     for i in ups:
         w = _fold_weight_norm(state, f"ups.{i}")  # [in, out, k]
-        params[f"generator/~/ups_{i}"] = {"w": w.transpose(2, 1, 0)[::-1].copy(),
-                                          "b": state[f"ups.{i}.bias"].astype(np.float32)}
+        params[f"generator/~/ups_{i}"] = {
+            "w": w.transpose(2, 1, 0)[::-1].copy(),
+            "b": state[f"ups.{i}.bias"].astype(np.float32),
+        }
     for key in state:
         m = re.match(r"resblocks\.(\d+)\.(convs[12])\.(\d+)\.bias$", key)
         if m:

@@ -14,6 +14,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,7 @@ class StageTimes:
     vocoder: float
 
 
-def _session(path: Path, threads: int) -> object:
+def _session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -68,7 +69,7 @@ class VietTTSVoice:
         self._duration = _session(folder / files["duration"], threads)
         self._acoustic = _session(folder / files["acoustic"], threads)
         self._vocoder = _session(folder / files["vocoder"], threads)
-        keep_input = self._acoustic.get_inputs()[2]  # type: ignore[attr-defined]
+        keep_input = self._acoustic.get_inputs()[2]
         self.prenet_dim = int(keep_input.shape[1])
 
     # ------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ class VietTTSVoice:
 
     def durations(self, tokens: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Seconds per token after vietTTS's glue (sil minimum, word ends zero)."""
-        raw = self._duration.run(None, {"tokens": tokens[None, :]})[0]  # type: ignore[attr-defined]
+        raw = self._duration.run(None, {"tokens": tokens[None, :]})[0]
         d = np.asarray(raw, dtype=np.float32)
         d = np.where(tokens[None, :] == SIL, np.maximum(d, np.float32(self.silence_duration)), d)
         return np.where(tokens[None, :] == WORD_END, np.float32(0.0), d).astype(np.float32)
@@ -88,11 +89,17 @@ class VietTTSVoice:
             ones = np.ones(shape, np.float32)
             return ones, ones
         rng = np.random.default_rng([self.seed, zlib.crc32(text.encode("utf-8"))])
-        return ((rng.random(shape) < 0.5) * 2.0).astype(np.float32), ((rng.random(shape) < 0.5) * 2.0).astype(np.float32)
+        return ((rng.random(shape) < 0.5) * 2.0).astype(np.float32), ((rng.random(shape) < 0.5) * 2.0).astype(
+            np.float32
+        )
 
-    def mel(self, tokens: npt.NDArray[np.int64], durations: npt.NDArray[np.float32],
-            masks: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None,
-            text: str = "") -> npt.NDArray[np.float32]:
+    def mel(
+        self,
+        tokens: npt.NDArray[np.int64],
+        durations: npt.NDArray[np.float32],
+        masks: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None,
+        text: str = "",
+    ) -> npt.NDArray[np.float32]:
         """Trimmed mel [1, T, M] (vietTTS ``text2mel``)."""
         rate = np.float32(self.info.sample_rate) / np.float32(self.hop)
         frames = (durations * np.float32(self.info.sample_rate) / np.float32(self.hop)).astype(np.float32)
@@ -100,16 +107,22 @@ class VietTTSVoice:
         if n_frames <= 0:
             return np.zeros((1, 0, 1), np.float32)
         keep1, keep2 = masks if masks is not None else self.keep_masks(text, n_frames)
-        mel = self._acoustic.run(["mel"], {  # type: ignore[attr-defined]
-            "tokens": tokens[None, :], "frames": frames, "keep1": keep1, "keep2": keep2,
-        })[0]
+        mel = self._acoustic.run(
+            ["mel"],
+            {
+                "tokens": tokens[None, :],
+                "frames": frames,
+                "keep1": keep1,
+                "keep2": keep2,
+            },
+        )[0]
         trim = int(durations[0, -1] * rate)
         return np.asarray(mel[:, : n_frames - trim], dtype=np.float32)
 
     def vocode(self, mel: npt.NDArray[np.float32]) -> Audio:
         if mel.shape[1] == 0:
             return np.zeros(0, np.float32)
-        wav = self._vocoder.run(None, {"mel": mel})[0]  # type: ignore[attr-defined]
+        wav = self._vocoder.run(None, {"mel": mel})[0]
         return np.asarray(wav[0], dtype=np.float32)
 
     def synthesize_timed(self, text: str) -> tuple[Audio, StageTimes]:
