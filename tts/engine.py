@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import queue
 import threading
 import time
 from collections import deque
@@ -32,6 +33,8 @@ from tts.text.normalizer import Normalizer, Phrase
 from tts.voices.base import Voice
 
 MAX_PHRASE_WORDS = 30
+FIRST_CHUNK_WORDS = 6
+SPLIT_PAUSE_MS = 80
 
 
 @dataclass(frozen=True)
@@ -46,19 +49,35 @@ class Chunk:
     speech_seconds: float
     synthesis_seconds: float
     cached: bool
+    final: bool = True  # False for the leading pieces of a phrase streamed in parts
 
 
-def split_long(phrases: list[Phrase], max_words: int = MAX_PHRASE_WORDS) -> list[Phrase]:
+def split_long(
+    phrases: list[Phrase], max_words: int = MAX_PHRASE_WORDS, first_words: int | None = None
+) -> list[Phrase]:
+    """Cut phrases longer than ``max_words`` at word boundaries; with ``first_words``, also
+    cut the first phrase after that many words so streaming playback starts sooner."""
     out: list[Phrase] = []
-    for phrase in phrases:
+    for index, phrase in enumerate(phrases):
         words = phrase.text.split()
-        if len(words) <= max_words:
+        head = first_words if index == 0 and first_words and len(words) > 2 * first_words else None
+        if len(words) <= max_words and head is None:
             out.append(phrase)
             continue
-        pieces = [words[i : i + max_words] for i in range(0, len(words), max_words)]
-        for n, piece in enumerate(pieces):
-            last = n == len(pieces) - 1
-            out.append(Phrase(" ".join(piece), phrase.pause_ms if last else 120, phrase.sentence_end and last))
+        sizes = [head] if head else []
+        rest = len(words) - sum(sizes)
+        sizes += [max_words] * (rest // max_words) + ([rest % max_words] if rest % max_words else [])
+        start = 0
+        for n, size in enumerate(sizes):
+            last = n == len(sizes) - 1
+            out.append(
+                Phrase(
+                    " ".join(words[start : start + size]),
+                    phrase.pause_ms if last else SPLIT_PAUSE_MS,
+                    phrase.sentence_end and last,
+                )
+            )
+            start += size
     return out
 
 
@@ -84,6 +103,7 @@ class Synthesizer:
         workers: int = 2,
         lookahead: int = 3,
         max_words: int = MAX_PHRASE_WORDS,
+        first_chunk_words: int | None = FIRST_CHUNK_WORDS,
     ) -> None:
         self.voice = voice
         self.normalizer = normalizer or Normalizer()
@@ -91,6 +111,7 @@ class Synthesizer:
         self.workers = max(1, workers if voice.thread_safe else 1)
         self.lookahead = max(1, lookahead)
         self.max_words = max_words
+        self.first_chunk_words = first_chunk_words
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="loa-tts")
         self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tts-io")
         self._voice_lock = threading.Lock()
@@ -106,7 +127,7 @@ class Synthesizer:
 
     # --- text ------------------------------------------------------------------------
     def plan(self, text: str) -> list[Phrase]:
-        return split_long(self.normalizer.phrases(text), self.max_words)
+        return split_long(self.normalizer.phrases(text), self.max_words, self.first_chunk_words)
 
     def spoken_text(self, text: str) -> str:
         """What will be said, for the officer's preview."""
@@ -132,14 +153,24 @@ class Synthesizer:
         return audio, elapsed, False
 
     def stream(self, text: str, on_progress: Callable[[int, int], None] | None = None) -> Iterator[Chunk]:
-        """Phrase chunks in order, synthesized ``lookahead`` phrases ahead."""
+        """Phrase chunks in order, synthesized ``lookahead`` phrases ahead.
+
+        With a voice that can stream a phrase (``synthesize_stream``), the first phrase
+        arrives in pieces (``final`` False until its last piece), so playback starts after
+        a fraction of a second of audio is ready.
+        """
         phrases = self.plan(text)
         total = len(phrases)
         pending: deque[tuple[int, Phrase, Future[tuple[Audio, float, bool]]]] = deque()
         next_index = 0
         try:
+            if total and hasattr(self.voice, "synthesize_stream"):
+                yield from self._stream_first(phrases[0], total, on_progress)
+                next_index = 1
             while next_index < total or pending:
-                while next_index < total and len(pending) < self.lookahead:
+                # The first phrase runs alone so it gets every core: first audio sooner.
+                window = 1 if next_index == 0 else self.lookahead
+                while next_index < total and len(pending) < window:
                     phrase = phrases[next_index]
                     pending.append((next_index, phrase, self._pool.submit(self._phrase_audio, phrase)))
                     next_index += 1
@@ -154,6 +185,67 @@ class Synthesizer:
         finally:
             for _, _, future in pending:
                 future.cancel()
+
+    def _stream_first(
+        self, phrase: Phrase, total: int, on_progress: Callable[[int, int], None] | None
+    ) -> Iterator[Chunk]:
+        key = cache_key(self._fingerprint, phrase.text, {})
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            pieces_done = [hit]
+            yield Chunk(
+                0,
+                total,
+                phrase.text,
+                np.concatenate([hit, silence(phrase.pause_ms / 1000, self.sample_rate)]),
+                self.sample_rate,
+                hit.size / self.sample_rate,
+                0.0,
+                True,
+            )
+        else:
+            pieces: queue.Queue[Audio | BaseException | None] = queue.Queue()
+
+            def produce() -> None:
+                try:
+                    for piece in self.voice.synthesize_stream(phrase.text):  # type: ignore[attr-defined]
+                        pieces.put(np.asarray(piece, dtype=np.float32))
+                    pieces.put(None)
+                except BaseException as exc:  # handed to the consumer thread
+                    pieces.put(exc)
+
+            start = time.perf_counter()
+            self._pool.submit(produce)
+            pieces_done = []
+            while (item := pieces.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                pieces_done.append(item)
+                yield Chunk(
+                    0,
+                    total,
+                    phrase.text,
+                    item,
+                    self.sample_rate,
+                    item.size / self.sample_rate,
+                    time.perf_counter() - start,
+                    False,
+                    final=False,
+                )
+            if self.cache is not None:
+                self.cache.put(key, np.concatenate(pieces_done) if pieces_done else np.zeros(0, np.float32))
+            yield Chunk(
+                0,
+                total,
+                phrase.text,
+                silence(phrase.pause_ms / 1000, self.sample_rate),
+                self.sample_rate,
+                0.0,
+                time.perf_counter() - start,
+                False,
+            )
+        if on_progress is not None:
+            on_progress(1, total)
 
     async def astream(self, text: str) -> AsyncIterator[Chunk]:
         """:meth:`stream` for asyncio: every blocking step runs in a worker thread."""

@@ -68,6 +68,8 @@ def test_long_phrases_are_cut_so_cost_stays_linear() -> None:
     parts = split_long([Phrase(words, 450, True)], max_words=30)
     assert [len(p.text.split()) for p in parts] == [30, 30, 30, 5]
     assert parts[-1].pause_ms == 450 and parts[-1].sentence_end and not parts[0].sentence_end
+    quick = split_long([Phrase(words, 450, True)], max_words=30, first_words=5)
+    assert [len(p.text.split()) for p in quick] == [5, 30, 30, 30]  # first_words=5 here
 
 
 def test_astream_keeps_the_event_loop_free() -> None:

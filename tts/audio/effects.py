@@ -35,13 +35,14 @@ def resample(x: Audio, rate_in: int, rate_out: int) -> Audio:
     return np.asarray(soxr.resample(x, rate_in, rate_out, quality="HQ"), dtype=np.float32)
 
 
-def trim_silence(x: Audio, rate: int, threshold_db: float = -50.0, keep_ms: float = 20.0) -> Audio:
-    """Cut leading and trailing silence (below ``threshold_db`` peak), keeping a short margin."""
+def trim_silence(x: Audio, rate: int, threshold_db: float = -45.0, keep_ms: float = 20.0) -> Audio:
+    """Cut leading and trailing silence (``threshold_db`` below the phrase's own peak),
+    keeping a short margin; relative, so quiet voices are trimmed like loud ones."""
     if x.size == 0:
         return x
-    level = 10 ** (threshold_db / 20)
+    level = float(np.max(np.abs(x))) * 10 ** (threshold_db / 20)
     loud = np.nonzero(np.abs(x) > level)[0]
-    if loud.size == 0:
+    if level == 0 or loud.size == 0:
         return x[:0]
     keep = int(rate * keep_ms / 1000)
     return x[max(0, loud[0] - keep) : min(x.size, loud[-1] + keep + 1)]

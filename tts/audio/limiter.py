@@ -38,10 +38,10 @@ def sample_envelope(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     if x.size == 0:
         return env
     padded = np.concatenate([np.zeros(_HALF - 1, np.float32), x, np.zeros(_HALF, np.float32)])
-    for taps in _phase_filters():
-        # correlate: y[n] = sum_j taps[j] * x[n + j - (HALF - 1)]
-        interp = np.convolve(padded, taps[::-1], mode="valid")[: x.size]
-        np.maximum(env, np.abs(interp), out=env)
+    # y_p[n] = sum_j taps_p[j] * x[n + j - (HALF - 1)]: one small GEMM over a sliding window
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * _HALF)[: x.size]
+    interp = windows @ _phase_filters().T  # [n, 3]
+    np.maximum(env, np.abs(interp).max(axis=1), out=env)
     return env
 
 
@@ -52,13 +52,21 @@ def true_peak_dbtp(x: npt.NDArray[np.float32]) -> float:
 
 
 def limit(
-    x: npt.NDArray[np.float32], ceiling_dbtp: float, rate: int, attack_ms: float = 2.0, release_ms: float = 30.0
+    x: npt.NDArray[np.float32],
+    ceiling_dbtp: float,
+    rate: int,
+    attack_ms: float = 2.0,
+    release_ms: float = 30.0,
+    envelope: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Reduce gain smoothly wherever the true peak would exceed ``ceiling_dbtp``."""
+    """Reduce gain smoothly wherever the true peak would exceed ``ceiling_dbtp``.
+
+    ``envelope`` may carry :func:`sample_envelope` of ``x`` when the caller has it (it
+    scales with gain, so one computation serves every gain tried)."""
     ceiling = 10 ** (ceiling_dbtp / 20)
     if x.size == 0 or float(np.max(np.abs(x))) * 10 ** (_SAFE_HEADROOM_DB / 20) <= ceiling:
         return x
-    env = sample_envelope(x)
+    env = sample_envelope(x) if envelope is None else envelope
     if env.max() <= ceiling:
         return x
     needed = np.minimum(1.0, ceiling / np.maximum(env, 1e-12)).astype(np.float32)

@@ -75,6 +75,9 @@ class PiperVoice:
         self.espeak_voice = str(self.config.get("espeak", {}).get("voice", "vi"))
         self.speaker = int(info.settings.get("speaker_id", self.config.get("default_speaker_id", 0)))
         options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Every phrase has a new shape: per-shape memory patterns cost more than they save.
+        options.enable_mem_pattern = False
         if threads > 0:
             options.intra_op_num_threads = threads
         try:

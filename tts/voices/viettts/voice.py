@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ def _session(path: Path, threads: int) -> Any:
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle intra-op threads must not spin: phrases run in parallel on few cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Every phrase has a new shape: per-shape memory patterns cost more than they save.
+    options.enable_mem_pattern = False
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
@@ -140,3 +145,19 @@ class VietTTSVoice:
 
     def synthesize(self, text: str) -> Audio:
         return self.synthesize_timed(text)[0]
+
+    def synthesize_stream(self, text: str, first_frames: int = 16, context: int = 16) -> Iterator[Audio]:
+        """The phrase in two pieces: the first ``first_frames`` mel frames are vocoded with
+        ``context`` frames of right context and returned at once, then the rest. HiFi-GAN's
+        receptive field is shorter than the context, so the joined audio equals
+        :meth:`synthesize` to float rounding."""
+        if not text.split():
+            return
+        tokens = self.tokens(text)
+        mel = self.mel(tokens, self.durations(tokens), text=text)
+        frames = mel.shape[1]
+        if frames <= first_frames + 2 * context:
+            yield self.vocode(mel)
+            return
+        yield self.vocode(mel[:, : first_frames + context])[: first_frames * self.hop]
+        yield self.vocode(mel[:, first_frames - context :])[context * self.hop :]
