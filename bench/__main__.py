@@ -116,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--no-jax", action="store_true", help="skip the JAX reference anchor")
     parser.add_argument("--voice", action="append", default=[], help="also benchmark this installed voice")
+    parser.add_argument("--only-viettts", action="store_true", help="only the vietTTS architecture and its anchor")
     args = parser.parse_args()
     BUILD.mkdir(parents=True, exist_ok=True)
     print(f"machine: {describe()}")
@@ -124,6 +125,12 @@ def main() -> None:
 
     cases = {"sentence": SENTENCE, "paragraph": paragraph(), "bulletin": bulletin()}
     results: dict[str, list[CaseResult]] = {}
+    if not args.only_viettts:
+        espeak_and_installed(args, cases, results)
+    viettts(args, cases, gemm)
+
+
+def espeak_and_installed(args: argparse.Namespace, cases: dict[str, str], results: dict[str, list[CaseResult]]) -> None:
     for voice in ["vi-espeak", *args.voice]:
         print(f"\nvoice {voice}")
         results[voice] = []
@@ -140,6 +147,8 @@ def main() -> None:
     show(r)
     print(f"  => {scaled:.1f} s per 20 minutes of audio ({scaled / 10:.2f} x the 10 s target)")
 
+
+def viettts(args: argparse.Namespace, cases: dict[str, str], gemm: float) -> None:
     voice_dir = prepare_viettts()
     if voice_dir is None:
         print("\nvietTTS architecture: skipped (shared fixtures not found)")

@@ -192,7 +192,13 @@ def main() -> None:
     dur = load(ckpt / "duration_latest_ckpt.pickle.xz")
     aco = load(ckpt / "acoustic_latest_ckpt.pickle.xz")
     voc = load(ckpt / "hk_hifi.pickle.xz")
-    dp, da, ap, aa = dur["params"], dur["aux"], aco["params"], aco["aux"]
+    def arrays(tree: Any) -> Any:
+        return jax.tree_util.tree_map(
+            lambda leaf: jnp.asarray(leaf) if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" else leaf, tree
+        )
+
+    dp, da, ap, aa = (arrays(t) for t in (dur["params"], dur["aux"], aco["params"], aco["aux"]))
+    voc = arrays(voc)
     f_dur = jax.jit(lambda t: duration(t, dp, da))
     f_aco = jax.jit(lambda t, f, k1, k2: acoustic(t, f, k1, k2, ap, aa))
     f_voc = jax.jit(lambda m: hifigan(m, voc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gateway import serve
+from gateway.config import ConfigError
 from tts import cli as tts_cli
 
 
@@ -12,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loa", description="Loa — hệ thống thông tin cơ sở bằng giọng nói")
     sub = parser.add_subparsers(dest="command", required=True)
     tts_cli.register(sub)
+    serve.register(sub)
     return parser
 
 
@@ -19,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"loa: lỗi cấu hình: {problem}", file=sys.stderr)
+        return 2
     except tts_cli.ERRORS as exc:
         print(f"loa: lỗi: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,158 @@
+"""/api/v1 login, users, areas, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import auth
+from gateway.api.deps import SESSION_COOKIE, Caller, caller, db, require_role
+from gateway.api.errors import error
+from gateway.api.schemas import AreaIn, LoginIn, TokenIn, UserIn
+from gateway.bulletins.service import audit
+from gateway.db.models import Area, AuditLog, User
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+@router.post("/auth/login")
+async def login(data: LoginIn, request: Request, response: Response, session: AsyncSession = Depends(db)) -> object:
+    limiter: auth.LoginLimiter = request.app.state.services.login_limiter
+    address = request.client.host if request.client else "?"
+    if limiter.blocked(address, data.username):
+        return error("username", "rate_limit", "đăng nhập sai quá nhiều lần, hãy thử lại sau 5 phút", 429)
+    user = (await session.execute(select(User).where(User.username == data.username))).scalar_one_or_none()
+    if user is None or not user.active or not auth.verify_password(data.password, user.password_hash):
+        limiter.failed(address, data.username)
+        return error("password", "invalid_credentials", "sai tên đăng nhập hoặc mật khẩu", 401)
+    limiter.succeeded(address, data.username)
+    token, csrf = await auth.start_session(session, user)
+    await audit(session, user.username, "login", "user", user.id)
+    await session.commit()
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=auth.SESSION_HOURS * 3600)
+    return {
+        "csrf_token": csrf,
+        "user": {
+            "id": user.id,
+            "username": user.username,
+            "role": user.role,
+            "must_change_password": user.must_change_password,
+        },
+    }
+
+
+@router.post("/auth/logout")
+async def logout(
+    request: Request, response: Response, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> dict[str, bool]:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await auth.end_session(session, token)
+    response.delete_cookie(SESSION_COOKIE)
+    return {"ok": True}
+
+
+@router.get("/me")
+async def me(who: Caller = Depends(caller)) -> dict[str, object]:
+    return {"id": who.user.id, "username": who.user.username, "role": who.user.role, "csrf_token": who.csrf}
+
+
+@router.get("/users")
+async def list_users(
+    session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+) -> list[dict[str, object]]:
+    users = (await session.execute(select(User).order_by(User.username))).scalars()
+    return [
+        {
+            "id": u.id,
+            "username": u.username,
+            "full_name": u.full_name,
+            "role": u.role,
+            "active": u.active,
+            "can_skip_approval": u.can_skip_approval,
+        }
+        for u in users
+    ]
+
+
+@router.post("/users", status_code=201)
+async def create_user(
+    data: UserIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+) -> object:
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        role=data.role,
+        password_hash=auth.hash_password(data.password),
+        can_skip_approval=data.can_skip_approval,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return error("username", "unique", f"username: tên đăng nhập '{data.username}' đã có", 409)
+    await audit(session, who.user.username, "create", "user", user.id, role=data.role)
+    await session.commit()
+    return {"id": user.id, "username": user.username, "role": user.role}
+
+
+@router.post("/tokens", status_code=201)
+async def create_token(
+    data: TokenIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> dict[str, str]:
+    token = await auth.create_api_token(session, who.user, data.name)
+    await audit(session, who.user.username, "create", "api_token", data.name)
+    await session.commit()
+    return {"token": token}
+
+
+@router.get("/areas")
+async def list_areas(session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> list[dict[str, object]]:
+    areas = (await session.execute(select(Area).order_by(Area.code))).scalars()
+    return [{"id": a.id, "code": a.code, "name": a.name, "level": a.level, "parent_id": a.parent_id} for a in areas]
+
+
+@router.post("/areas", status_code=201)
+async def create_area(
+    data: AreaIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+) -> object:
+    parent_id = None
+    if data.parent:
+        parent = (await session.execute(select(Area).where(Area.code == data.parent))).scalar_one_or_none()
+        if parent is None:
+            return error("parent", "exists", f"parent: không có địa bàn mã '{data.parent}'", 422)
+        parent_id = parent.id
+    area = Area(code=data.code, name=data.name, level=data.level, parent_id=parent_id)
+    session.add(area)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return error("code", "unique", f"code: mã địa bàn '{data.code}' đã có", 409)
+    await audit(session, who.user.username, "create", "area", data.code)
+    await session.commit()
+    return JSONResponse({"id": area.id, "code": area.code}, status_code=201)
+
+
+@router.get("/audit")
+async def audit_log(
+    limit: int = 200,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role("admin", "approver", "operator")),
+) -> list[dict[str, object]]:
+    rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(min(limit, 1000)))).scalars()
+    return [
+        {
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "entity": r.entity,
+            "entity_id": r.entity_id,
+            "detail": r.detail,
+        }
+        for r in rows
+    ]

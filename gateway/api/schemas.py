@@ -1,0 +1,90 @@
+"""Request and response models at the HTTP edge (field names in English)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+Priority = Literal["normal", "priority", "emergency"]
+ChannelName = Literal["file", "loudspeaker", "call", "sms"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginIn(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TargetIn(Strict):
+    channel: ChannelName
+    area: str = Field(min_length=1, max_length=32)
+
+
+class BulletinIn(Strict):
+    title: str = Field(min_length=3, max_length=300)
+    body: str = Field(min_length=1, max_length=50_000)
+    sms_text: str = Field(default="", max_length=1_000)
+    priority: Priority = "normal"
+    voice: str = Field(default="vi-espeak", min_length=1, max_length=100)
+    targets: list[TargetIn] = Field(default_factory=list, max_length=500)
+
+    @field_validator("body")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("nội dung phải có chữ để đọc")
+        return value
+
+
+class BulletinOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    sms_text: str
+    priority: str
+    status: str
+    voice: str
+    version: int
+    created_by: int
+    approved_by: int | None
+    return_comment: str
+    created_at: datetime
+    targets: list[TargetIn] = []
+
+
+class ReturnIn(Strict):
+    comment: str = Field(min_length=3, max_length=2_000)
+
+
+class ScheduleIn(Strict):
+    run_at: AwareDatetime | None = None  # now when absent
+    recurrence: str = Field(default="", max_length=100)
+
+
+class PreviewIn(Strict):
+    text: str = Field(min_length=1, max_length=50_000)
+    voice: str = Field(default="vi-espeak", max_length=100)
+
+
+class AreaIn(Strict):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    level: Literal["province", "commune", "village"]
+    parent: str | None = None
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+    full_name: str = Field(default="", max_length=200)
+    role: Literal["admin", "editor", "approver", "operator"]
+    password: str = Field(min_length=10, max_length=200)
+    can_skip_approval: bool = False
+
+
+class TokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100)

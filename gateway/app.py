@@ -1,0 +1,149 @@
+"""The composition root: builds every part of the gateway from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway import auth
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.render import Renderer
+from gateway.config import Settings
+from gateway.db.session import make_engine, make_sessions, migrate
+from gateway.delivery.channel import Channel
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.file_channel.adapter import FileChannel
+from gateway.storage.artifacts import ArtifactStore
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    renderer: Renderer
+    channels: dict[str, Channel]
+    dispatcher: Dispatcher
+    secret_key: str
+    login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
+    first_admin_password: str | None = None
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    sessions = make_sessions(engine)
+    renderer = Renderer(ArtifactStore(settings.data_dir / "artifacts"))
+    channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
+    dispatcher = Dispatcher(sessions, settings, renderer, channels)
+    return Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
+
+
+async def start(services: Services) -> None:
+    await migrate(services.engine)
+    async with services.sessions() as session:
+        services.first_admin_password = await auth.ensure_admin(session)
+
+
+def create_app(services: Services, run_worker: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start(services)
+        if services.first_admin_password:
+            print(
+                f"Tài khoản quản trị đầu tiên: admin / {services.first_admin_password} "
+                f"(mật khẩu dùng một lần, hãy đổi sau khi đăng nhập)",
+                flush=True,
+            )
+        stop = asyncio.Event()
+        task = asyncio.create_task(services.dispatcher.run(stop)) if run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await services.engine.dispose()
+
+    app = FastAPI(
+        title="Loa gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Bản tin, duyệt, lịch phát, sổ giao nhận và cảnh báo CAP.",
+    )
+    app.state.services = services
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "field": "body",
+                            "rule": "max_size",
+                            "message": f"nội dung gửi lên quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB)",
+                        }
+                    ]
+                },
+                status_code=413,
+            )
+        return await call_next(request)
+
+    from fastapi.responses import RedirectResponse
+    from starlette.exceptions import HTTPException
+
+    from gateway.api import admin, alerts, bulletins
+    from gateway.api.errors import validation_handler, workflow_handler
+    from gateway.console.routes import NotLoggedIn
+    from gateway.console.routes import router as console_router
+
+    async def to_login(_request: Request, _exc: Exception) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)  # registered for this type only
+        body = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"errors": [{"field": "", "rule": "http", "message": str(exc.detail)}]}
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    app.add_exception_handler(NotLoggedIn, to_login)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(WorkflowError, workflow_handler)
+    app.include_router(admin.router)
+    app.include_router(bulletins.router)
+    app.include_router(alerts.router)
+    app.include_router(console_router)
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")
+    return app

@@ -1,0 +1,100 @@
+"""Render a bulletin's current version with the TTS engine, off the event loop.
+
+Two artifacts per version: ``loudspeaker`` (WAV at the voice's rate, -16 LUFS) and
+``telephone`` (G.711 μ-law 8 kHz, the file Asterisk plays). Renders are content-addressed
+and idempotent: a render repeated after a crash finds its artifacts and rows in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import Artifact, Bulletin, Render
+from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
+from tts.engine import Synthesizer
+from tts.render import RenderSettings
+
+PURPOSES = {
+    "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
+    "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
+}
+
+
+@dataclass
+class RenderProgress:
+    """Live progress per bulletin (0..1), for the console; the database keeps the result."""
+
+    values: dict[int, float] = field(default_factory=dict)
+
+
+class Renderer:
+    def __init__(self, store: ArtifactStore, workers: int = 2) -> None:
+        self.store = store
+        self.progress = RenderProgress()
+        self._synths: dict[str, Synthesizer] = {}
+        self._lock = asyncio.Lock()
+        self._workers = workers
+
+    async def synthesizer(self, voice_id: str) -> Synthesizer:
+        async with self._lock:
+            if voice_id not in self._synths:
+                from tts.voices.registry import load_voice
+
+                voice = await asyncio.to_thread(load_voice, voice_id)
+                self._synths[voice_id] = Synthesizer(voice, workers=self._workers)
+            return self._synths[voice_id]
+
+    async def spoken_text(self, voice_id: str, text: str) -> str:
+        synth = await self.synthesizer(voice_id)
+        return await asyncio.to_thread(synth.spoken_text, text)
+
+    async def render(self, session: AsyncSession, bulletin: Bulletin) -> dict[str, Render]:
+        existing = {
+            r.purpose: r
+            for r in (
+                await session.execute(
+                    select(Render).where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
+                )
+            ).scalars()
+        }
+        synth = await self.synthesizer(bulletin.voice)
+        text = f"{bulletin.title}.\n{bulletin.body}"
+        todo = [p for p in PURPOSES if p not in existing]
+        for n, purpose in enumerate(todo):
+            ext, settings = PURPOSES[purpose]
+
+            def progress(done: int, total: int, n: int = n) -> None:
+                self.progress.values[bulletin.id] = (n + done / max(total, 1)) / len(todo)
+
+            with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
+                out = Path(tmp) / f"render.{ext}"
+                result = await synth.arender(text, out, settings, progress)
+                sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
+            if await session.get(Artifact, sha) is None:
+                session.add(Artifact(sha256=sha, path=str(path), size=size, media_type=MEDIA_TYPES[ext]))
+            render = Render(
+                bulletin_id=bulletin.id,
+                version=bulletin.version,
+                purpose=purpose,
+                artifact_sha256=sha,
+                format=ext,
+                sample_rate=result.sample_rate,
+                duration_seconds=result.duration_seconds,
+                spoken_text=result.spoken_text,
+                voice=bulletin.voice,
+            )
+            session.add(render)
+            try:
+                await session.commit()
+            except IntegrityError:  # another worker rendered the same version first
+                await session.rollback()
+            existing[purpose] = render
+        self.progress.values[bulletin.id] = 1.0
+        return existing

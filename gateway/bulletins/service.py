@@ -1,0 +1,230 @@
+"""Bulletin workflow: draft -> submitted -> approved (or returned) -> scheduled ->
+rendering -> ready -> delivering -> done / partly_failed; every transition audited.
+
+Rules (Thông tư 39/2020 priorities): an editor cannot approve her own bulletin; an
+emergency bulletin may skip approval only for a user allowed to (``can_skip_approval``),
+and that is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bulletins.errors import WorkflowError
+from gateway.db.models import Area, AuditLog, Bulletin, BulletinVersion, Delivery, Schedule, Target, User, utcnow
+
+PRIORITIES = ("normal", "priority", "emergency")
+CHANNELS = ("file", "loudspeaker", "call", "sms")
+EDITABLE = ("draft", "returned")
+STATUS_LABELS = {
+    "draft": "Bản nháp",
+    "submitted": "Chờ duyệt",
+    "approved": "Đã duyệt",
+    "returned": "Trả lại",
+    "scheduled": "Đã lên lịch",
+    "rendering": "Đang tạo âm thanh",
+    "ready": "Sẵn sàng",
+    "delivering": "Đang phát",
+    "done": "Hoàn thành",
+    "partly_failed": "Lỗi một phần",
+    "cancelled": "Đã hủy",
+}
+
+
+@dataclass(frozen=True)
+class BulletinInput:
+    title: str
+    body: str
+    sms_text: str = ""
+    priority: str = "normal"
+    voice: str = "vi-espeak"
+    targets: tuple[tuple[str, str], ...] = ()  # (channel, area code)
+
+
+async def audit(session: AsyncSession, actor: str, action: str, entity: str, entity_id: Any, **detail: Any) -> None:
+    session.add(AuditLog(actor=actor, action=action, entity=entity, entity_id=str(entity_id), detail=detail))
+
+
+async def _resolve_targets(session: AsyncSession, targets: tuple[tuple[str, str], ...]) -> list[tuple[str, Area]]:
+    resolved = []
+    for channel, code in dict.fromkeys(targets):  # the same target twice counts once
+        if channel not in CHANNELS:
+            raise WorkflowError("targets", f"kênh '{channel}' không hợp lệ (chọn: {', '.join(CHANNELS)})", 422)
+        area = (await session.execute(select(Area).where(Area.code == code))).scalar_one_or_none()
+        if area is None:
+            raise WorkflowError("targets", f"không có địa bàn mã '{code}'", 422)
+        resolved.append((channel, area))
+    return resolved
+
+
+async def create(
+    session: AsyncSession, user: User, data: BulletinInput, source: str = "console", external_id: str | None = None
+) -> Bulletin:
+    # Operators may file bulletins only from CAP alerts (the warning-centre integration).
+    if user.role not in ("admin", "editor", "approver") and not (user.role == "operator" and source == "cap"):
+        raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được soạn bản tin", 403)
+    targets = await _resolve_targets(session, data.targets)
+    bulletin = Bulletin(
+        title=data.title,
+        body=data.body,
+        sms_text=data.sms_text,
+        priority=data.priority,
+        voice=data.voice,
+        created_by=user.id,
+        source=source,
+        external_id=external_id,
+    )
+    session.add(bulletin)
+    await session.flush()
+    session.add(
+        BulletinVersion(
+            bulletin_id=bulletin.id,
+            version=1,
+            title=data.title,
+            body=data.body,
+            sms_text=data.sms_text,
+            edited_by=user.id,
+        )
+    )
+    for channel, area in targets:
+        session.add(Target(bulletin_id=bulletin.id, channel=channel, area_id=area.id))
+    await audit(session, user.username, "create", "bulletin", bulletin.id, priority=data.priority, source=source)
+    await session.commit()
+    return bulletin
+
+
+async def get(session: AsyncSession, bulletin_id: int) -> Bulletin:
+    bulletin = await session.get(Bulletin, bulletin_id)
+    if bulletin is None:
+        raise WorkflowError("id", f"không có bản tin số {bulletin_id}", 404)
+    return bulletin
+
+
+async def update(session: AsyncSession, user: User, bulletin_id: int, data: BulletinInput) -> Bulletin:
+    bulletin = await get(session, bulletin_id)
+    if bulletin.status not in EDITABLE:
+        raise WorkflowError(
+            "status", f"chỉ sửa được bản tin ở trạng thái nháp hoặc bị trả lại (hiện: {STATUS_LABELS[bulletin.status]})"
+        )
+    targets = await _resolve_targets(session, data.targets)
+    bulletin.version += 1
+    bulletin.title, bulletin.body, bulletin.sms_text = data.title, data.body, data.sms_text
+    bulletin.priority, bulletin.voice = data.priority, data.voice
+    session.add(
+        BulletinVersion(
+            bulletin_id=bulletin.id,
+            version=bulletin.version,
+            title=data.title,
+            body=data.body,
+            sms_text=data.sms_text,
+            edited_by=user.id,
+        )
+    )
+    await session.execute(sa_delete(Target).where(Target.bulletin_id == bulletin.id))
+    for channel, area in targets:
+        session.add(Target(bulletin_id=bulletin.id, channel=channel, area_id=area.id))
+    await audit(session, user.username, "update", "bulletin", bulletin.id, version=bulletin.version)
+    await session.commit()
+    return bulletin
+
+
+async def _transition(
+    session: AsyncSession,
+    user: User,
+    bulletin: Bulletin,
+    allowed: tuple[str, ...],
+    new: str,
+    action: str,
+    **detail: Any,
+) -> Bulletin:
+    if bulletin.status not in allowed:
+        raise WorkflowError(
+            "status", f"không thể '{action}' khi bản tin đang ở trạng thái '{STATUS_LABELS[bulletin.status]}'"
+        )
+    old = bulletin.status
+    bulletin.status = new
+    await audit(session, user.username, action, "bulletin", bulletin.id, **{"from": old, "to": new, **detail})
+    await session.commit()
+    return bulletin
+
+
+async def submit(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
+    bulletin = await get(session, bulletin_id)
+    count = (
+        await session.execute(select(func.count()).select_from(Target).where(Target.bulletin_id == bulletin.id))
+    ).scalar_one()
+    if not count:
+        raise WorkflowError("targets", "bản tin cần ít nhất một nơi nhận (kênh và địa bàn) trước khi gửi duyệt", 422)
+    return await _transition(session, user, bulletin, EDITABLE, "submitted", "submit")
+
+
+async def approve(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
+    bulletin = await get(session, bulletin_id)
+    if user.role not in ("approver", "admin"):
+        raise WorkflowError("role", "chỉ người duyệt hoặc quản trị được duyệt bản tin", 403)
+    if bulletin.created_by == user.id:
+        raise WorkflowError("approved_by", "người soạn không được tự duyệt bản tin của mình", 403)
+    bulletin.approved_by = user.id
+    return await _transition(session, user, bulletin, ("submitted",), "approved", "approve")
+
+
+async def return_to_editor(session: AsyncSession, user: User, bulletin_id: int, comment: str) -> Bulletin:
+    bulletin = await get(session, bulletin_id)
+    if user.role not in ("approver", "admin"):
+        raise WorkflowError("role", "chỉ người duyệt hoặc quản trị được trả lại bản tin", 403)
+    if not comment.strip():
+        raise WorkflowError("comment", "cần ghi lý do trả lại", 422)
+    bulletin.return_comment = comment.strip()
+    return await _transition(session, user, bulletin, ("submitted",), "returned", "return", comment=comment.strip())
+
+
+async def emergency_release(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
+    """Send an emergency bulletin without approval (only users allowed to; audited)."""
+    bulletin = await get(session, bulletin_id)
+    if bulletin.priority != "emergency":
+        raise WorkflowError("priority", "chỉ bản tin khẩn cấp được phát không qua duyệt", 422)
+    if not (user.can_skip_approval or user.role == "admin"):
+        raise WorkflowError("can_skip_approval", "tài khoản này không được phát tin khẩn không qua duyệt", 403)
+    bulletin.approved_by = user.id
+    await _transition(session, user, bulletin, (*EDITABLE, "submitted"), "approved", "approve_skip", emergency=True)
+    return await schedule(session, user, bulletin_id, utcnow(), "")
+
+
+async def schedule(session: AsyncSession, user: User, bulletin_id: int, run_at: datetime, recurrence: str) -> Bulletin:
+    from gateway.bulletins.schedule import parse_recurrence
+
+    bulletin = await get(session, bulletin_id)
+    if user.role not in ("approver", "admin", "operator", "editor"):
+        raise WorkflowError("role", "tài khoản không được lên lịch", 403)
+    parse_recurrence(recurrence)
+    if run_at.tzinfo is None:
+        raise WorkflowError("run_at", "thời điểm phát phải kèm múi giờ", 422)
+    session.add(Schedule(bulletin_id=bulletin.id, run_at=run_at, recurrence=recurrence))
+    return await _transition(
+        session,
+        user,
+        bulletin,
+        ("approved", "ready", "done", "partly_failed"),
+        "scheduled",
+        "schedule",
+        run_at=run_at.isoformat(),
+        recurrence=recurrence,
+    )
+
+
+async def delivery_counts(session: AsyncSession, bulletin_id: int) -> dict[str, dict[str, int]]:
+    rows = await session.execute(
+        select(Delivery.channel, Delivery.state, func.count())
+        .where(Delivery.bulletin_id == bulletin_id)
+        .group_by(Delivery.channel, Delivery.state)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for channel, state, n in rows:
+        counts.setdefault(channel, {})[state] = n
+    return counts

@@ -1,0 +1,400 @@
+"""The Vietnamese web console: pages rendered on the server, forms with CSRF tokens.
+
+Handlers call the same service layer as the REST API; errors are shown on the page
+with the field and the rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import auth
+from gateway.api.deps import SESSION_COOKIE, db
+from gateway.bulletins import service
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.schedule import LOCAL, local_text
+from gateway.db.models import Area, AuditLog, Bulletin, Delivery, Render, Target, User, utcnow
+from gateway.delivery import ledger
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["local"] = local_text
+templates.env.globals.update(
+    STATUS=service.STATUS_LABELS,
+    ROLES=auth.ROLE_LABELS,
+    PRIORITY={"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"},
+    STATE={
+        "pending": "Chờ",
+        "in_progress": "Đang gửi",
+        "retry": "Thử lại",
+        "delivered": "Đã nhận",
+        "failed": "Lỗi",
+        "unknown": "Không xác định",
+        "cancelled": "Đã hủy",
+    },
+)
+
+
+class NotLoggedIn(Exception):
+    pass
+
+
+async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await auth.session_user(session, token) if token else None
+    if found is None:
+        raise NotLoggedIn
+    return found
+
+
+def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+def back(url: str, error: str | None = None) -> RedirectResponse:
+    return RedirectResponse(url + (f"?error={quote(error)}" if error else ""), status_code=303)
+
+
+def check_csrf(csrf: str, form_token: str) -> None:
+    if form_token != csrf:
+        raise WorkflowError("csrf_token", "phiên làm việc đã hết hạn, hãy tải lại trang", 403)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, error: str = "") -> HTMLResponse:
+    return page(request, "login.html", error=error)
+
+
+@router.post("/login")
+async def login_form(
+    request: Request, username: str = Form(""), password: str = Form(""), session: AsyncSession = Depends(db)
+) -> Response:
+    limiter: auth.LoginLimiter = request.app.state.services.login_limiter
+    address = request.client.host if request.client else "?"
+    if limiter.blocked(address, username):
+        return back("/login", "Đăng nhập sai quá nhiều lần, hãy thử lại sau 5 phút.")
+    user = (await session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
+    if user is None or not user.active or not auth.verify_password(password, user.password_hash):
+        limiter.failed(address, username)
+        return back("/login", "Sai tên đăng nhập hoặc mật khẩu.")
+    limiter.succeeded(address, username)
+    token, _ = await auth.start_session(session, user)
+    await service.audit(session, user.username, "login", "user", user.id)
+    await session.commit()
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=auth.SESSION_HOURS * 3600)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: AsyncSession = Depends(db)) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await auth.end_session(session, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, status: str = "", session: AsyncSession = Depends(db)) -> Response:
+    user, csrf = await who(request, session)
+    query = select(Bulletin).order_by(Bulletin.id.desc()).limit(100)
+    if status:
+        query = query.where(Bulletin.status == status)
+    bulletins = (await session.execute(query)).scalars().all()
+    since = utcnow() - timedelta(days=14)
+    per_day = (
+        await session.execute(
+            select(func.date(Delivery.updated_at), Delivery.state, func.count())
+            .where(Delivery.updated_at >= since)
+            .group_by(func.date(Delivery.updated_at), Delivery.state)
+        )
+    ).all()
+    return page(
+        request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
+    )
+
+
+def _chart(rows: list[Any]) -> list[dict[str, Any]]:
+    days: dict[str, dict[str, int]] = {}
+    for day, state, n in rows:
+        days.setdefault(str(day), {})[state] = n
+    top = max((sum(v.values()) for v in days.values()), default=1) or 1
+    return [
+        {
+            "day": d[5:],
+            "delivered": v.get("delivered", 0),
+            "other": sum(v.values()) - v.get("delivered", 0),
+            "scale": 120 / top,
+        }
+        for d, v in sorted(days.items())
+    ]
+
+
+async def _areas(session: AsyncSession) -> list[Area]:
+    return list((await session.execute(select(Area).order_by(Area.code))).scalars())
+
+
+def _form_input(
+    title: str, body: str, sms_text: str, priority: str, voice: str, targets: list[str]
+) -> service.BulletinInput:
+    if len(title.strip()) < 3:
+        raise WorkflowError("title", "tiêu đề cần ít nhất 3 ký tự", 422)
+    if not body.strip():
+        raise WorkflowError("body", "nội dung không được để trống", 422)
+    if priority not in service.PRIORITIES:
+        raise WorkflowError("priority", "mức độ phải là thường, ưu tiên hoặc khẩn cấp", 422)
+    pairs = tuple(tuple(t.split(":", 1)) for t in targets if ":" in t)
+    return service.BulletinInput(title.strip(), body.strip(), sms_text.strip(), priority, voice or "vi-espeak", pairs)  # type: ignore[arg-type]
+
+
+@router.get("/bulletins/new", response_class=HTMLResponse)
+async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
+    user, csrf = await who(request, session)
+    return page(
+        request,
+        "edit.html",
+        user=user,
+        csrf=csrf,
+        bulletin=None,
+        areas=await _areas(session),
+        chosen=set(),
+        error=error,
+        channels=service.CHANNELS,
+    )
+
+
+@router.post("/bulletins/new")
+async def create_bulletin(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    title: str = Form(""),
+    body: str = Form(""),
+    sms_text: str = Form(""),
+    priority: str = Form("normal"),
+    voice: str = Form("vi-espeak"),
+    targets: list[str] = Form([]),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        bulletin = await service.create(session, user, _form_input(title, body, sms_text, priority, voice, targets))
+    except WorkflowError as exc:
+        return back("/bulletins/new", f"{exc.field}: {exc.message}")
+    return back(f"/bulletins/{bulletin.id}")
+
+
+@router.get("/bulletins/{bulletin_id}", response_class=HTMLResponse)
+async def view_bulletin(
+    bulletin_id: int, request: Request, error: str = "", session: AsyncSession = Depends(db)
+) -> Response:
+    user, csrf = await who(request, session)
+    bulletin = await service.get(session, bulletin_id)
+    chosen = {
+        f"{c}:{a}"
+        for c, a in (
+            await session.execute(
+                select(Target.channel, Area.code)
+                .join(Area, Area.id == Target.area_id)
+                .where(Target.bulletin_id == bulletin.id)
+            )
+        )
+    }
+    renders = (
+        (
+            await session.execute(
+                select(Render).where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    rows = (
+        (await session.execute(select(Delivery).where(Delivery.bulletin_id == bulletin.id).order_by(Delivery.id)))
+        .scalars()
+        .all()
+    )
+    progress = request.app.state.services.renderer.progress.values.get(bulletin.id)
+    return page(
+        request,
+        "bulletin.html",
+        user=user,
+        csrf=csrf,
+        b=bulletin,
+        chosen=chosen,
+        areas=await _areas(session),
+        renders={r.purpose: r for r in renders},
+        rows=rows,
+        counts=await service.delivery_counts(session, bulletin.id),
+        error=error,
+        progress=progress,
+        channels=service.CHANNELS,
+        editable=bulletin.status in service.EDITABLE,
+        now_local=datetime.now(LOCAL).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@router.post("/bulletins/{bulletin_id}/edit")
+async def edit_bulletin(
+    bulletin_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    title: str = Form(""),
+    body: str = Form(""),
+    sms_text: str = Form(""),
+    priority: str = Form("normal"),
+    voice: str = Form("vi-espeak"),
+    targets: list[str] = Form([]),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        await service.update(session, user, bulletin_id, _form_input(title, body, sms_text, priority, voice, targets))
+    except WorkflowError as exc:
+        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+    return back(f"/bulletins/{bulletin_id}")
+
+
+@router.post("/bulletins/{bulletin_id}/action")
+async def bulletin_action(
+    bulletin_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    action: str = Form(""),
+    comment: str = Form(""),
+    run_at: str = Form(""),
+    recurrence: str = Form(""),
+    csrf_token: str = Form(""),
+    delivery: int = Form(0),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if action == "submit":
+            await service.submit(session, user, bulletin_id)
+        elif action == "approve":
+            await service.approve(session, user, bulletin_id)
+        elif action == "return":
+            await service.return_to_editor(session, user, bulletin_id, comment)
+        elif action == "emergency":
+            await service.emergency_release(session, user, bulletin_id)
+        elif action == "schedule":
+            when = datetime.now(LOCAL)
+            if run_at:
+                try:
+                    when = datetime.fromisoformat(run_at).replace(tzinfo=LOCAL)
+                except ValueError as exc:
+                    raise WorkflowError("run_at", "thời điểm phát không hợp lệ", 422) from exc
+            await service.schedule(session, user, bulletin_id, when, recurrence.strip())
+        elif action == "retry":
+            if user.role not in ("admin", "operator") or not await ledger.retry_now(session, delivery):
+                raise WorkflowError("delivery", "không phát lại được lượt gửi này", 409)
+            await service.audit(session, user.username, "retry", "delivery", delivery)
+            await session.commit()
+        else:
+            raise WorkflowError("action", f"thao tác '{action}' không có", 422)
+    except WorkflowError as exc:
+        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+    request.app.state.services.dispatcher.wake.set()
+    return back(f"/bulletins/{bulletin_id}")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, session: AsyncSession = Depends(db)) -> Response:
+    user, csrf = await who(request, session)
+    rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(300))).scalars().all()
+    return page(request, "audit.html", user=user, csrf=csrf, rows=rows)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
+    user, csrf = await who(request, session)
+    users = (await session.execute(select(User).order_by(User.username))).scalars().all()
+    return page(request, "admin.html", user=user, csrf=csrf, users=users, areas=await _areas(session), error=error)
+
+
+@router.post("/admin/users")
+async def admin_user(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    username: str = Form(""),
+    full_name: str = Form(""),
+    role: str = Form("editor"),
+    password: str = Form(""),
+    can_skip_approval: bool = Form(False),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if user.role != "admin":
+            raise WorkflowError("role", "chỉ quản trị được thêm người dùng", 403)
+        if role not in auth.ROLES:
+            raise WorkflowError("role", "vai trò không hợp lệ", 422)
+        if len(username) < 3 or not username.replace("_", "").replace(".", "").isalnum():
+            raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
+        if problem := auth.check_password_rule(password):
+            raise WorkflowError("password", problem, 422)
+        if (await session.execute(select(User).where(User.username == username))).scalar_one_or_none():
+            raise WorkflowError("username", f"tên đăng nhập '{username}' đã có", 409)
+        session.add(
+            User(
+                username=username,
+                full_name=full_name,
+                role=role,
+                password_hash=auth.hash_password(password),
+                can_skip_approval=can_skip_approval,
+            )
+        )
+        await service.audit(session, user.username, "create", "user", username, role=role)
+        await session.commit()
+    except WorkflowError as exc:
+        return back("/admin", f"{exc.field}: {exc.message}")
+    return back("/admin")
+
+
+@router.post("/admin/areas")
+async def admin_area(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    code: str = Form(""),
+    name: str = Form(""),
+    level: str = Form("commune"),
+    parent: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if user.role != "admin":
+            raise WorkflowError("role", "chỉ quản trị được thêm địa bàn", 403)
+        if not code.strip() or not name.strip():
+            raise WorkflowError("code", "cần mã và tên địa bàn", 422)
+        if level not in ("province", "commune", "village"):
+            raise WorkflowError("level", "cấp phải là tỉnh, xã/phường hoặc thôn/cụm", 422)
+        parent_id = None
+        if parent:
+            found = (await session.execute(select(Area).where(Area.code == parent))).scalar_one_or_none()
+            if found is None:
+                raise WorkflowError("parent", f"không có địa bàn mã '{parent}'", 422)
+            parent_id = found.id
+        if (await session.execute(select(Area).where(Area.code == code.strip()))).scalar_one_or_none():
+            raise WorkflowError("code", f"mã địa bàn '{code}' đã có", 409)
+        session.add(Area(code=code.strip(), name=name.strip(), level=level, parent_id=parent_id))
+        await service.audit(session, user.username, "create", "area", code)
+        await session.commit()
+    except WorkflowError as exc:
+        return back("/admin", f"{exc.field}: {exc.message}")
+    return back("/admin")

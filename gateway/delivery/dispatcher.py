@@ -1,0 +1,224 @@
+"""The worker loop: due schedules -> render -> ledger rows; channels claim, act, report;
+finished bulletins are marked done or partly failed. Several processes may run it
+against one database: schedules and rows are taken with guarded updates and leases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.bulletins.render import Renderer
+from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
+from gateway.bulletins.service import audit
+from gateway.config import Settings
+from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
+from gateway.delivery import ledger
+from gateway.delivery.channel import Channel, Job
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        renderer: Renderer,
+        channels: dict[str, Channel],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.renderer = renderer
+        self.channels = channels
+        self.worker = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                busy = await self.tick()
+            except Exception:  # keep the loop alive; the ledger keeps the state
+                log.exception("worker tick failed")
+                busy = False
+            if not busy:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=interval)
+                except TimeoutError:
+                    pass
+
+    async def tick(self) -> bool:
+        busy = await self.run_schedules()
+        for channel in self.channels.values():
+            busy = await self.run_channel(channel) or busy
+        await self.finish_bulletins()
+        return busy
+
+    # --- schedules -> ledger -----------------------------------------------------
+    async def run_schedules(self) -> bool:
+        async with self.sessions() as session:
+            due = (
+                (
+                    await session.execute(
+                        select(Schedule)
+                        .where(Schedule.done.is_(False), Schedule.run_at <= utcnow())
+                        .join(Bulletin, Bulletin.id == Schedule.bulletin_id)
+                        .order_by(Bulletin.priority == "emergency", Schedule.run_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for sched in sorted(due, key=lambda s: s.run_at):
+            await self.start_occurrence(sched.id)
+        return bool(due)
+
+    async def start_occurrence(self, schedule_id: int) -> None:
+        async with self.sessions() as session:
+            sched = await session.get(Schedule, schedule_id)
+            if sched is None or sched.done:
+                return
+            bulletin = await session.get(Bulletin, sched.bulletin_id)
+            if bulletin is None or bulletin.status == "cancelled":
+                sched.done = True
+                await session.commit()
+                return
+            if bulletin.status == "scheduled":
+                bulletin.status = "rendering"
+                await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
+                await session.commit()
+            try:
+                await self.renderer.render(session, bulletin)
+            except Exception as exc:
+                bulletin.render_error = str(exc)[:2000]
+                await session.commit()
+                log.exception("render of bulletin %s failed", bulletin.id)
+                return
+            targets = (
+                await session.execute(
+                    select(Target.channel, Area.code)
+                    .join(Area, Area.id == Target.area_id)
+                    .where(Target.bulletin_id == bulletin.id)
+                )
+            ).all()
+            occurrence = sched.occurrence
+            # Take the schedule: only one worker passes this guarded update.
+            following = next_occurrence(sched.recurrence, sched.run_at)
+            values = {"occurrence": occurrence + 1, "run_at": following} if following else {"done": True}
+            taken = await session.execute(
+                update(Schedule)
+                .where(Schedule.id == sched.id, Schedule.occurrence == occurrence, Schedule.done.is_(False))
+                .values(**values)
+            )
+            if not taken.rowcount:  # type: ignore[attr-defined]
+                await session.rollback()
+                return
+            rank = ledger.PRIORITY_RANK[bulletin.priority]
+            occurrence_id = sched.id * 100000 + occurrence
+            for channel, code in targets:
+                session.add(
+                    Delivery(
+                        bulletin_id=bulletin.id,
+                        occurrence=occurrence_id,
+                        channel=channel,
+                        target=code,
+                        priority=rank,
+                        next_attempt_at=self._first_attempt(channel, bulletin),
+                    )
+                )
+            bulletin.status = "delivering"
+            bulletin.render_error = ""
+            await audit(
+                session,
+                self.worker,
+                "deliver_start",
+                "bulletin",
+                bulletin.id,
+                occurrence=occurrence_id,
+                targets=len(targets),
+            )
+            await session.commit()
+        self.wake.set()
+
+    def _first_attempt(self, channel: str, bulletin: Bulletin):  # type: ignore[no-untyped-def]
+        now = utcnow()
+        quiet = self.settings.quiet_hours.get(channel)
+        if quiet is None or bulletin.priority == "emergency":
+            return now
+        return in_quiet_hours(now, quiet.start, quiet.end) or now
+
+    # --- channels ------------------------------------------------------------------
+    async def run_channel(self, channel: Channel) -> bool:
+        async with self.sessions() as session:
+            claims = await ledger.claim(session, channel.name, self.worker, self.settings.lease_seconds)
+        for claim in claims:
+            job = await self._job(claim)
+            try:
+                outcome = await channel.deliver(job)
+            except Exception as exc:
+                log.exception("channel %s failed on delivery %s", channel.name, claim.id)
+                outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
+            async with self.sessions() as session:
+                await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
+        return bool(claims)
+
+    async def _job(self, claim: ledger.Claim) -> Job:
+        async with self.sessions() as session:
+            bulletin = await session.get(Bulletin, claim.bulletin_id)
+            assert bulletin is not None  # ledger rows reference bulletins
+            renders = (
+                await session.execute(
+                    select(Render.purpose, Artifact.path)
+                    .join(Artifact, Artifact.sha256 == Render.artifact_sha256)
+                    .where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
+                )
+            ).all()
+        return Job(
+            claim,
+            bulletin.id,
+            bulletin.title,
+            bulletin.priority,
+            bulletin.sms_text,
+            {purpose: Path(path) for purpose, path in renders},
+        )
+
+    async def finish_bulletins(self) -> None:
+        async with self.sessions() as session:
+            delivering = (
+                (await session.execute(select(Bulletin).where(Bulletin.status == "delivering"))).scalars().all()
+            )
+            for bulletin in delivering:
+                rows: dict[str, int] = dict(
+                    (
+                        await session.execute(
+                            select(Delivery.state, func.count())
+                            .where(Delivery.bulletin_id == bulletin.id)
+                            .group_by(Delivery.state)
+                        )
+                    ).all()
+                )
+                if any(state in ledger.OPEN_STATES for state in rows):
+                    continue
+                bulletin.status = "done" if set(rows) <= {"delivered"} else "partly_failed"
+                await audit(session, self.worker, "deliver_end", "bulletin", bulletin.id, counts=rows)
+                pending = (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(Schedule)
+                        .where(Schedule.bulletin_id == bulletin.id, Schedule.done.is_(False))
+                    )
+                ).scalar_one()
+                if pending:
+                    bulletin.status = "scheduled"
+            await session.commit()
+
+
+def lease_margin(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.lease_seconds)

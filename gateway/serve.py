@@ -1,0 +1,91 @@
+"""``loa serve``, ``loa config check`` and ``loa db upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+from gateway.config import ConfigError, load_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="chạy cổng Loa (giao diện, API và tiến trình gửi)")
+    p.add_argument("--config", type=Path, default=_default_config(), help="tệp cấu hình TOML")
+    p.add_argument("--role", choices=("all", "web", "worker"), help="all (mặc định), web hoặc worker")
+    p.add_argument("--file-pace-ms", type=int, default=0, help="nhịp ghi của kênh file (ms mỗi lượt)")
+    p.set_defaults(func=cmd_serve)
+    config = sub.add_parser("config", help="cấu hình").add_subparsers(dest="config_cmd", required=True)
+    p = config.add_parser("check", help="kiểm tra tệp cấu hình và biến môi trường LOA_*")
+    p.add_argument("--config", type=Path, default=_default_config())
+    p.set_defaults(func=cmd_config_check)
+    dbp = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_cmd", required=True)
+    p = dbp.add_parser("upgrade", help="nâng cấp lược đồ (Alembic) lên bản mới nhất")
+    p.add_argument("--config", type=Path, default=_default_config())
+    p.set_defaults(func=cmd_db_upgrade)
+
+
+def _default_config() -> Path | None:
+    value = os.environ.get("LOA_CONFIG")
+    return Path(value) if value else None
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"lỗi: {problem}")
+        return 2
+    print(
+        f"cấu hình hợp lệ: dữ liệu {settings.data_dir}, CSDL {settings.db_url}, http://{settings.host}:{settings.port}"
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.db.session import make_engine, migrate
+
+    settings = load_settings(args.config)
+
+    async def run() -> None:
+        engine = make_engine(settings.db_url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+    print("đã nâng cấp lược đồ CSDL")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import build_services, create_app
+
+    settings = load_settings(args.config)
+    role = args.role or settings.role
+    services = build_services(settings, file_pace_ms=args.file_pace_ms)
+    if role == "worker":
+        return asyncio.run(_worker_only(services))
+    app = create_app(services, run_worker=role == "all")
+    print(f"Loa đang chạy: http://{settings.host}:{settings.port}/ (API: /docs)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+async def _worker_only(services: object) -> int:
+    import signal
+
+    from gateway.app import Services, start
+
+    assert isinstance(services, Services)
+    await start(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await services.dispatcher.run(stop)
+    await services.engine.dispose()
+    return 0

@@ -1,0 +1,36 @@
+"""Content-addressed artifact store on local disk (a shared directory in scale-out)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+MEDIA_TYPES = {"wav": "audio/wav", "ulaw": "audio/basic", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str, ext: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.{ext}"
+
+    def put_file(self, source: Path, ext: str) -> tuple[str, Path, int]:
+        """Move ``source`` into the store under its sha256; returns (sha256, path, size)."""
+        digest = hashlib.sha256()
+        with source.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        sha = digest.hexdigest()
+        target = self.path_for(sha, ext)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            source.unlink()
+        else:
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.move(str(source), tmp)
+            os.replace(tmp, target)
+        return sha, target, target.stat().st_size

@@ -1,0 +1,89 @@
+"""A gateway on a temporary data directory, driven in-process over ASGI (httpx)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from gateway.app import Services, build_services, create_app, start
+from gateway.config import Settings
+
+
+@dataclass
+class Gateway:
+    services: Services
+    app: object
+    admin_password: str
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://loa.test")  # type: ignore[arg-type]
+
+    async def login(self, username: str, password: str) -> tuple[httpx.AsyncClient, str]:
+        client = self.client()
+        r = await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return client, r.json()["csrf_token"]
+
+    async def run_worker(self, rounds: int = 20) -> None:
+        for _ in range(rounds):
+            if not await self.services.dispatcher.tick():
+                return
+
+
+def database_urls() -> list[str]:
+    return ["sqlite"]
+
+
+@pytest_asyncio.fixture
+async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
+    url = getattr(request, "param", "") or ""
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, lease_seconds=30)
+    services = build_services(settings)
+    await start(services)
+    assert services.first_admin_password
+    app = create_app(services, run_worker=False)
+    yield Gateway(services, app, services.first_admin_password)
+    await services.engine.dispose()
+
+
+async def seed(gw: Gateway) -> dict[str, tuple[httpx.AsyncClient, str]]:
+    """Areas (province > commune > 3 villages) and one user per role."""
+    admin, csrf = await gw.login("admin", gw.admin_password)
+    h = {"X-CSRF-Token": csrf}
+    for code, name, level, parent in (
+        ("HN", "Hà Nội", "province", None),
+        ("XA1", "Xã Một", "commune", "HN"),
+        ("T1", "Thôn Một", "village", "XA1"),
+        ("T2", "Thôn Hai", "village", "XA1"),
+        ("T3", "Thôn Ba", "village", "XA1"),
+    ):
+        r = await admin.post(
+            "/api/v1/areas", json={"code": code, "name": name, "level": level, "parent": parent}, headers=h
+        )
+        assert r.status_code == 201, r.text
+    for username, role, skip in (
+        ("bientap", "editor", False),
+        ("duyet", "approver", False),
+        ("vanhanh", "operator", True),
+    ):
+        r = await admin.post(
+            "/api/v1/users",
+            json={
+                "username": username,
+                "role": role,
+                "password": "mat-khau-dai-1",
+                "full_name": username,
+                "can_skip_approval": skip,
+            },
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+    clients = {"admin": (admin, csrf)}
+    for username in ("bientap", "duyet", "vanhanh"):
+        clients[username] = await gw.login(username, "mat-khau-dai-1")
+    return clients

@@ -1,0 +1,91 @@
+"""Delivery ledger: atomic claims, lease expiry and recovery, lease-guarded reports."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from gateway.db.models import Bulletin, Delivery, User, utcnow
+from gateway.delivery import ledger
+from tests.gateway.conftest import Gateway
+
+pytestmark = pytest.mark.asyncio
+
+
+async def rows(gw: Gateway, n: int, priority: int = 0) -> None:
+    async with gw.services.sessions() as s:
+        admin = (await s.execute(select(User))).scalars().first()
+        assert admin is not None
+        b = Bulletin(title="t", body="b", created_by=admin.id)
+        s.add(b)
+        await s.flush()
+        for i in range(n):
+            s.add(Delivery(bulletin_id=b.id, channel="file", target=f"T{priority}-{i}", priority=priority))
+        await s.commit()
+
+
+async def test_concurrent_claims_never_share_a_row(gateway: Gateway) -> None:
+    await rows(gateway, 60)
+
+    async def worker(name: str) -> list[int]:
+        got: list[int] = []
+        while True:
+            async with gateway.services.sessions() as s:
+                batch = await ledger.claim(s, "file", name, 30, limit=7)
+            if not batch:
+                return got
+            got += [c.id for c in batch]
+
+    results = await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
+    claimed = [i for r in results for i in r]
+    assert len(claimed) == 60 and len(set(claimed)) == 60
+
+
+async def test_emergency_rows_are_claimed_first(gateway: Gateway) -> None:
+    await rows(gateway, 5, priority=0)
+    await rows(gateway, 2, priority=2)
+    async with gateway.services.sessions() as s:
+        batch = await ledger.claim(s, "file", "w", 30, limit=3)
+    assert [c.target.split("-")[0] for c in batch] == ["T2", "T2", "T0"]
+
+
+async def test_expired_lease_is_recovered_and_the_old_holder_cannot_report(gateway: Gateway) -> None:
+    await rows(gateway, 1)
+    async with gateway.services.sessions() as s:
+        (first,) = await ledger.claim(s, "file", "dead-worker", 30)
+        assert not first.recovered
+        await s.execute(update(Delivery).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        await s.commit()
+    async with gateway.services.sessions() as s:
+        (again,) = await ledger.claim(s, "file", "new-worker", 30)
+    assert again.id == first.id and again.recovered and again.attempts == 2
+    async with gateway.services.sessions() as s:
+        assert not await ledger.report(s, first.id, "dead-worker", ledger.Outcome("failed"), 5)
+        assert await ledger.report(s, first.id, "new-worker", ledger.Outcome("delivered", reference="x"), 5)
+        row = await s.get(Delivery, first.id)
+        assert row is not None and row.state == "delivered"
+    async with gateway.services.sessions() as s:
+        assert await ledger.claim(s, "file", "w3", 30) == []  # confirmed outcomes are never repeated
+
+
+async def test_retries_stop_after_max_attempts_and_unknown_is_kept(gateway: Gateway) -> None:
+    await rows(gateway, 2)
+    for _ in range(3):
+        async with gateway.services.sessions() as s:
+            await s.execute(update(Delivery).where(Delivery.state == "retry").values(next_attempt_at=utcnow()))
+            await s.commit()
+            batch = await ledger.claim(s, "file", "w", 30)
+        async with gateway.services.sessions() as s:
+            for c in batch:
+                kind = "retry" if c.target.endswith("0") else "unknown"
+                await ledger.report(s, c.id, "w", ledger.Outcome(kind, detail="máy bận", retry_after=0), max_attempts=3)
+    async with gateway.services.sessions() as s:
+        states = {r.target: (r.state, r.attempts, r.detail) for r in (await s.execute(select(Delivery))).scalars()}
+    assert states["T0-0"][0] == "failed" and states["T0-0"][1] == 3 and "hết 3 lần thử" in states["T0-0"][2]
+    assert states["T0-1"][0] == "unknown"
+    async with gateway.services.sessions() as s:
+        ids = [r.id for r in (await s.execute(select(Delivery))).scalars()]
+        assert all([await ledger.retry_now(s, i) for i in ids])
