@@ -79,6 +79,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
                 f"(mật khẩu dùng một lần, hãy đổi sau khi đăng nhập)",
                 flush=True,
             )
+        s = services.settings
+        print(f"Loa đang chạy: http://{s.host}:{s.port}/ (API: /docs, dữ liệu: {s.data_dir})", flush=True)
         stop = asyncio.Event()
         task = asyncio.create_task(services.dispatcher.run(stop)) if run_worker else None
         try:

@@ -70,7 +70,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if role == "worker":
         return asyncio.run(_worker_only(services))
     app = create_app(services, run_worker=role == "all")
-    print(f"Loa đang chạy: http://{settings.host}:{settings.port}/ (API: /docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
