@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-DEBIAN_PACKAGES = ffmpeg
+DEBIAN_PACKAGES = ffmpeg postgresql chromium
 
 .PHONY: run test bench lint venv deps-system clean
 

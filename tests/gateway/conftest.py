@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from gateway.app import Services, build_services, create_app, start
 from gateway.config import Settings
+from tests.support.postgres import PostgresServer, start_postgres
 
 
 @dataclass
@@ -35,13 +36,20 @@ class Gateway:
                 return
 
 
-def database_urls() -> list[str]:
-    return ["sqlite"]
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    yield server
+    server.stop()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
 async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
-    url = getattr(request, "param", "") or ""
+    """The same gateway on the embedded default (SQLite) and on PostgreSQL (scale-out)."""
+    url = ""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.url(server.create_database())
     settings = Settings(data_dir=tmp_path / "data", database_url=url, lease_seconds=30)
     services = build_services(settings)
     await start(services)
