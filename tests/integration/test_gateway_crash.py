@@ -3,66 +3,61 @@ is delivered exactly once, and rows a dead worker held are recovered after the l
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
+from tests.support.server import admin_password, free_port, start_server
+
 TARGETS = 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LOA_DATA_DIR": str(data), "LOA_PORT": str(port), "LOA_LEASE_SECONDS": "5"}
-    with log.open("ab") as out:  # a file, not a pipe: the server never blocks on its output
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--file-pace-ms", "60"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).close()
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("gateway did not start: " + log.read_text())
 
 
 def test_sigkill_mid_delivery_then_restart_loses_and_repeats_nothing(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    proc = start(data, port, log)
-    password = re.search(r"admin / (\S+)", log.read_text())[1]  # type: ignore[index]
+    proc = start_server(data, port, log, "--file-pace-ms", "60", env={"LOA_LEASE_SECONDS": "5"})
+    password = admin_password(log)
     admin = httpx.Client(base_url=base, timeout=30)
     approver = httpx.Client(base_url=base, timeout=30)
     try:
         csrf = admin.post("/api/v1/auth/login", json={"username": "admin", "password": password}).json()["csrf_token"]
         h = {"X-CSRF-Token": csrf}
-        assert admin.post("/api/v1/areas", headers=h, json={"code": "XA", "name": "Xã", "level": "commune"}).status_code == 201
+        assert (
+            admin.post("/api/v1/areas", headers=h, json={"code": "XA", "name": "Xã", "level": "commune"}).status_code
+            == 201
+        )
         for i in range(TARGETS):
-            admin.post("/api/v1/areas", headers=h, json={"code": f"C{i:02d}", "name": f"Cụm {i}", "level": "village",
-                                                          "parent": "XA"})
-        admin.post("/api/v1/users", headers=h, json={"username": "duyet", "role": "approver", "password": "mat-khau-dai-1"})
-        bid = admin.post("/api/v1/bulletins", headers=h, json={
-            "title": "Thông báo", "body": "Chiều nay 15h30 họp dân tại nhà văn hóa thôn.",
-            "targets": [{"channel": "file", "area": f"C{i:02d}"} for i in range(TARGETS)]}).json()["id"]
+            admin.post(
+                "/api/v1/areas",
+                headers=h,
+                json={"code": f"C{i:02d}", "name": f"Cụm {i}", "level": "village", "parent": "XA"},
+            )
+        admin.post(
+            "/api/v1/users", headers=h, json={"username": "duyet", "role": "approver", "password": "mat-khau-dai-1"}
+        )
+        bid = admin.post(
+            "/api/v1/bulletins",
+            headers=h,
+            json={
+                "title": "Thông báo",
+                "body": "Chiều nay 15h30 họp dân tại nhà văn hóa thôn.",
+                "targets": [{"channel": "file", "area": f"C{i:02d}"} for i in range(TARGETS)],
+            },
+        ).json()["id"]
         admin.post(f"/api/v1/bulletins/{bid}/submit", headers=h)
-        acsrf = approver.post("/api/v1/auth/login", json={"username": "duyet", "password": "mat-khau-dai-1"}).json()["csrf_token"]
+        acsrf = approver.post("/api/v1/auth/login", json={"username": "duyet", "password": "mat-khau-dai-1"}).json()[
+            "csrf_token"
+        ]
         assert approver.post(f"/api/v1/bulletins/{bid}/approve", headers={"X-CSRF-Token": acsrf}).status_code == 200
-        assert approver.post(f"/api/v1/bulletins/{bid}/schedule", json={}, headers={"X-CSRF-Token": acsrf}).status_code == 200
+        assert (
+            approver.post(f"/api/v1/bulletins/{bid}/schedule", json={}, headers={"X-CSRF-Token": acsrf}).status_code
+            == 200
+        )
 
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -77,7 +72,7 @@ def test_sigkill_mid_delivery_then_restart_loses_and_repeats_nothing(tmp_path: P
         approver.close()
         admin.close()
 
-    proc = start(data, port, log)
+    proc = start_server(data, port, log, "--file-pace-ms", "60", env={"LOA_LEASE_SECONDS": "5"})
     admin = httpx.Client(base_url=base, timeout=30)
     try:
         admin.post("/api/v1/auth/login", json={"username": "admin", "password": password})
