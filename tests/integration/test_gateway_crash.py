@@ -4,7 +4,6 @@ is delivered exactly once, and rows a dead worker held are recovered after the l
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
