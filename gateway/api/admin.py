@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import auth
 from gateway.api.deps import SESSION_COOKIE, Caller, caller, db, require_role
 from gateway.api.errors import error
-from gateway.api.schemas import AreaIn, LoginIn, TokenIn, UserIn
+from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, TokenIn, UserIn
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, AuditLog, User
 
@@ -58,6 +58,21 @@ async def logout(
 @router.get("/me")
 async def me(who: Caller = Depends(caller)) -> dict[str, object]:
     return {"id": who.user.id, "username": who.user.username, "role": who.user.role, "csrf_token": who.csrf}
+
+
+@router.post("/me/password")
+async def change_password(
+    data: PasswordIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> object:
+    user = await session.get(User, who.user.id)
+    assert user is not None  # the caller was just loaded
+    if not auth.verify_password(data.current_password, user.password_hash):
+        return error("current_password", "invalid_credentials", "current_password: mật khẩu hiện tại không đúng", 403)
+    user.password_hash = auth.hash_password(data.new_password)
+    user.must_change_password = False
+    await audit(session, user.username, "change_password", "user", user.id)
+    await session.commit()
+    return {"ok": True}
 
 
 @router.get("/users")

@@ -88,3 +88,8 @@ class UserIn(Strict):
 
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
+
+
+class PasswordIn(Strict):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)

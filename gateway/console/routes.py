@@ -120,6 +120,8 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
             .group_by(func.date(Delivery.updated_at), Delivery.state)
         )
     ).all()
+    if user.must_change_password:  # the one-time password of the first start
+        return RedirectResponse("/account", status_code=303)
     return page(
         request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
     )
@@ -398,3 +400,35 @@ async def admin_area(
     except WorkflowError as exc:
         return back("/admin", f"{exc.field}: {exc.message}")
     return back("/admin")
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(
+    request: Request, error: str = "", done: str = "", session: AsyncSession = Depends(db)
+) -> Response:
+    user, csrf = await who(request, session)
+    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done)
+
+
+@router.post("/account")
+async def account_password(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    current_password: str = Form(""),
+    new_password: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if not auth.verify_password(current_password, user.password_hash):
+            raise WorkflowError("current_password", "mật khẩu hiện tại không đúng", 403)
+        if problem := auth.check_password_rule(new_password):
+            raise WorkflowError("new_password", problem, 422)
+        user.password_hash = auth.hash_password(new_password)
+        user.must_change_password = False
+        await service.audit(session, user.username, "change_password", "user", user.id)
+        await session.commit()
+    except WorkflowError as exc:
+        return back("/account", f"{exc.field}: {exc.message}")
+    return RedirectResponse("/account?done=1", status_code=303)

@@ -184,3 +184,23 @@ async def test_emergency_skips_approval_only_for_allowed_users(gateway: Gateway)
 
 async def test_outbox_is_under_the_data_dir(gateway: Gateway) -> None:
     assert Path(gateway.services.settings.outbox).parent == gateway.services.settings.data_dir
+
+
+async def test_password_change_checks_the_current_password(gateway: Gateway) -> None:
+    client, csrf = await gateway.login("admin", gateway.admin_password)
+    h = {"X-CSRF-Token": csrf}
+    r = await client.post(
+        "/api/v1/me/password", json={"current_password": "sai", "new_password": "mat-khau-moi-dai"}, headers=h
+    )
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "current_password"
+    r = await client.post(
+        "/api/v1/me/password", json={"current_password": gateway.admin_password, "new_password": "ngan"}, headers=h
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "new_password"
+    r = await client.post(
+        "/api/v1/me/password",
+        headers=h,
+        json={"current_password": gateway.admin_password, "new_password": "mat-khau-moi-dai"},
+    )
+    assert r.status_code == 200
+    await gateway.login("admin", "mat-khau-moi-dai")
