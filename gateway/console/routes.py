@@ -176,10 +176,7 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
     )
 
 
-@router.post("/bulletins/new")
-async def create_bulletin(
-    request: Request,
-    session: AsyncSession = Depends(db),
+async def bulletin_form(
     title: str = Form(""),
     body: str = Form(""),
     sms_text: str = Form(""),
@@ -187,11 +184,28 @@ async def create_bulletin(
     voice: str = Form("vi-espeak"),
     targets: list[str] = Form([]),
     csrf_token: str = Form(""),
+) -> tuple[service.BulletinInput | WorkflowError, str]:
+    """The editor form, validated into a service input (or the error to show), and its CSRF token."""
+    try:
+        return _form_input(title, body, sms_text, priority, voice, targets), csrf_token
+    except WorkflowError as exc:
+        return exc, csrf_token
+
+
+FormData = tuple[service.BulletinInput | WorkflowError, str]
+
+
+@router.post("/bulletins/new")
+async def create_bulletin(
+    request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
 ) -> Response:
     user, csrf = await who(request, session)
+    data, csrf_token = form
     try:
         check_csrf(csrf, csrf_token)
-        bulletin = await service.create(session, user, _form_input(title, body, sms_text, priority, voice, targets))
+        if isinstance(data, WorkflowError):
+            raise data
+        bulletin = await service.create(session, user, data)
     except WorkflowError as exc:
         return back("/bulletins/new", f"{exc.field}: {exc.message}")
     return back(f"/bulletins/{bulletin.id}")
@@ -249,21 +263,15 @@ async def view_bulletin(
 
 @router.post("/bulletins/{bulletin_id}/edit")
 async def edit_bulletin(
-    bulletin_id: int,
-    request: Request,
-    session: AsyncSession = Depends(db),
-    title: str = Form(""),
-    body: str = Form(""),
-    sms_text: str = Form(""),
-    priority: str = Form("normal"),
-    voice: str = Form("vi-espeak"),
-    targets: list[str] = Form([]),
-    csrf_token: str = Form(""),
+    bulletin_id: int, request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
 ) -> Response:
     user, csrf = await who(request, session)
+    data, csrf_token = form
     try:
         check_csrf(csrf, csrf_token)
-        await service.update(session, user, bulletin_id, _form_input(title, body, sms_text, priority, voice, targets))
+        if isinstance(data, WorkflowError):
+            raise data
+        await service.update(session, user, bulletin_id, data)
     except WorkflowError as exc:
         return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
     return back(f"/bulletins/{bulletin_id}")
