@@ -122,7 +122,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
 
     from gateway.api import admin, alerts, bulletins
     from gateway.api.errors import validation_handler, workflow_handler
-    from gateway.console.routes import NotLoggedIn
+    from gateway.console.admin_pages import router as admin_pages_router
+    from gateway.console.common import NotLoggedIn
     from gateway.console.routes import router as console_router
 
     async def to_login(_request: Request, _exc: Exception) -> RedirectResponse:
@@ -145,6 +146,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
     app.include_router(console_router)
+    app.include_router(admin_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")

@@ -7,13 +7,10 @@ with the field and the rule.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,52 +18,15 @@ from gateway import auth
 from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.bulletins.schedule import LOCAL, local_text
+from gateway.bulletins.schedule import LOCAL
+from gateway.console.admin_pages import area_list
+from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
 from gateway.db.models import Area, AuditLog, Bulletin, Delivery, Render, Target, User, utcnow
 from gateway.delivery import ledger
 
+__all__ = ["NotLoggedIn", "router"]
+
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["local"] = local_text
-templates.env.globals.update(
-    STATUS=service.STATUS_LABELS,
-    ROLES=auth.ROLE_LABELS,
-    PRIORITY={"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"},
-    STATE={
-        "pending": "Chờ",
-        "in_progress": "Đang gửi",
-        "retry": "Thử lại",
-        "delivered": "Đã nhận",
-        "failed": "Lỗi",
-        "unknown": "Không xác định",
-        "cancelled": "Đã hủy",
-    },
-)
-
-
-class NotLoggedIn(Exception):
-    pass
-
-
-async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
-    token = request.cookies.get(SESSION_COOKIE)
-    found = await auth.session_user(session, token) if token else None
-    if found is None:
-        raise NotLoggedIn
-    return found
-
-
-def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context)
-
-
-def back(url: str, error: str | None = None) -> RedirectResponse:
-    return RedirectResponse(url + (f"?error={quote(error)}" if error else ""), status_code=303)
-
-
-def check_csrf(csrf: str, form_token: str) -> None:
-    if form_token != csrf:
-        raise WorkflowError("csrf_token", "phiên làm việc đã hết hạn, hãy tải lại trang", 403)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -143,10 +103,6 @@ def _chart(rows: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _areas(session: AsyncSession) -> list[Area]:
-    return list((await session.execute(select(Area).order_by(Area.code))).scalars())
-
-
 def _form_input(
     title: str, body: str, sms_text: str, priority: str, voice: str, targets: list[str]
 ) -> service.BulletinInput:
@@ -169,7 +125,7 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
         user=user,
         csrf=csrf,
         bulletin=None,
-        areas=await _areas(session),
+        areas=await area_list(session),
         chosen=set(),
         error=error,
         channels=service.CHANNELS,
@@ -249,7 +205,7 @@ async def view_bulletin(
         csrf=csrf,
         b=bulletin,
         chosen=chosen,
-        areas=await _areas(session),
+        areas=await area_list(session),
         renders={r.purpose: r for r in renders},
         rows=rows,
         counts=await service.delivery_counts(session, bulletin.id),
@@ -326,117 +282,3 @@ async def audit_page(request: Request, session: AsyncSession = Depends(db)) -> R
     user, csrf = await who(request, session)
     rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(300))).scalars().all()
     return page(request, "audit.html", user=user, csrf=csrf, rows=rows)
-
-
-@router.get("/admin", response_class=HTMLResponse)
-async def admin_page(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
-    user, csrf = await who(request, session)
-    users = (await session.execute(select(User).order_by(User.username))).scalars().all()
-    return page(request, "admin.html", user=user, csrf=csrf, users=users, areas=await _areas(session), error=error)
-
-
-@router.post("/admin/users")
-async def admin_user(
-    request: Request,
-    session: AsyncSession = Depends(db),
-    username: str = Form(""),
-    full_name: str = Form(""),
-    role: str = Form("editor"),
-    password: str = Form(""),
-    can_skip_approval: bool = Form(False),
-    csrf_token: str = Form(""),
-) -> Response:
-    user, csrf = await who(request, session)
-    try:
-        check_csrf(csrf, csrf_token)
-        if user.role != "admin":
-            raise WorkflowError("role", "chỉ quản trị được thêm người dùng", 403)
-        if role not in auth.ROLES:
-            raise WorkflowError("role", "vai trò không hợp lệ", 422)
-        if len(username) < 3 or not username.replace("_", "").replace(".", "").isalnum():
-            raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
-        if problem := auth.check_password_rule(password):
-            raise WorkflowError("password", problem, 422)
-        if (await session.execute(select(User).where(User.username == username))).scalar_one_or_none():
-            raise WorkflowError("username", f"tên đăng nhập '{username}' đã có", 409)
-        session.add(
-            User(
-                username=username,
-                full_name=full_name,
-                role=role,
-                password_hash=auth.hash_password(password),
-                can_skip_approval=can_skip_approval,
-            )
-        )
-        await service.audit(session, user.username, "create", "user", username, role=role)
-        await session.commit()
-    except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
-    return back("/admin")
-
-
-@router.post("/admin/areas")
-async def admin_area(
-    request: Request,
-    session: AsyncSession = Depends(db),
-    code: str = Form(""),
-    name: str = Form(""),
-    level: str = Form("commune"),
-    parent: str = Form(""),
-    csrf_token: str = Form(""),
-) -> Response:
-    user, csrf = await who(request, session)
-    try:
-        check_csrf(csrf, csrf_token)
-        if user.role != "admin":
-            raise WorkflowError("role", "chỉ quản trị được thêm địa bàn", 403)
-        if not code.strip() or not name.strip():
-            raise WorkflowError("code", "cần mã và tên địa bàn", 422)
-        if level not in ("province", "commune", "village"):
-            raise WorkflowError("level", "cấp phải là tỉnh, xã/phường hoặc thôn/cụm", 422)
-        parent_id = None
-        if parent:
-            found = (await session.execute(select(Area).where(Area.code == parent))).scalar_one_or_none()
-            if found is None:
-                raise WorkflowError("parent", f"không có địa bàn mã '{parent}'", 422)
-            parent_id = found.id
-        if (await session.execute(select(Area).where(Area.code == code.strip()))).scalar_one_or_none():
-            raise WorkflowError("code", f"mã địa bàn '{code}' đã có", 409)
-        session.add(Area(code=code.strip(), name=name.strip(), level=level, parent_id=parent_id))
-        await service.audit(session, user.username, "create", "area", code)
-        await session.commit()
-    except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
-    return back("/admin")
-
-
-@router.get("/account", response_class=HTMLResponse)
-async def account_page(
-    request: Request, error: str = "", done: str = "", session: AsyncSession = Depends(db)
-) -> Response:
-    user, csrf = await who(request, session)
-    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done)
-
-
-@router.post("/account")
-async def account_password(
-    request: Request,
-    session: AsyncSession = Depends(db),
-    current_password: str = Form(""),
-    new_password: str = Form(""),
-    csrf_token: str = Form(""),
-) -> Response:
-    user, csrf = await who(request, session)
-    try:
-        check_csrf(csrf, csrf_token)
-        if not auth.verify_password(current_password, user.password_hash):
-            raise WorkflowError("current_password", "mật khẩu hiện tại không đúng", 403)
-        if problem := auth.check_password_rule(new_password):
-            raise WorkflowError("new_password", problem, 422)
-        user.password_hash = auth.hash_password(new_password)
-        user.must_change_password = False
-        await service.audit(session, user.username, "change_password", "user", user.id)
-        await session.commit()
-    except WorkflowError as exc:
-        return back("/account", f"{exc.field}: {exc.message}")
-    return RedirectResponse("/account?done=1", status_code=303)

@@ -1,0 +1,61 @@
+"""Shared pieces of the console: templates, the logged-in user, redirects with errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import auth
+from gateway.api.deps import SESSION_COOKIE
+from gateway.bulletins import service
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.schedule import local_text
+from gateway.db.models import User
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["local"] = local_text
+templates.env.globals.update(
+    STATUS=service.STATUS_LABELS,
+    ROLES=auth.ROLE_LABELS,
+    PRIORITY={"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"},
+    STATE={
+        "pending": "Chờ",
+        "in_progress": "Đang gửi",
+        "retry": "Thử lại",
+        "delivered": "Đã nhận",
+        "failed": "Lỗi",
+        "unknown": "Không xác định",
+        "cancelled": "Đã hủy",
+    },
+)
+
+
+class NotLoggedIn(Exception):
+    pass
+
+
+async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await auth.session_user(session, token) if token else None
+    if found is None:
+        raise NotLoggedIn
+    return found
+
+
+def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+def back(url: str, error: str | None = None) -> RedirectResponse:
+    return RedirectResponse(url + (f"?error={quote(error)}" if error else ""), status_code=303)
+
+
+def check_csrf(csrf: str, form_token: str) -> None:
+    if form_token != csrf:
+        raise WorkflowError("csrf_token", "phiên làm việc đã hết hạn, hãy tải lại trang", 403)
