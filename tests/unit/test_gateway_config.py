@@ -63,7 +63,7 @@ def test_daily_programme_next_occurrences_in_vietnam_time() -> None:
     for bad in ("weekly 06:00", "daily 25:00", "daily"):
         with pytest.raises(WorkflowError) as err:
             parse_recurrence(bad)
-        assert err.value.field == "recurrence" and "GG:PP" in err.value.message or "daily" in err.value.message
+        assert (err.value.field == "recurrence" and "GG:PP" in err.value.message) or "daily" in err.value.message
 
 
 def test_quiet_hours_cross_midnight() -> None:
