@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import auth
 from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.pronunciations import Pronunciations
 from gateway.bulletins.render import Renderer
 from gateway.config import Settings
 from gateway.db.session import make_engine, make_sessions, migrate
@@ -57,7 +58,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     sessions = make_sessions(engine)
-    renderer = Renderer(ArtifactStore(settings.data_dir / "artifacts"))
+    renderer = Renderer(
+        ArtifactStore(settings.data_dir / "artifacts"), Pronunciations(settings.data_dir / "pronunciations.tsv")
+    )
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)
     return Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import auth
 from gateway.api.deps import SESSION_COOKIE, Caller, caller, db, require_role
 from gateway.api.errors import error
-from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, TokenIn, UserIn
+from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, PronunciationIn, TokenIn, UserIn
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, AuditLog, User
 
@@ -171,3 +171,21 @@ async def audit_log(
         }
         for r in rows
     ]
+
+
+@router.get("/pronunciations")
+async def list_pronunciations(request: Request, who: Caller = Depends(caller)) -> dict[str, str]:
+    return request.app.state.services.renderer.pronunciations.load()  # type: ignore[no-any-return]
+
+
+@router.put("/pronunciations")
+async def put_pronunciation(
+    data: PronunciationIn,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role("admin", "editor", "approver")),
+) -> dict[str, str]:
+    entries = request.app.state.services.renderer.pronunciations.put(data.written, data.spoken)
+    await audit(session, who.user.username, "pronunciation", "word", data.written, spoken=data.spoken)
+    await session.commit()
+    return entries  # type: ignore[no-any-return]

@@ -93,3 +93,8 @@ class TokenIn(Strict):
 class PasswordIn(Strict):
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=10, max_length=200)
+
+
+class PronunciationIn(Strict):
+    written: str = Field(min_length=1, max_length=100)
+    spoken: str = Field(min_length=1, max_length=300)

@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulletins.pronunciations import Pronunciations
 from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
 from tts.engine import Synthesizer
 from tts.render import RenderSettings
+from tts.text.normalizer import Normalizer
 
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
@@ -35,20 +37,29 @@ class RenderProgress:
 
 
 class Renderer:
-    def __init__(self, store: ArtifactStore, workers: int = 2) -> None:
+    def __init__(self, store: ArtifactStore, pronunciations: Pronunciations, workers: int = 2) -> None:
         self.store = store
+        self.pronunciations = pronunciations
         self.progress = RenderProgress()
         self._synths: dict[str, Synthesizer] = {}
+        self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
 
     async def synthesizer(self, voice_id: str) -> Synthesizer:
+        """One synthesizer per voice, rebuilt when the pronunciation overrides change."""
         async with self._lock:
+            overrides = await asyncio.to_thread(self.pronunciations.load)
+            if overrides != self._overrides:
+                for synth in self._synths.values():
+                    synth.close()
+                self._synths.clear()
+                self._overrides = overrides
             if voice_id not in self._synths:
                 from tts.voices.registry import load_voice
 
                 voice = await asyncio.to_thread(load_voice, voice_id)
-                self._synths[voice_id] = Synthesizer(voice, workers=self._workers)
+                self._synths[voice_id] = Synthesizer(voice, Normalizer(overrides=overrides), workers=self._workers)
             return self._synths[voice_id]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:

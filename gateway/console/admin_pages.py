@@ -25,7 +25,16 @@ async def area_list(session: AsyncSession) -> list[Area]:
 async def admin_page(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
     users = (await session.execute(select(User).order_by(User.username))).scalars().all()
-    return page(request, "admin.html", user=user, csrf=csrf, users=users, areas=await area_list(session), error=error)
+    return page(
+        request,
+        "admin.html",
+        user=user,
+        csrf=csrf,
+        users=users,
+        areas=await area_list(session),
+        error=error,
+        pronunciations=request.app.state.services.renderer.pronunciations.load(),
+    )
 
 
 @router.post("/admin/users")
@@ -133,3 +142,30 @@ async def account_password(
     except WorkflowError as exc:
         return back("/account", f"{exc.field}: {exc.message}")
     return RedirectResponse("/account?done=1", status_code=303)
+
+
+@router.post("/admin/pronunciations")
+async def admin_pronunciation(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    written: str = Form(""),
+    spoken: str = Form(""),
+    remove: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    store = request.app.state.services.renderer.pronunciations
+    try:
+        check_csrf(csrf, csrf_token)
+        if user.role not in ("admin", "editor", "approver"):
+            raise WorkflowError("role", "tài khoản không được sửa cách đọc", 403)
+        if remove:
+            store.remove(remove)
+            await service.audit(session, user.username, "pronunciation_remove", "word", remove)
+        else:
+            store.put(written, spoken)
+            await service.audit(session, user.username, "pronunciation", "word", written, spoken=spoken)
+        await session.commit()
+    except WorkflowError as exc:
+        return back("/admin", f"{exc.field}: {exc.message}")
+    return back("/admin")

@@ -204,3 +204,15 @@ async def test_password_change_checks_the_current_password(gateway: Gateway) -> 
     )
     assert r.status_code == 200
     await gateway.login("admin", "mat-khau-moi-dai")
+
+
+async def test_pronunciation_overrides_reach_preview_and_renders(gateway: Gateway) -> None:
+    users = await seed(gateway)
+    editor, csrf = users["bientap"]
+    h = {"X-CSRF-Token": csrf}
+    r = await editor.put("/api/v1/pronunciations", json={"written": "Pleiku", "spoken": "Plây Cu"}, headers=h)
+    assert r.status_code == 200 and r.json() == {"Pleiku": "plây cu"}
+    r = await editor.post("/api/v1/preview", json={"text": "Thành phố Pleiku"}, headers=h)
+    assert r.json()["spoken_text"] == "thành phố plây cu"
+    r = await editor.put("/api/v1/pronunciations", json={"written": "UBND", "spoken": "u 2"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "spoken"
