@@ -123,7 +123,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins
+    from gateway.api import admin, alerts, bulletins, cases
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.common import NotLoggedIn
@@ -148,6 +148,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
+    app.include_router(cases.router)
     app.include_router(console_router)
     app.include_router(admin_pages_router)
     from fastapi.staticfiles import StaticFiles

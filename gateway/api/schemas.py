@@ -98,3 +98,23 @@ class PasswordIn(Strict):
 class PronunciationIn(Strict):
     written: str = Field(min_length=1, max_length=100)
     spoken: str = Field(min_length=1, max_length=300)
+
+
+class CaseIn(Strict):
+    text: str = Field(min_length=1, max_length=20_000)
+    caller: str = Field(default="", max_length=30)
+    area: str | None = Field(default=None, max_length=32)
+    category: str | None = Field(default=None, max_length=32)
+
+
+class CaseTransitionIn(Strict):
+    to: Literal["assigned", "in_progress", "answered", "closed", "rejected", "duplicate"]
+    version: int | None = None
+    reason: str = Field(default="", max_length=2_000)
+    assignee: str = Field(default="", max_length=200)
+    answer: str = Field(default="", max_length=5_000)
+
+
+class TranscriptIn(Strict):
+    text: str = Field(min_length=1, max_length=20_000)
+    version: int | None = None

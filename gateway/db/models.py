@@ -203,3 +203,34 @@ class AuditLog(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Case(Base):
+    """A resident's feedback, from any channel, tracked until it is closed."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_area", "status", "area_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # hotline | sms | console | api
+    caller: Mapped[str] = mapped_column(String(20), default="")  # E.164
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), nullable=True)
+    category: Mapped[str] = mapped_column(String(32), default="khac")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")  # SMS or typed text
+    audio_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"), nullable=True)
+    transcript_status: Mapped[str] = mapped_column(String(16), default="none")  # none | awaiting | done | failed
+    transcript_raw: Mapped[str] = mapped_column(Text, default="")
+    transcript_normalized: Mapped[str] = mapped_column(Text, default="")
+    transcript_correction: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str] = mapped_column(String(200), default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking for concurrent edits

@@ -1,0 +1,208 @@
+"""Feedback cases: filed from any channel, then new -> assigned -> in_progress -> answered
+-> closed (or rejected / duplicate with a reason). Every change is audited and guarded
+by the case's version, so two officers editing at once cannot overwrite each other.
+
+A case is committed before anything that can fail later (transcription, routing), so an
+accepted SMS or recording is never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.service import audit
+from gateway.db.models import Area, Case, utcnow
+from gateway.feedback import taxonomy
+from gateway.feedback.ticket import is_valid, new_ticket
+from gateway.phones import to_e164
+
+OPEN = ("new", "assigned", "in_progress", "answered")
+TRANSITIONS = {
+    "new": ("assigned", "rejected", "duplicate"),
+    "assigned": ("in_progress", "answered", "rejected", "duplicate"),
+    "in_progress": ("answered", "rejected", "duplicate"),
+    "answered": ("closed", "in_progress"),
+    "closed": (),
+    "rejected": (),
+    "duplicate": (),
+}
+STATUS_LABELS = {
+    "new": "Mới",
+    "assigned": "Đã giao",
+    "in_progress": "Đang xử lý",
+    "answered": "Đã trả lời",
+    "closed": "Đã đóng",
+    "rejected": "Từ chối",
+    "duplicate": "Trùng",
+}
+CHANNELS = ("hotline", "sms", "console", "api")
+DUPLICATE_WINDOW = timedelta(days=14)
+MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Intake:
+    channel: str
+    text: str = ""
+    caller: str = ""
+    area_code: str | None = None
+    category: str | None = None
+    audio_sha256: str | None = None
+
+
+def _similar(a: str, b: str) -> float:
+    wa, wb = set(taxonomy.fold(a).split()), set(taxonomy.fold(b).split())
+    return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+
+
+async def file_case(session: AsyncSession, intake: Intake, actor: str) -> Case:
+    if intake.channel not in CHANNELS:
+        raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(CHANNELS)}", 422)
+    text = intake.text.strip()
+    if len(text) > MAX_TEXT:
+        raise WorkflowError("text", f"nội dung quá dài (tối đa {MAX_TEXT} ký tự)", 422)
+    if not text and not intake.audio_sha256:
+        raise WorkflowError("text", "cần nội dung phản ánh hoặc bản ghi âm", 422)
+    caller = to_e164(intake.caller, "caller") if intake.caller.strip() else ""
+    area_id = None
+    if intake.area_code:
+        area = (await session.execute(select(Area).where(Area.code == intake.area_code))).scalar_one_or_none()
+        if area is None:
+            raise WorkflowError("area", f"không có địa bàn mã '{intake.area_code}'", 422)
+        area_id = area.id
+    categories = taxonomy.load()
+    category = intake.category or taxonomy.suggest(text)
+    if category not in categories:
+        raise WorkflowError("category", f"nhóm '{category}' không có trong danh mục", 422)
+    now = utcnow()
+    for _ in range(10):  # a ticket collision is rare; draw again
+        case = Case(
+            ticket=new_ticket(),
+            channel=intake.channel,
+            caller=caller,
+            area_id=area_id,
+            category=category,
+            text=text,
+            audio_sha256=intake.audio_sha256,
+            transcript_status="awaiting" if intake.audio_sha256 else "none",
+            sla_due_at=now + timedelta(hours=categories[category].sla_hours),
+        )
+        session.add(case)
+        try:
+            await session.flush()
+            break
+        except IntegrityError:
+            await session.rollback()
+    else:
+        raise WorkflowError("ticket", "không cấp được mã phản ánh, hãy thử lại", 503)
+    case.possible_duplicate_of = await _find_duplicate(session, case)
+    await audit(session, actor, "file", "case", case.ticket, channel=intake.channel, category=category)
+    await session.commit()
+    return case
+
+
+async def _find_duplicate(session: AsyncSession, case: Case) -> int | None:
+    if not case.text:
+        return None
+    query = select(Case).where(
+        Case.id != case.id, Case.status.in_(OPEN), Case.created_at >= utcnow() - DUPLICATE_WINDOW
+    )
+    if case.area_id is not None:
+        query = query.where(Case.area_id == case.area_id)
+    elif case.caller:
+        query = query.where(Case.caller == case.caller)
+    else:
+        return None
+    for other in (await session.execute(query.order_by(Case.id.desc()).limit(200))).scalars():
+        if _similar(case.text, other.text or other.transcript_normalized) >= 0.5:
+            return other.id
+    return None
+
+
+async def get(session: AsyncSession, ticket: str) -> Case:
+    code = ticket.strip().replace(" ", "")
+    if not is_valid(code):
+        raise WorkflowError("ticket", "mã phản ánh gồm 8 chữ số và số cuối là số kiểm tra: hãy kiểm tra lại", 422)
+    case = (await session.execute(select(Case).where(Case.ticket == code))).scalar_one_or_none()
+    if case is None:
+        raise WorkflowError("ticket", f"không có phản ánh mã {code}", 404)
+    return case
+
+
+def _check_version(case: Case, version: int | None) -> None:
+    if version is not None and version != case.version:
+        raise WorkflowError("version", "phản ánh vừa được người khác cập nhật: hãy tải lại trước khi sửa", 409)
+
+
+async def transition(
+    session: AsyncSession,
+    actor: str,
+    ticket: str,
+    to: str,
+    version: int | None = None,
+    reason: str = "",
+    assignee: str = "",
+    answer: str = "",
+) -> Case:
+    case = await get(session, ticket)
+    _check_version(case, version)
+    if to not in TRANSITIONS.get(case.status, ()):
+        raise WorkflowError(
+            "status", f"không chuyển được từ '{STATUS_LABELS[case.status]}' sang '{STATUS_LABELS.get(to, to)}'", 409
+        )
+    if to in ("rejected", "duplicate") and not reason.strip():
+        raise WorkflowError("reason", "cần ghi lý do", 422)
+    if to == "assigned" and not assignee.strip():
+        raise WorkflowError("assignee", "cần ghi phòng ban hoặc cán bộ được giao", 422)
+    if to == "answered" and not answer.strip():
+        raise WorkflowError("answer", "cần nội dung trả lời người dân", 422)
+    old = case.status
+    case.status = to
+    case.status_reason = reason.strip() or case.status_reason
+    if assignee.strip():
+        case.assignee = assignee.strip()
+    if answer.strip():
+        case.answer = answer.strip()
+        case.answered_at = utcnow()
+    if to == "closed":
+        case.closed_at = utcnow()
+    case.version += 1
+    await audit(
+        session, actor, "case_" + to, "case", case.ticket, **{"from": old, "reason": reason, "assignee": assignee}
+    )
+    await session.commit()
+    return case
+
+
+async def correct_transcript(session: AsyncSession, actor: str, ticket: str, text: str, version: int | None) -> Case:
+    """Staff transcription or correction, kept beside the machine transcript."""
+    case = await get(session, ticket)
+    _check_version(case, version)
+    case.transcript_correction = text.strip()
+    if case.transcript_status in ("awaiting", "failed", "none"):
+        case.transcript_status = "done"
+    if case.category == taxonomy.DEFAULT:
+        case.category = taxonomy.suggest(text)
+    case.version += 1
+    await audit(session, actor, "case_transcript", "case", case.ticket)
+    await session.commit()
+    return case
+
+
+def is_overdue(case: Case) -> bool:
+    return case.status in OPEN and case.status != "answered" and case.sla_due_at < utcnow()
+
+
+def status_sentence(case: Case) -> str:
+    """What the hotline and SMS say about a case, in Vietnamese."""
+    label = STATUS_LABELS[case.status].lower()
+    sentence = f"Phản ánh mã {case.ticket} đang ở trạng thái {label}."
+    if case.status in ("answered", "closed") and case.answer:
+        sentence += f" Trả lời: {case.answer}"
+    return sentence
