@@ -152,3 +152,26 @@ def test_pages_need_a_login(server: tuple[str, str, Path], browser) -> None:  # 
     page.goto(f"{base}/audit")
     assert page.url.endswith("/login")
     page.close()
+
+
+def test_officer_files_and_answers_a_case(server: tuple[str, str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = server
+    page = browser.new_page()
+    login(page, base, "bientap", "mat-khau-dai-1")
+    page.click("text=Phản ánh")
+    page.fill("form[action='/cases'] textarea[name=text]", "Rác thải đổ trộm bốc mùi hôi ở đầu thôn")
+    page.fill("form[action='/cases'] input[name=caller]", "0912 345 678")
+    page.click("form[action='/cases'] button")
+    page.wait_for_selector("h1:has-text('Phản ánh mã')")
+    ticket = page.locator("h1").inner_text().split()[-1]
+    assert "Môi trường" in page.locator("main").inner_text() and "+84912345678" in page.locator("main").inner_text()
+    page.fill("input[name=assignee]", "Ban môi trường")
+    page.click("button:text-is('Đã giao')")
+    page.wait_for_selector("text=Giao cho: Ban môi trường")
+    page.click("button:text-is('Đang xử lý')")
+    page.fill("textarea[name=answer]", "Đã thu gom.")
+    page.click("button:text-is('Đã trả lời')")
+    page.wait_for_selector("text=Đã thu gom.")
+    page.goto(f"{base}/cases?status=answered")
+    assert page.locator(f"#cases a:text-is('{ticket}')").count() == 1
+    page.close()

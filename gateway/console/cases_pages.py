@@ -1,0 +1,122 @@
+"""Console pages for residents' feedback: the inbox with filters and the case page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.api.deps import db
+from gateway.bulletins.errors import WorkflowError
+from gateway.console.common import back, check_csrf, page, templates, who
+from gateway.db.models import Area, Case, utcnow
+from gateway.feedback import service, taxonomy
+from gateway.phones import masked
+
+router = APIRouter(include_in_schema=False)
+templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS)
+templates.env.filters["masked"] = masked
+
+
+@router.get("/cases", response_class=HTMLResponse)
+async def inbox(
+    request: Request,
+    status: str = "",
+    category: str = "",
+    area: str = "",
+    overdue: str = "",
+    error: str = "",
+    session: AsyncSession = Depends(db),
+) -> Response:
+    user, csrf = await who(request, session)
+    query = select(Case).order_by(Case.sla_due_at).limit(300)
+    if status:
+        query = query.where(Case.status == status)
+    else:
+        query = query.where(Case.status.in_(service.OPEN))
+    if category:
+        query = query.where(Case.category == category)
+    if area:
+        query = query.join(Area, Area.id == Case.area_id).where(Area.code == area)
+    if overdue:
+        query = query.where(Case.status.in_(("new", "assigned", "in_progress")), Case.sla_due_at < utcnow())
+    cases = (await session.execute(query)).scalars().all()
+    areas = (await session.execute(select(Area).order_by(Area.code))).scalars().all()
+    return page(
+        request,
+        "cases.html",
+        user=user,
+        csrf=csrf,
+        cases=cases,
+        areas=areas,
+        categories=taxonomy.load(),
+        filters={"status": status, "category": category, "area": area, "overdue": overdue},
+        overdue_of=service.is_overdue,
+        error=error,
+    )
+
+
+@router.post("/cases")
+async def new_case(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    text: str = Form(""),
+    caller: str = Form(""),
+    area: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        case = await service.file_case(
+            session, service.Intake("console", text=text, caller=caller, area_code=area or None), user.username
+        )
+    except WorkflowError as exc:
+        return back("/cases", f"{exc.field}: {exc.message}")
+    return back(f"/cases/{case.ticket}")
+
+
+@router.get("/cases/{ticket}", response_class=HTMLResponse)
+async def case_page(ticket: str, request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        case = await service.get(session, ticket)
+    except WorkflowError as exc:
+        return back("/cases", f"{exc.field}: {exc.message}")
+    return page(
+        request,
+        "case.html",
+        user=user,
+        csrf=csrf,
+        c=case,
+        error=error,
+        categories=taxonomy.load(),
+        next_states=service.TRANSITIONS[case.status],
+        overdue=service.is_overdue(case),
+    )
+
+
+@router.post("/cases/{ticket}/action")
+async def case_action(
+    ticket: str,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    action: str = Form(""),
+    version: int = Form(0),
+    reason: str = Form(""),
+    assignee: str = Form(""),
+    answer: str = Form(""),
+    transcript: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if action == "transcript":
+            await service.correct_transcript(session, user.username, ticket, transcript, version)
+        else:
+            await service.transition(session, user.username, ticket, action, version, reason, assignee, answer)
+    except WorkflowError as exc:
+        return back(f"/cases/{ticket}", f"{exc.field}: {exc.message}")
+    return back(f"/cases/{ticket}")
