@@ -24,6 +24,7 @@ from gateway.db.session import make_engine, make_sessions, migrate
 from gateway.delivery.channel import Channel
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.file_channel.adapter import FileChannel
+from gateway.sms.kannel import KannelConfig, KannelTransport, callback_key
 from gateway.storage.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class Services:
     secret_key: str
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
+    sms_transport: KannelTransport | None = None
+    sms_callback_key: str = ""
 
 
 def secret_key(settings: Settings) -> str:
@@ -63,7 +66,20 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     )
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)
-    return Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
+    services = Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
+    if settings.kannel_sendsms_url:
+        services.sms_callback_key = callback_key(services.secret_key)
+        services.sms_transport = KannelTransport(
+            KannelConfig(
+                settings.kannel_sendsms_url,
+                settings.kannel_username,
+                settings.kannel_password,
+                settings.sms_sender,
+                f"http://{settings.host}:{settings.port}",
+                services.sms_callback_key,
+            )
+        )
+    return services
 
 
 async def start(services: Services) -> None:
@@ -123,7 +139,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, cases
+    from gateway.api import admin, alerts, bulletins, cases, sms_callbacks
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -150,6 +166,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
     app.include_router(cases.router)
+    app.include_router(sms_callbacks.router)
     app.include_router(console_router)
     app.include_router(admin_pages_router)
     app.include_router(cases_pages_router)

@@ -41,6 +41,10 @@ class Settings:
     lease_seconds: int = 60
     max_attempts: int = 5
     role: str = "all"  # all | web | worker
+    kannel_sendsms_url: str = ""  # e.g. http://127.0.0.1:13013/cgi-bin/sendsms; empty: no Kannel
+    kannel_username: str = ""
+    kannel_password: str = ""
+    sms_sender: str = ""
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
     @property
@@ -65,6 +69,10 @@ _TYPES: dict[str, type] = {
     "lease_seconds": int,
     "max_attempts": int,
     "role": str,
+    "kannel_sendsms_url": str,
+    "kannel_username": str,
+    "kannel_password": str,
+    "sms_sender": str,
 }
 
 
