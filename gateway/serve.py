@@ -41,6 +41,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(
         f"cấu hình hợp lệ: dữ liệu {settings.data_dir}, CSDL {settings.db_url}, http://{settings.host}:{settings.port}"
     )
+    if settings.kannel_sendsms_url:
+        from gateway.app import secret_key
+        from gateway.sms.kannel import callback_key
+
+        print(f"khóa gọi lại cho Kannel (key=...): {callback_key(secret_key(settings))}")
     return 0
 
 

@@ -74,3 +74,21 @@ def test_quiet_hours_cross_midnight() -> None:
     day = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00
     assert in_quiet_hours(day, "21:00", "06:00") is None
     assert in_quiet_hours(day, "09:00", "11:00") == datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+
+
+def test_config_check_prints_the_kannel_callback_key(tmp_path: Path) -> None:
+    from gateway.sms.kannel import callback_key
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_key").write_text("s3cret", encoding="utf-8")
+    env = {**os.environ, "LOA_DATA_DIR": str(data), "LOA_KANNEL_SENDSMS_URL": "http://127.0.0.1:13013/cgi-bin/sendsms"}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "config", "check"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and callback_key("s3cret") in out.stdout
+
+
+def test_sample_config_is_valid() -> None:
+    sample = Path(__file__).resolve().parents[2] / "conf" / "loa.toml"
+    assert load_settings(sample, env={}).port == 8080
