@@ -24,6 +24,7 @@ from gateway.db.session import make_engine, make_sessions, migrate
 from gateway.delivery.channel import Channel
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.file_channel.adapter import FileChannel
+from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import KannelConfig, KannelTransport, callback_key
 from gateway.storage.artifacts import ArtifactStore
 
@@ -79,6 +80,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
                 services.sms_callback_key,
             )
         )
+        services.channels["sms"] = SmsChannel(services.sms_transport)
     return services
 
 

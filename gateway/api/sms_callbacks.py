@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.api.errors import error
 from gateway.bulletins.service import audit
+from gateway.delivery import ledger
 from gateway.sms import inbound
+from gateway.sms.adapter import REFERENCE_PREFIX
+from gateway.sms.kannel import DLR_FINAL
 
 router = APIRouter(tags=["sms"])
 
@@ -48,15 +51,10 @@ async def kannel_dlr(request: Request, session: AsyncSession = Depends(db)) -> o
     if not _authorized(request):
         return error("key", "forbidden", "khóa gọi lại SMS không đúng", 403)
     q = request.query_params
-    await audit(
-        session,
-        "kannel",
-        "sms_dlr",
-        "sms",
-        q.get("ref", ""),
-        type=q.get("type"),
-        answer=q.get("answer"),
-        smsc_id=q.get("smsc_id"),
-    )
+    ref, kind = q.get("ref", ""), q.get("type", "")
+    await audit(session, "kannel", "sms_dlr", "sms", ref, type=kind, answer=q.get("answer"), smsc_id=q.get("smsc_id"))
     await session.commit()
+    outcome = DLR_FINAL.get(int(kind)) if kind.isdigit() else None
+    if outcome and ref.startswith(REFERENCE_PREFIX) and ref[1:].isdigit():
+        await ledger.confirm(session, int(ref[1:]), outcome, f"báo nhận: {q.get('answer', '')}"[:500])
     return PlainTextResponse("")

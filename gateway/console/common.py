@@ -29,6 +29,7 @@ templates.env.globals.update(
         "in_progress": "Đang gửi",
         "retry": "Thử lại",
         "delivered": "Đã nhận",
+        "sent": "Đã gửi, chờ báo nhận",
         "failed": "Lỗi",
         "unknown": "Không xác định",
         "cancelled": "Đã hủy",

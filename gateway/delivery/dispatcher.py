@@ -103,7 +103,7 @@ class Dispatcher:
                 return
             targets = (
                 await session.execute(
-                    select(Target.channel, Area.code)
+                    select(Target.channel, Area.id, Area.code)
                     .join(Area, Area.id == Target.area_id)
                     .where(Target.bulletin_id == bulletin.id)
                 )
@@ -122,14 +122,17 @@ class Dispatcher:
                 return
             rank = ledger.PRIORITY_RANK[bulletin.priority]
             occurrence_id = sched.id * 100000 + occurrence
-            for channel, code in targets:
+            rows = await self._expand(session, bulletin.id, [(c, a, code) for c, a, code in targets])
+            for channel, target, state, detail in rows:
                 session.add(
                     Delivery(
                         bulletin_id=bulletin.id,
                         occurrence=occurrence_id,
                         channel=channel,
-                        target=code,
+                        target=target,
                         priority=rank,
+                        state=state,
+                        detail=detail,
                         next_attempt_at=self._first_attempt(channel, bulletin),
                     )
                 )
@@ -146,6 +149,23 @@ class Dispatcher:
             )
             await session.commit()
         self.wake.set()
+
+    async def _expand(
+        self, session: AsyncSession, bulletin_id: int, targets: list[tuple[str, int, str]]
+    ) -> list[tuple[str, str, str, str]]:
+        """Ledger rows (channel, target, state, detail): a channel may expand an area into its
+        own targets (SMS: the area's subscribers); a channel that is not configured gets a
+        visible failed row instead of a row nobody will ever claim."""
+        rows: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+        for channel_name, area_id, code in targets:
+            channel = self.channels.get(channel_name)
+            if channel is None:
+                rows[(channel_name, code)] = (channel_name, code, "failed", f"kênh '{channel_name}' chưa được cấu hình")
+                continue
+            expand = getattr(channel, "expand", None)
+            for target in (await expand(session, area_id)) if expand else [code]:
+                rows.setdefault((channel_name, target), (channel_name, target, "pending", ""))
+        return list(rows.values())
 
     def _first_attempt(self, channel: str, bulletin: Bulletin):  # type: ignore[no-untyped-def]
         now = utcnow()
@@ -206,7 +226,7 @@ class Dispatcher:
                 )
                 if any(state in ledger.OPEN_STATES for state in rows):
                     continue
-                bulletin.status = "done" if set(rows) <= {"delivered"} else "partly_failed"
+                bulletin.status = "done" if set(rows) <= {"delivered", "sent"} else "partly_failed"
                 await audit(session, self.worker, "deliver_end", "bulletin", bulletin.id, counts=rows)
                 pending = (
                     await session.execute(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, utcnow
 
-FINAL_STATES = ("delivered", "failed", "unknown", "cancelled")
+FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent")
 OPEN_STATES = ("pending", "retry", "in_progress")
 PRIORITY_RANK = {"normal": 0, "priority": 1, "emergency": 2}
 
@@ -36,13 +36,13 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # delivered | retry | failed | unknown
+    kind: str  # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("delivered", "retry", "failed", "unknown"):
+        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown"):
             raise ValueError(f"unknown outcome kind {self.kind!r}")
 
 
@@ -146,6 +146,19 @@ async def retry_now(session: AsyncSession, delivery_id: int) -> bool:
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state.in_(("failed", "unknown")))
         .values(state="retry", next_attempt_at=utcnow(), attempts=0)
+    )
+    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: str = "") -> bool:
+    """A receipt from the network (e.g. an SMS delivery report) settles a sent row."""
+    if kind not in ("delivered", "failed"):
+        raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state.in_(("sent", "unknown", "in_progress")))
+        .values(state=kind, detail=detail)
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -90,3 +90,51 @@ def test_callbacks_without_the_key_are_refused(stack) -> None:  # type: ignore[n
     _, _, base, _ = stack
     r = httpx.get(f"{base}/sms/kannel/mo", params={"from": "84912345678", "text": "PA giả mạo", "key": "sai"})
     assert r.status_code == 403
+
+
+def test_bulletin_sms_reaches_the_subscribers_of_an_area(stack) -> None:  # type: ignore[no-untyped-def]
+    _, operator, base, password = stack
+    with httpx.Client(base_url=base) as admin:
+        csrf = admin.post("/api/v1/auth/login", json={"username": "admin", "password": password}).json()["csrf_token"]
+        h = {"X-CSRF-Token": csrf}
+        admin.post("/api/v1/areas", headers=h, json={"code": "XA", "name": "Xã Hòa Bình", "level": "commune"})
+        admin.post(
+            "/api/v1/areas", headers=h, json={"code": "T1", "name": "Thôn Một", "level": "village", "parent": "XA"}
+        )
+        admin.post(
+            "/api/v1/users", headers=h, json={"username": "duyet", "role": "approver", "password": "mat-khau-dai-1"}
+        )
+        # Residents register by SMS; one changes her mind.
+        messages = (
+            ("84912000001", "DK T1"),
+            ("84912000002", "dk thôn một"),
+            ("84912000003", "DK Hòa Bình"),
+            ("84912000002", "HUY"),
+        )
+        for n, (phone, text) in enumerate(messages, start=1):
+            operator.send_mo(phone, "8088", "text", text)  # fakesmsc takes one line per read: wait for each reply
+            wait_for(lambda n=n: len(operator.received()) >= n)
+        sms = "Thông báo: mất điện từ 14h đến 16h chiều nay."
+        bid = admin.post(
+            "/api/v1/bulletins",
+            headers=h,
+            json={
+                "title": "Lịch cắt điện",
+                "body": "Chiều nay mất điện từ 14h đến 16h.",
+                "sms_text": sms,
+                "targets": [{"channel": "sms", "area": "XA"}],
+            },
+        ).json()["id"]
+        admin.post(f"/api/v1/bulletins/{bid}/submit", headers=h)
+        with httpx.Client(base_url=base) as approver:
+            acsrf = approver.post(
+                "/api/v1/auth/login", json={"username": "duyet", "password": "mat-khau-dai-1"}
+            ).json()["csrf_token"]
+            approver.post(f"/api/v1/bulletins/{bid}/approve", headers={"X-CSRF-Token": acsrf})
+            approver.post(f"/api/v1/bulletins/{bid}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+        got = wait_for(lambda: [to for _, to, text in operator.received() if text == sms] or None, timeout=60)
+        wait_for(lambda: admin.get(f"/api/v1/bulletins/{bid}").json()["status"] == "done", timeout=60)
+        rows = admin.get(f"/api/v1/bulletins/{bid}/deliveries").json()["rows"]
+    assert sorted(got) == ["84912000001", "84912000003"]  # the opted-out number got nothing
+    assert sorted(r["target"] for r in rows) == ["+84912000001", "+84912000003"]
+    assert all(r["state"] in ("sent", "delivered") for r in rows)
