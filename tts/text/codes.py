@@ -13,24 +13,22 @@ from typing import TYPE_CHECKING
 
 from tts.text.lexicon import Lexicon, spell
 from tts.text.numbers import read_cardinal, read_digits
+from tts.text.patterns import WORD_CHARS, D, alternation
 
 if TYPE_CHECKING:
     from tts.text.rules import Options
-
-D = "[0-9]"
-_WORD_CHARS = r"\wđĐ"
 
 
 class CodeRules:
     def __init__(self, lexicon: Lexicon, opts: Options) -> None:
         self.lex = lexicon
         self.opts = opts
-        types = "|".join(re.escape(k) for k in sorted(lexicon.doc_types, key=len, reverse=True))
+        types = alternation(lexicon.doc_types)
         self._doc_a = re.compile(
-            rf"(?<![{_WORD_CHARS}/])({D}+)(?:/({D}{{4}}))?/({types})-([A-ZĐƯ][A-Za-zĐđƯ&]*(?:-[A-ZĐ][A-Za-zĐđ&]*)*)"
-            rf"(?![{_WORD_CHARS}])"
+            rf"(?<![{WORD_CHARS}/])({D}+)(?:/({D}{{4}}))?/({types})-([A-ZĐƯ][A-Za-zĐđƯ&]*(?:-[A-ZĐ][A-Za-zĐđ&]*)*)"
+            rf"(?![{WORD_CHARS}])"
         )
-        self._doc_b = re.compile(rf"(?<![{_WORD_CHARS}/])({D}+)-({types})/([A-ZĐƯ][A-Za-zĐđƯ&]*)(?![{_WORD_CHARS}])")
+        self._doc_b = re.compile(rf"(?<![{WORD_CHARS}/])({D}+)-({types})/([A-ZĐƯ][A-Za-zĐđƯ&]*)(?![{WORD_CHARS}])")
 
     # --- document codes -------------------------------------------------------------
     def _issuer_words(self, issuer: str) -> str:

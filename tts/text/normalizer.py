@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tts.text.lexicon import Lexicon, default_lexicon, read_table
 from tts.text.numbers import DIGITS
+from tts.text.patterns import alternation
 from tts.text.rules import Options, RuleSet
 
 # Pauses after a phrase, by the punctuation that ends it (milliseconds).
@@ -61,13 +62,7 @@ class Normalizer:
             if k.strip()
         }
         self._override_re = (
-            re.compile(
-                r"(?i)(?<![\wđĐ])("
-                + "|".join(re.escape(k) for k in sorted(self.overrides, key=len, reverse=True))
-                + r")(?![\wđĐ])"
-            )
-            if self.overrides
-            else None
+            re.compile(r"(?i)(?<![\wđĐ])(" + alternation(self.overrides) + r")(?![\wđĐ])") if self.overrides else None
         )
         self._override_lookup = {k.lower(): v for k, v in self.overrides.items()}
 

@@ -22,9 +22,8 @@ from tts.text.numbers import (
     read_ordinal,
     roman_to_int,
 )
+from tts.text.patterns import WORD_CHARS, D, alternation
 
-D = "[0-9]"
-_WORD_CHARS = r"\wđĐ"
 NUMBER = rf"{D}{{1,3}}(?:\.{D}{{3}})+(?:,{D}+)?|{D}+,{D}+|{D}+\.{D}{{1,2}}(?![0-9.])|{D}+"
 
 
@@ -46,10 +45,6 @@ def read_number_token(token: str, opts: Options) -> str:
         integer, fraction = token.split(".", 1)
         return read_decimal(integer, fraction, le=opts.le)
     return read_cardinal(token, le=opts.le)
-
-
-def _alternation(keys: list[str]) -> str:
-    return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
 
 
 def _valid_date(day: str, month: str, year: str | None = None) -> bool:
@@ -93,18 +88,23 @@ class RuleSet:
     def __init__(self, lexicon: Lexicon, opts: Options) -> None:
         self.lex = lexicon
         self.opts = opts
-        units = _alternation([*lexicon.units, "%", "đ", "₫", "VNĐ", "VND", "vnđ", "USD"])
+        units = alternation([*lexicon.units, "%", "đ", "₫", "VNĐ", "VND", "vnđ", "USD"])
         self._unit_words = dict(lexicon.units)
         self._unit_words.update(
             {"%": "phần trăm", "đ": "đồng", "₫": "đồng", "VNĐ": "đồng", "VND": "đồng", "vnđ": "đồng", "USD": "đô la mỹ"}
         )
         self._number_unit = re.compile(
-            rf"(?<![{_WORD_CHARS}.,])(-)?({NUMBER})(?:\s?({units})(?![{_WORD_CHARS}]))?"
-            rf"(?:/({units})(?![{_WORD_CHARS}]))?"
+            rf"(?<![{WORD_CHARS}.,])(-)?({NUMBER})(?:\s?({units})(?![{WORD_CHARS}]))?"
+            rf"(?:/({units})(?![{WORD_CHARS}]))?"
         )
-        self._per_unit = re.compile(rf"(?<=[{_WORD_CHARS}])/({units})(?![{_WORD_CHARS}])")
-        abbr = _alternation(list(lexicon.abbreviations))
-        self._abbr = re.compile(rf"(?<![{_WORD_CHARS}&])({abbr})(\.(?=\s+[A-ZĐ]))?(?![{_WORD_CHARS}&])")
+        self._per_unit = re.compile(rf"(?<=[{WORD_CHARS}])/({units})(?![{WORD_CHARS}])")
+        abbr = alternation(lexicon.abbreviations)
+        self._abbr = re.compile(rf"(?<![{WORD_CHARS}&])({abbr})(\.(?=\s+[A-ZĐ]))?(?![{WORD_CHARS}&])")
+        self._loanwords = (
+            re.compile(rf"(?i)(?<![{WORD_CHARS}])({alternation(lexicon.loanwords)})(?![{WORD_CHARS}])")
+            if lexicon.loanwords
+            else None
+        )
         self._codes = CodeRules(lexicon, opts)
 
     # --- dates ----------------------------------------------------------------------
@@ -250,10 +250,9 @@ class RuleSet:
         return self._upper_word.sub(sub, text)
 
     def loanwords(self, text: str) -> str:
-        if not self.lex.loanwords:
+        if self._loanwords is None:
             return text
-        pattern = re.compile(rf"(?i)(?<![{_WORD_CHARS}])({_alternation(list(self.lex.loanwords))})(?![{_WORD_CHARS}])")
-        return pattern.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
+        return self._loanwords.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
 
     def ordered(self) -> list[Rule]:
         return [
