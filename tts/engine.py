@@ -192,7 +192,6 @@ class Synthesizer:
         key = cache_key(self._fingerprint, phrase.text, {})
         hit = self.cache.get(key) if self.cache is not None else None
         if hit is not None:
-            pieces_done = [hit]
             yield Chunk(
                 0,
                 total,

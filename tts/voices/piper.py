@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from tts.voices.base import Audio, VoiceError, VoiceInfo
 from tts.voices.espeak import phonemize
+from tts.voices.runtime import onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ class PiperVoice:
     thread_safe = True
 
     def __init__(self, info: VoiceInfo, folder: Path, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         self.info = info
         model = folder / info.files.get("model", "")
         config_path = folder / info.files.get("config", "")
@@ -74,16 +73,7 @@ class PiperVoice:
         )
         self.espeak_voice = str(self.config.get("espeak", {}).get("voice", "vi"))
         self.speaker = int(info.settings.get("speaker_id", self.config.get("default_speaker_id", 0)))
-        options = ort.SessionOptions()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Every phrase has a new shape: per-shape memory patterns cost more than they save.
-        options.enable_mem_pattern = False
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise VoiceError(f"không nạp được {model.name}: {exc}") from exc
+        self.session = onnx_session(model, threads)
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.keeps_tones = all(d in self.id_map for d in "123456")
         self._warned: set[str] = set()

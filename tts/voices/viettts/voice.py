@@ -15,12 +15,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tts.voices.base import Audio, VoiceError, VoiceInfo
+from tts.voices.runtime import onnx_session
 from tts.voices.viettts.tokenizer import SIL, WORD_END, load_lexicon, text_to_tokens
 
 DROPOUT_MODES = ("seeded", "off")
@@ -31,24 +31,6 @@ class StageTimes:
     duration: float
     acoustic: float
     vocoder: float
-
-
-def _session(path: Path, threads: int) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads > 0:
-        options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Idle intra-op threads must not spin: phrases run in parallel on few cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # Every phrase has a new shape: per-shape memory patterns cost more than they save.
-    options.enable_mem_pattern = False
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise VoiceError(f"không nạp được mô hình {path.name}: {exc}") from exc
 
 
 class VietTTSVoice:
@@ -71,9 +53,9 @@ class VietTTSVoice:
             raise VoiceError(f"giọng {info.id}: 'prenet_dropout' phải là {' hoặc '.join(DROPOUT_MODES)}")
         self.seed = int(settings.get("seed", 0))
         self.lexicon = load_lexicon(folder / files["lexicon"])
-        self._duration = _session(folder / files["duration"], threads)
-        self._acoustic = _session(folder / files["acoustic"], threads)
-        self._vocoder = _session(folder / files["vocoder"], threads)
+        self._duration = onnx_session(folder / files["duration"], threads)
+        self._acoustic = onnx_session(folder / files["acoustic"], threads)
+        self._vocoder = onnx_session(folder / files["vocoder"], threads)
         keep_input = self._acoustic.get_inputs()[2]
         self.prenet_dim = int(keep_input.shape[1])
 

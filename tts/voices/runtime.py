@@ -1,0 +1,27 @@
+"""The onnxruntime session every ONNX voice runs on, tuned for phrase-by-phrase synthesis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tts.voices.base import VoiceError
+
+
+def onnx_session(path: Path, threads: int = 0) -> Any:
+    """A CPU session for ``path``; ``threads`` 0 lets onnxruntime choose."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle intra-op threads must not spin: phrases run in parallel on few cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Every phrase has a new shape: per-shape memory patterns cost more than they save.
+    options.enable_mem_pattern = False
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise VoiceError(f"không nạp được mô hình {path.name}: {exc}") from exc
