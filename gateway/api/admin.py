@@ -5,12 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import auth
+from gateway import accounts, auth
 from gateway.api.deps import SESSION_COOKIE, Caller, caller, db, require_role
-from gateway.api.errors import error
 from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, PronunciationIn, TokenIn, UserIn
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, AuditLog, User
@@ -20,15 +18,10 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 @router.post("/auth/login")
 async def login(data: LoginIn, request: Request, response: Response, session: AsyncSession = Depends(db)) -> object:
-    limiter: auth.LoginLimiter = request.app.state.services.login_limiter
     address = request.client.host if request.client else "?"
-    if limiter.blocked(address, data.username):
-        return error("username", "rate_limit", "đăng nhập sai quá nhiều lần, hãy thử lại sau 5 phút", 429)
-    user = (await session.execute(select(User).where(User.username == data.username))).scalar_one_or_none()
-    if user is None or not user.active or not auth.verify_password(data.password, user.password_hash):
-        limiter.failed(address, data.username)
-        return error("password", "invalid_credentials", "sai tên đăng nhập hoặc mật khẩu", 401)
-    limiter.succeeded(address, data.username)
+    user = await accounts.authenticate(
+        session, request.app.state.services.login_limiter, address, data.username, data.password
+    )
     token, csrf = await auth.start_session(session, user)
     await audit(session, user.username, "login", "user", user.id)
     await session.commit()
@@ -64,14 +57,7 @@ async def me(who: Caller = Depends(caller)) -> dict[str, object]:
 async def change_password(
     data: PasswordIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> object:
-    user = await session.get(User, who.user.id)
-    assert user is not None  # the caller was just loaded
-    if not auth.verify_password(data.current_password, user.password_hash):
-        return error("current_password", "invalid_credentials", "current_password: mật khẩu hiện tại không đúng", 403)
-    user.password_hash = auth.hash_password(data.new_password)
-    user.must_change_password = False
-    await audit(session, user.username, "change_password", "user", user.id)
-    await session.commit()
+    await accounts.change_password(session, who.user.id, data.current_password, data.new_password)
     return {"ok": True}
 
 
@@ -97,21 +83,9 @@ async def list_users(
 async def create_user(
     data: UserIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
 ) -> object:
-    user = User(
-        username=data.username,
-        full_name=data.full_name,
-        role=data.role,
-        password_hash=auth.hash_password(data.password),
-        can_skip_approval=data.can_skip_approval,
+    user = await accounts.create_user(
+        session, who.user, data.username, data.full_name, data.role, data.password, data.can_skip_approval
     )
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        return error("username", "unique", f"username: tên đăng nhập '{data.username}' đã có", 409)
-    await audit(session, who.user.username, "create", "user", user.id, role=data.role)
-    await session.commit()
     return {"id": user.id, "username": user.username, "role": user.role}
 
 
@@ -135,21 +109,7 @@ async def list_areas(session: AsyncSession = Depends(db), who: Caller = Depends(
 async def create_area(
     data: AreaIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
 ) -> object:
-    parent_id = None
-    if data.parent:
-        parent = (await session.execute(select(Area).where(Area.code == data.parent))).scalar_one_or_none()
-        if parent is None:
-            return error("parent", "exists", f"parent: không có địa bàn mã '{data.parent}'", 422)
-        parent_id = parent.id
-    area = Area(code=data.code, name=data.name, level=data.level, parent_id=parent_id)
-    session.add(area)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        return error("code", "unique", f"code: mã địa bàn '{data.code}' đã có", 409)
-    await audit(session, who.user.username, "create", "area", data.code)
-    await session.commit()
+    area = await accounts.create_area(session, who.user, data.code, data.name, data.level, data.parent)
     return JSONResponse({"id": area.id, "code": area.code}, status_code=201)
 
 

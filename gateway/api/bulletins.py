@@ -11,7 +11,7 @@ from gateway.api.deps import Caller, caller, db
 from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, ScheduleIn, TargetIn
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Target, utcnow
+from gateway.db.models import Artifact, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
 
 router = APIRouter(prefix="/api/v1", tags=["bulletins"])
@@ -39,11 +39,9 @@ async def check_voice(request_voice: str) -> None:
 
 
 async def out(session: AsyncSession, bulletin: Bulletin) -> BulletinOut:
-    rows = await session.execute(
-        select(Target.channel, Area.code).join(Area, Area.id == Target.area_id).where(Target.bulletin_id == bulletin.id)
-    )
+    targets = await service.targets_of(session, bulletin.id)
     data = {c: getattr(bulletin, c) for c in BulletinOut.model_fields if c != "targets"}
-    return BulletinOut(**data, targets=[TargetIn.model_validate({"channel": c, "area": a}) for c, a in rows])
+    return BulletinOut(**data, targets=[TargetIn.model_validate({"channel": c, "area": a}) for c, _, a in targets])
 
 
 @router.get("/bulletins")

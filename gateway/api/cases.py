@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db
 from gateway.api.schemas import CaseIn, CaseTransitionIn, TranscriptIn
-from gateway.db.models import Area, Case, utcnow
+from gateway.db.models import Case
 from gateway.feedback import service
 from gateway.phones import masked
 
@@ -60,15 +60,7 @@ async def list_cases(
     session: AsyncSession = Depends(db),
     who: Caller = Depends(caller),
 ) -> list[dict[str, Any]]:
-    query = select(Case).order_by(Case.id.desc()).limit(500)
-    if status:
-        query = query.where(Case.status == status)
-    if category:
-        query = query.where(Case.category == category)
-    if area:
-        query = query.join(Area, Area.id == Case.area_id).where(Area.code == area)
-    if overdue:
-        query = query.where(Case.status.in_(("new", "assigned", "in_progress")), Case.sla_due_at < utcnow())
+    query = service.filtered(select(Case).order_by(Case.id.desc()).limit(500), status, category, area, overdue)
     return [out(c, who) for c in (await session.execute(query)).scalars()]
 
 

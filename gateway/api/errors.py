@@ -61,4 +61,4 @@ async def validation_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 async def workflow_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WorkflowError)  # registered for this type only
-    return error(exc.field, "workflow", f"{exc.field}: {exc.message}", exc.status)
+    return error(exc.field, exc.rule, f"{exc.field}: {exc.message}", exc.status)

@@ -218,6 +218,17 @@ async def schedule(session: AsyncSession, user: User, bulletin_id: int, run_at: 
     )
 
 
+async def targets_of(session: AsyncSession, bulletin_id: int) -> list[tuple[str, int, str]]:
+    """(channel, area id, area code) of each of the bulletin's targets."""
+    rows = await session.execute(
+        select(Target.channel, Area.id, Area.code)
+        .join(Area, Area.id == Target.area_id)
+        .where(Target.bulletin_id == bulletin_id)
+        .order_by(Target.id)
+    )
+    return [(channel, area_id, code) for channel, area_id, code in rows]
+
+
 async def delivery_counts(session: AsyncSession, bulletin_id: int) -> dict[str, dict[str, int]]:
     rows = await session.execute(
         select(Delivery.channel, Delivery.state, func.count())

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import auth
+from gateway import accounts
 from gateway.api.deps import db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
@@ -51,27 +51,9 @@ async def admin_user(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
-        if user.role != "admin":
-            raise WorkflowError("role", "chỉ quản trị được thêm người dùng", 403)
-        if role not in auth.ROLES:
-            raise WorkflowError("role", "vai trò không hợp lệ", 422)
         if len(username) < 3 or not username.replace("_", "").replace(".", "").isalnum():
             raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
-        if problem := auth.check_password_rule(password):
-            raise WorkflowError("password", problem, 422)
-        if (await session.execute(select(User).where(User.username == username))).scalar_one_or_none():
-            raise WorkflowError("username", f"tên đăng nhập '{username}' đã có", 409)
-        session.add(
-            User(
-                username=username,
-                full_name=full_name,
-                role=role,
-                password_hash=auth.hash_password(password),
-                can_skip_approval=can_skip_approval,
-            )
-        )
-        await service.audit(session, user.username, "create", "user", username, role=role)
-        await session.commit()
+        await accounts.create_user(session, user, username, full_name, role, password, can_skip_approval)
     except WorkflowError as exc:
         return back("/admin", f"{exc.field}: {exc.message}")
     return back("/admin")
@@ -90,23 +72,7 @@ async def admin_area(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
-        if user.role != "admin":
-            raise WorkflowError("role", "chỉ quản trị được thêm địa bàn", 403)
-        if not code.strip() or not name.strip():
-            raise WorkflowError("code", "cần mã và tên địa bàn", 422)
-        if level not in ("province", "commune", "village"):
-            raise WorkflowError("level", "cấp phải là tỉnh, xã/phường hoặc thôn/cụm", 422)
-        parent_id = None
-        if parent:
-            found = (await session.execute(select(Area).where(Area.code == parent))).scalar_one_or_none()
-            if found is None:
-                raise WorkflowError("parent", f"không có địa bàn mã '{parent}'", 422)
-            parent_id = found.id
-        if (await session.execute(select(Area).where(Area.code == code.strip()))).scalar_one_or_none():
-            raise WorkflowError("code", f"mã địa bàn '{code}' đã có", 409)
-        session.add(Area(code=code.strip(), name=name.strip(), level=level, parent_id=parent_id))
-        await service.audit(session, user.username, "create", "area", code)
-        await session.commit()
+        await accounts.create_area(session, user, code, name, level, parent or None)
     except WorkflowError as exc:
         return back("/admin", f"{exc.field}: {exc.message}")
     return back("/admin")
@@ -131,14 +97,7 @@ async def account_password(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
-        if not auth.verify_password(current_password, user.password_hash):
-            raise WorkflowError("current_password", "mật khẩu hiện tại không đúng", 403)
-        if problem := auth.check_password_rule(new_password):
-            raise WorkflowError("new_password", problem, 422)
-        user.password_hash = auth.hash_password(new_password)
-        user.must_change_password = False
-        await service.audit(session, user.username, "change_password", "user", user.id)
-        await session.commit()
+        await accounts.change_password(session, user.id, current_password, new_password)
     except WorkflowError as exc:
         return back("/account", f"{exc.field}: {exc.message}")
     return RedirectResponse("/account?done=1", status_code=303)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, templates, who
-from gateway.db.models import Area, Case, utcnow
+from gateway.db.models import Area, Case
 from gateway.feedback import service, taxonomy
 from gateway.phones import masked
 
@@ -31,16 +31,9 @@ async def inbox(
 ) -> Response:
     user, csrf = await who(request, session)
     query = select(Case).order_by(Case.sla_due_at).limit(300)
-    if status:
-        query = query.where(Case.status == status)
-    else:
+    if not status:  # the inbox shows open cases unless a status is chosen
         query = query.where(Case.status.in_(service.OPEN))
-    if category:
-        query = query.where(Case.category == category)
-    if area:
-        query = query.join(Area, Area.id == Case.area_id).where(Area.code == area)
-    if overdue:
-        query = query.where(Case.status.in_(("new", "assigned", "in_progress")), Case.sla_due_at < utcnow())
+    query = service.filtered(query, status, category, area, bool(overdue))
     cases = (await session.execute(query)).scalars().all()
     areas = (await session.execute(select(Area).order_by(Area.code))).scalars().all()
     return page(

@@ -14,14 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import auth
+from gateway import accounts, auth
 from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import LOCAL
 from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
-from gateway.db.models import Area, AuditLog, Bulletin, Delivery, Render, Target, User, utcnow
+from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
 
 __all__ = ["NotLoggedIn", "router"]
@@ -38,15 +38,13 @@ async def login_page(request: Request, error: str = "") -> HTMLResponse:
 async def login_form(
     request: Request, username: str = Form(""), password: str = Form(""), session: AsyncSession = Depends(db)
 ) -> Response:
-    limiter: auth.LoginLimiter = request.app.state.services.login_limiter
     address = request.client.host if request.client else "?"
-    if limiter.blocked(address, username):
-        return back("/login", "Đăng nhập sai quá nhiều lần, hãy thử lại sau 5 phút.")
-    user = (await session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
-    if user is None or not user.active or not auth.verify_password(password, user.password_hash):
-        limiter.failed(address, username)
-        return back("/login", "Sai tên đăng nhập hoặc mật khẩu.")
-    limiter.succeeded(address, username)
+    try:
+        user = await accounts.authenticate(
+            session, request.app.state.services.login_limiter, address, username.strip(), password
+        )
+    except WorkflowError as exc:
+        return back("/login", exc.message[:1].upper() + exc.message[1:] + ".")
     token, _ = await auth.start_session(session, user)
     await service.audit(session, user.username, "login", "user", user.id)
     await session.commit()
@@ -173,16 +171,7 @@ async def view_bulletin(
 ) -> Response:
     user, csrf = await who(request, session)
     bulletin = await service.get(session, bulletin_id)
-    chosen = {
-        f"{c}:{a}"
-        for c, a in (
-            await session.execute(
-                select(Target.channel, Area.code)
-                .join(Area, Area.id == Target.area_id)
-                .where(Target.bulletin_id == bulletin.id)
-            )
-        )
-    }
+    chosen = {f"{c}:{a}" for c, _, a in await service.targets_of(session, bulletin.id)}
     renders = (
         (
             await session.execute(

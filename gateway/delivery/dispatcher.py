@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
-from gateway.bulletins.service import audit
+from gateway.bulletins.service import audit, targets_of
 from gateway.config import Settings
-from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
+from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Channel, Job
 
@@ -101,13 +101,7 @@ class Dispatcher:
                 await session.commit()
                 log.exception("render of bulletin %s failed", bulletin.id)
                 return
-            targets = (
-                await session.execute(
-                    select(Target.channel, Area.id, Area.code)
-                    .join(Area, Area.id == Target.area_id)
-                    .where(Target.bulletin_id == bulletin.id)
-                )
-            ).all()
+            targets = await targets_of(session, bulletin.id)
             occurrence = sched.occurrence
             # Take the schedule: only one worker passes this guarded update.
             following = next_occurrence(sched.recurrence, sched.run_at)
@@ -122,7 +116,7 @@ class Dispatcher:
                 return
             rank = ledger.PRIORITY_RANK[bulletin.priority]
             occurrence_id = sched.id * 100000 + occurrence
-            rows = await self._expand(session, bulletin.id, [(c, a, code) for c, a, code in targets])
+            rows = await self._expand(session, bulletin.id, targets)
             for channel, target, state, detail in rows:
                 session.add(
                     Delivery(
@@ -167,7 +161,7 @@ class Dispatcher:
                 rows.setdefault((channel_name, target), (channel_name, target, "pending", ""))
         return list(rows.values())
 
-    def _first_attempt(self, channel: str, bulletin: Bulletin):  # type: ignore[no-untyped-def]
+    def _first_attempt(self, channel: str, bulletin: Bulletin) -> datetime:
         now = utcnow()
         quiet = self.settings.quiet_hours.get(channel)
         if quiet is None or bulletin.priority == "emergency":
@@ -238,7 +232,3 @@ class Dispatcher:
                 if pending:
                     bulletin.status = "scheduled"
             await session.commit()
-
-
-def lease_margin(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.lease_seconds)

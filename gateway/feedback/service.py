@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from gateway.db.models import Area, Case, utcnow
 from gateway.feedback import taxonomy
 from gateway.feedback.ticket import is_valid, new_ticket
 from gateway.phones import to_e164
+from gateway.vietnamese import fold
 
 OPEN = ("new", "assigned", "in_progress", "answered")
 TRANSITIONS = {
@@ -57,7 +58,7 @@ class Intake:
 
 
 def _similar(a: str, b: str) -> float:
-    wa, wb = set(taxonomy.fold(a).split()), set(taxonomy.fold(b).split())
+    wa, wb = set(fold(a).split()), set(fold(b).split())
     return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
 
 
@@ -195,8 +196,27 @@ async def correct_transcript(session: AsyncSession, actor: str, ticket: str, tex
     return case
 
 
+# An answered case waits for the resident, not for the office: its SLA clock has stopped.
+RUNNING = tuple(s for s in OPEN if s != "answered")
+
+
 def is_overdue(case: Case) -> bool:
-    return case.status in OPEN and case.status != "answered" and case.sla_due_at < utcnow()
+    return case.status in RUNNING and case.sla_due_at < utcnow()
+
+
+def filtered(
+    query: Select[Case], status: str | None, category: str | None, area: str | None, overdue: bool
+) -> Select[Case]:
+    """The inbox filters, for the API and the console alike."""
+    if status:
+        query = query.where(Case.status == status)
+    if category:
+        query = query.where(Case.category == category)
+    if area:
+        query = query.join(Area, Area.id == Case.area_id).where(Area.code == area)
+    if overdue:
+        query = query.where(Case.status.in_(RUNNING), Case.sla_due_at < utcnow())
+    return query
 
 
 def status_sentence(case: Case) -> str:

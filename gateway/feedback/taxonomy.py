@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from gateway.vietnamese import fold
 
 DATA = Path(__file__).parent / "data" / "categories.tsv"
 DEFAULT = "khac"
@@ -18,12 +19,6 @@ class Category:
     name: str
     sla_hours: int
     keywords: tuple[str, ...]
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents (đ -> d), spaces collapsed: for matching only."""
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
-    return " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Mn").split())
 
 
 @lru_cache(maxsize=4)

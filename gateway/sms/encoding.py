@@ -14,6 +14,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from gateway.vietnamese import strip_accents
+
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -69,13 +71,6 @@ def plan(text: str) -> SmsPlan:
     if current:
         parts.append("".join(current))
     return SmsPlan(text, encoding, units, parts)
-
-
-def strip_accents(text: str) -> str:
-    """Vietnamese without diacritics (đ -> d by hand: it has no decomposition)."""
-    text = unicodedata.normalize("NFC", text).replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
 
 
 def cost_preview(text: str, recipients: int) -> dict[str, object]:

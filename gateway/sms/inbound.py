@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Bulletin, Subscriber, Target
 from gateway.feedback import service as cases
-from gateway.feedback.taxonomy import fold
 from gateway.phones import to_e164
-from gateway.sms.encoding import plan, strip_accents
+from gateway.sms.encoding import plan
 from gateway.sms.keywords import parse
+from gateway.vietnamese import fold, strip_accents
 
 ACTOR = "sms"
 

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from gateway.feedback.taxonomy import fold
+from gateway.vietnamese import fold
 
 KEYWORDS = {
     "pa": "feedback",

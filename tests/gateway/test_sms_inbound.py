@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.db.models import Area, Bulletin, Case, Subscriber, Target, User
-from gateway.feedback.taxonomy import fold
 from gateway.sms.encoding import plan
 from gateway.sms.inbound import handle
+from gateway.vietnamese import fold
 from tests.gateway.conftest import Gateway, seed
 
 pytestmark = pytest.mark.asyncio

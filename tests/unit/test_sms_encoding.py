@@ -8,7 +8,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sms.encoding import GSM7_BASIC, cost_preview, is_gsm7, plan, strip_accents
+from gateway.sms.encoding import GSM7_BASIC, cost_preview, is_gsm7, plan
+from gateway.vietnamese import strip_accents
 
 ACCENTED_150 = (
     "Thông báo: Ủy ban nhân dân xã tổ chức tiêm chủng cho trẻ em dưới 5 tuổi vào sáng thứ hai "
