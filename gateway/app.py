@@ -27,6 +27,7 @@ from gateway.file_channel.adapter import FileChannel
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import KannelConfig, KannelTransport, callback_key
 from gateway.storage.artifacts import ArtifactStore
+from tts.cache import PhraseCache
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -63,7 +64,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     engine = make_engine(settings.db_url)
     sessions = make_sessions(engine)
     renderer = Renderer(
-        ArtifactStore(settings.data_dir / "artifacts"), Pronunciations(settings.data_dir / "pronunciations.tsv")
+        ArtifactStore(settings.data_dir / "artifacts"),
+        Pronunciations(settings.data_dir / "pronunciations.tsv"),
+        PhraseCache(settings.data_dir / "phrase-cache"),
     )
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)

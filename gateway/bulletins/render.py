@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
+from tts.cache import PhraseCache
 from tts.engine import Synthesizer
 from tts.render import RenderSettings
 from tts.text.normalizer import Normalizer
@@ -37,9 +38,12 @@ class RenderProgress:
 
 
 class Renderer:
-    def __init__(self, store: ArtifactStore, pronunciations: Pronunciations, workers: int = 2) -> None:
+    def __init__(
+        self, store: ArtifactStore, pronunciations: Pronunciations, cache: PhraseCache, workers: int = 2
+    ) -> None:
         self.store = store
         self.pronunciations = pronunciations
+        self.cache = cache  # the second format of a bulletin reuses the first one's phrase audio
         self.progress = RenderProgress()
         self._synths: dict[str, Synthesizer] = {}
         self._overrides: dict[str, str] | None = None
@@ -59,7 +63,9 @@ class Renderer:
                 from tts.voices.registry import load_voice
 
                 voice = await asyncio.to_thread(load_voice, voice_id)
-                self._synths[voice_id] = Synthesizer(voice, Normalizer(overrides=overrides), workers=self._workers)
+                self._synths[voice_id] = Synthesizer(
+                    voice, Normalizer(overrides=overrides), cache=self.cache, workers=self._workers
+                )
             return self._synths[voice_id]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:
