@@ -100,8 +100,10 @@ def _plain(obj: Any) -> Any:
         return obj
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_plain(v) for v in obj) if isinstance(obj, list) else tuple(_plain(v) for v in obj)
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, tuple):  # namedtuples from checkpoints become plain tuples
+        return tuple(_plain(v) for v in obj)
     return obj
 
 
