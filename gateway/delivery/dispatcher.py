@@ -70,13 +70,14 @@ class Dispatcher:
                         select(Schedule)
                         .where(Schedule.done.is_(False), Schedule.run_at <= utcnow())
                         .join(Bulletin, Bulletin.id == Schedule.bulletin_id)
-                        .order_by(Bulletin.priority == "emergency", Schedule.run_at)
+                        # Emergencies skip the queue (Thông tư 39/2020), then the oldest first.
+                        .order_by((Bulletin.priority == "emergency").desc(), Schedule.run_at)
                     )
                 )
                 .scalars()
                 .all()
             )
-        for sched in sorted(due, key=lambda s: s.run_at):
+        for sched in due:
             await self.start_occurrence(sched.id)
         return bool(due)
 

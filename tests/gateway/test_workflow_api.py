@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import wave
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,34 @@ async def test_pronunciation_overrides_reach_preview_and_renders(gateway: Gatewa
     assert r.json()["spoken_text"] == "thành phố plây cu"
     r = await editor.put("/api/v1/pronunciations", json={"written": "UBND", "spoken": "u 2"}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "spoken"
+
+
+async def test_due_emergency_starts_before_an_earlier_normal_programme(gateway: Gateway) -> None:
+    users = await seed(gateway)
+    editor, ecsrf = users["bientap"]
+    approver, acsrf = users["duyet"]
+    ids = {}
+    for priority, minutes_ago in (("normal", 10), ("emergency", 1)):
+        r = await editor.post(
+            "/api/v1/bulletins",
+            headers={"X-CSRF-Token": ecsrf},
+            json={
+                "title": f"Bản tin {priority}",
+                "body": "Nội dung bản tin.",
+                "priority": priority,
+                "targets": [{"channel": "file", "area": "T1"}],
+            },
+        )
+        bid = r.json()["id"]
+        await editor.post(f"/api/v1/bulletins/{bid}/submit", headers={"X-CSRF-Token": ecsrf})
+        await approver.post(f"/api/v1/bulletins/{bid}/approve", headers={"X-CSRF-Token": acsrf})
+        run_at = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+        r = await approver.post(
+            f"/api/v1/bulletins/{bid}/schedule", json={"run_at": run_at}, headers={"X-CSRF-Token": acsrf}
+        )
+        assert r.status_code == 200, r.text
+        ids[priority] = str(bid)
+    await gateway.run_worker()
+    audit = (await users["admin"][0].get("/api/v1/audit?limit=1000")).json()
+    started = [a["entity_id"] for a in reversed(audit) if a["action"] == "render_start"]
+    assert started == [ids["emergency"], ids["normal"]]
