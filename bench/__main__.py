@@ -1,4 +1,4 @@
-"""``make bench``: speech-engine benchmarks with their anchors, measured in the same run.
+"""``make bench``: speech-engine and SMS benchmarks with their anchors, measured in the same run.
 
 Anchors: the machine's measured float32 GEMM rate (compute floor of the vocoder), the
 vietTTS architecture in JAX/XLA (a separate venv made here; skipped with a message where
@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import sms_bench
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -117,7 +118,11 @@ def main() -> None:
     parser.add_argument("--no-jax", action="store_true", help="skip the JAX reference anchor")
     parser.add_argument("--voice", action="append", default=[], help="also benchmark this installed voice")
     parser.add_argument("--only-viettts", action="store_true", help="only the vietTTS architecture and its anchor")
+    parser.add_argument("--only-sms", action="store_true", help="only the SMS benchmarks (SMPP throughput, campaign)")
     args = parser.parse_args()
+    if args.only_sms:
+        sms_bench.main()
+        return
     BUILD.mkdir(parents=True, exist_ok=True)
     print(f"machine: {describe()}")
     gemm = gemm_flops()
@@ -128,6 +133,8 @@ def main() -> None:
     if not args.only_viettts:
         espeak_and_installed(args, cases, results)
     viettts(args, cases, gemm)
+    if not args.only_viettts:
+        sms_bench.main()
 
 
 def espeak_and_installed(args: argparse.Namespace, cases: dict[str, str], results: dict[str, list[CaseResult]]) -> None:

@@ -192,6 +192,7 @@ def main() -> None:
     dur = load(ckpt / "duration_latest_ckpt.pickle.xz")
     aco = load(ckpt / "acoustic_latest_ckpt.pickle.xz")
     voc = load(ckpt / "hk_hifi.pickle.xz")
+
     def arrays(tree: Any) -> Any:
         return jax.tree_util.tree_map(
             lambda leaf: jnp.asarray(leaf) if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" else leaf, tree

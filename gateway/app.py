@@ -25,7 +25,9 @@ from gateway.delivery.channel import Channel
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.file_channel.adapter import FileChannel
 from gateway.sms.adapter import SmsChannel
-from gateway.sms.kannel import KannelConfig, KannelTransport, callback_key
+from gateway.sms.kannel import callback_key
+from gateway.sms.service import SmsService
+from gateway.sms.setup import build_sms
 from gateway.storage.artifacts import ArtifactStore
 from tts.cache import PhraseCache
 
@@ -44,7 +46,7 @@ class Services:
     secret_key: str
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
-    sms_transport: KannelTransport | None = None
+    sms: SmsService | None = None
     sms_callback_key: str = ""
 
 
@@ -71,19 +73,11 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)
     services = Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
-    if settings.kannel_sendsms_url:
-        services.sms_callback_key = callback_key(services.secret_key)
-        services.sms_transport = KannelTransport(
-            KannelConfig(
-                settings.kannel_sendsms_url,
-                settings.kannel_username,
-                settings.kannel_password,
-                settings.sms_sender,
-                f"http://{settings.host}:{settings.port}",
-                services.sms_callback_key,
-            )
-        )
-        services.channels["sms"] = SmsChannel(services.sms_transport)
+    services.sms = build_sms(settings, sessions, services.secret_key)
+    if services.sms is not None:
+        if settings.sms_transport_kind == "kannel":
+            services.sms_callback_key = callback_key(services.secret_key)
+        services.channels["sms"] = SmsChannel(services.sms, settings.sms_daily_cap, settings.timezone)
     return services
 
 
@@ -106,6 +100,10 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         s = services.settings
         print(f"Loa đang chạy: http://{s.host}:{s.port}/ (API: /docs, dữ liệu: {s.data_dir})", flush=True)
         stop = asyncio.Event()
+        # SMPP binds and modem polls belong to the worker; Kannel's callbacks reach any web process.
+        sms = services.sms if (run_worker or s.sms_transport_kind == "kannel") else None
+        if sms is not None:
+            await sms.start()
         task = asyncio.create_task(services.dispatcher.run(stop)) if run_worker else None
         try:
             yield
@@ -113,6 +111,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             stop.set()
             if task is not None:
                 await task
+            if sms is not None:
+                await sms.close()
             await services.engine.dispose()
 
     app = FastAPI(
@@ -144,7 +144,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, cases, sms_callbacks
+    from gateway.api import admin, alerts, bulletins, cases, sms, sms_callbacks
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -171,6 +171,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
     app.include_router(cases.router)
+    app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(console_router)
     app.include_router(admin_pages_router)

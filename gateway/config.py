@@ -45,11 +45,28 @@ class Settings:
     kannel_username: str = ""
     kannel_password: str = ""
     sms_sender: str = ""
+    sms_transport: str = ""  # kannel | smpp | modem; empty: kannel when kannel_sendsms_url is set
+    sms_tps: int = 10  # messages per second the operator contract allows; 0: no limit
+    sms_daily_cap: int = 3  # bulletin SMS per number per day (emergencies exempt); 0: no cap
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    smpp_system_type: str = ""
+    smpp_window: int = 10
+    smpp_number_format: str = "international"  # international (84...) | national (0...)
+    modem_device: str = ""  # e.g. /dev/ttyUSB0
+    modem_connection: str = "at"  # Gammu connection, e.g. at115200
+    modem_poll_seconds: int = 10
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'loa.db').as_posix()}"
+
+    @property
+    def sms_transport_kind(self) -> str:
+        return self.sms_transport or ("kannel" if self.kannel_sendsms_url else "")
 
     @property
     def outbox(self) -> Path:
@@ -73,6 +90,19 @@ _TYPES: dict[str, type] = {
     "kannel_username": str,
     "kannel_password": str,
     "sms_sender": str,
+    "sms_transport": str,
+    "sms_tps": int,
+    "sms_daily_cap": int,
+    "smpp_host": str,
+    "smpp_port": int,
+    "smpp_system_id": str,
+    "smpp_password": str,
+    "smpp_system_type": str,
+    "smpp_window": int,
+    "smpp_number_format": str,
+    "modem_device": str,
+    "modem_connection": str,
+    "modem_poll_seconds": int,
 }
 
 
@@ -160,6 +190,21 @@ def _validate(s: Settings) -> list[str]:
         problems.append("lease_seconds: phải ít nhất 5 giây")
     if not 1 <= s.max_attempts <= 50:
         problems.append("max_attempts: phải từ 1 đến 50")
+    transport = s.sms_transport or ("kannel" if s.kannel_sendsms_url else "")
+    if transport not in ("", "kannel", "smpp", "modem"):
+        problems.append("sms_transport: phải là kannel, smpp hoặc modem")
+    if transport == "kannel" and not s.kannel_sendsms_url:
+        problems.append("kannel_sendsms_url: bắt buộc khi sms_transport = kannel")
+    if transport == "smpp" and not (s.smpp_host and s.smpp_system_id):
+        problems.append("smpp_host, smpp_system_id: bắt buộc khi sms_transport = smpp")
+    if transport == "modem" and not s.modem_device:
+        problems.append("modem_device: bắt buộc khi sms_transport = modem (ví dụ /dev/ttyUSB0)")
+    if not 1 <= s.smpp_window <= 100:
+        problems.append("smpp_window: phải từ 1 đến 100 (tổng đài thường cho phép 10)")
+    if s.smpp_number_format not in ("international", "national"):
+        problems.append("smpp_number_format: phải là international hoặc national")
+    if s.sms_tps < 0 or s.sms_daily_cap < 0:
+        problems.append("sms_tps, sms_daily_cap: không được âm")
     if s.role not in ("all", "web", "worker"):
         problems.append("role: phải là all, web hoặc worker")
     if not (s.db_url.startswith("sqlite+aiosqlite://") or s.db_url.startswith("postgresql+asyncpg://")):

@@ -41,7 +41,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(
         f"cấu hình hợp lệ: dữ liệu {settings.data_dir}, CSDL {settings.db_url}, http://{settings.host}:{settings.port}"
     )
-    if settings.kannel_sendsms_url:
+    if settings.sms_transport_kind == "kannel":
         from gateway.app import secret_key
         from gateway.sms.kannel import callback_key
 

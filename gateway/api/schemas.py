@@ -118,3 +118,15 @@ class CaseTransitionIn(Strict):
 class TranscriptIn(Strict):
     text: str = Field(min_length=1, max_length=20_000)
     version: int | None = None
+
+
+class SmsPreviewIn(Strict):
+    text: str = Field(max_length=1_000)
+    areas: list[str] = Field(default_factory=list, max_length=500)
+
+
+class SubscribersIn(Strict):
+    """Numbers to subscribe to one area, as people type them (0912..., 84912..., +84912...)."""
+
+    area: str = Field(min_length=1, max_length=32)
+    phones: list[str] = Field(min_length=1, max_length=100_000)

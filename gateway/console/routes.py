@@ -23,6 +23,7 @@ from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
+from gateway.sms import recipients
 
 __all__ = ["NotLoggedIn", "router"]
 
@@ -171,7 +172,10 @@ async def view_bulletin(
 ) -> Response:
     user, csrf = await who(request, session)
     bulletin = await service.get(session, bulletin_id)
-    chosen = {f"{c}:{a}" for c, _, a in await service.targets_of(session, bulletin.id)}
+    targets = await service.targets_of(session, bulletin.id)
+    chosen = {f"{c}:{a}" for c, _, a in targets}
+    sms_areas = [code for channel, _, code in targets if channel == "sms"]
+    sms_cost = await recipients.preview(session, bulletin.sms_text or bulletin.title, sms_areas) if sms_areas else None
     renders = (
         (
             await session.execute(
@@ -194,6 +198,7 @@ async def view_bulletin(
         csrf=csrf,
         b=bulletin,
         chosen=chosen,
+        sms_cost=sms_cost,
         areas=await area_list(session),
         renders={r.purpose: r for r in renders},
         rows=rows,

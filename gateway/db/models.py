@@ -247,3 +247,30 @@ class Subscriber(Base):
     source: Mapped[str] = mapped_column(String(16), default="sms")  # sms | console | import
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmsPart(Base):
+    """One wire part of an SMS (a bulletin's ledger row or a reply), with its own receipt.
+
+    A ledger row is delivered when every part is. ``message_id`` is the SMSC's id,
+    normalized (lowercase, no leading zeros) so receipts in either id style match.
+    """
+
+    __tablename__ = "sms_parts"
+    __table_args__ = (
+        UniqueConstraint("reference", "seq"),
+        Index("ix_sms_parts_message", "transport", "message_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40))  # "d<delivery id>" or "r<reply id>"
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True, index=True)
+    recipient: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(String(8))
+    transport: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(80), default="")
+    state: Mapped[str] = mapped_column(String(12), default="submitting")  # submitting|submitted|delivered|failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

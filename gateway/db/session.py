@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -46,3 +46,12 @@ async def migrate(engine: AsyncEngine) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
+
+
+async def write_lock(session: AsyncSession) -> None:
+    """Start the transaction as a writer. SQLite cannot upgrade a reader to a writer once
+    another connection has committed (SQLITE_BUSY_SNAPSHOT, no busy wait), so a
+    read-then-write transaction on SQLite takes the write lock first; other databases
+    need nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE deliveries SET id = id WHERE 0"))

@@ -19,7 +19,7 @@ from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
 from gateway.bulletins.service import audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
-from gateway.delivery import ledger
+from gateway.delivery import ledger, planner
 from gateway.delivery.channel import Channel, Job
 
 log = logging.getLogger(__name__)
@@ -117,20 +117,15 @@ class Dispatcher:
                 return
             rank = ledger.PRIORITY_RANK[bulletin.priority]
             occurrence_id = sched.id * 100000 + occurrence
-            rows = await self._expand(session, bulletin.id, targets)
-            for channel, target, state, detail in rows:
-                session.add(
-                    Delivery(
-                        bulletin_id=bulletin.id,
-                        occurrence=occurrence_id,
-                        channel=channel,
-                        target=target,
-                        priority=rank,
-                        state=state,
-                        detail=detail,
-                        next_attempt_at=self._first_attempt(channel, bulletin),
-                    )
-                )
+            queued = await planner.queue(
+                session,
+                self.channels,
+                bulletin.id,
+                occurrence_id,
+                rank,
+                targets,
+                lambda channel: self._first_attempt(channel, bulletin),
+            )
             bulletin.status = "delivering"
             bulletin.render_error = ""
             await audit(
@@ -141,26 +136,10 @@ class Dispatcher:
                 bulletin.id,
                 occurrence=occurrence_id,
                 targets=len(targets),
+                rows=queued,
             )
             await session.commit()
         self.wake.set()
-
-    async def _expand(
-        self, session: AsyncSession, bulletin_id: int, targets: list[tuple[str, int, str]]
-    ) -> list[tuple[str, str, str, str]]:
-        """Ledger rows (channel, target, state, detail): a channel may expand an area into its
-        own targets (SMS: the area's subscribers); a channel that is not configured gets a
-        visible failed row instead of a row nobody will ever claim."""
-        rows: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-        for channel_name, area_id, code in targets:
-            channel = self.channels.get(channel_name)
-            if channel is None:
-                rows[(channel_name, code)] = (channel_name, code, "failed", f"kênh '{channel_name}' chưa được cấu hình")
-                continue
-            expand = getattr(channel, "expand", None)
-            for target in (await expand(session, area_id)) if expand else [code]:
-                rows.setdefault((channel_name, target), (channel_name, target, "pending", ""))
-        return list(rows.values())
 
     def _first_attempt(self, channel: str, bulletin: Bulletin) -> datetime:
         now = utcnow()
@@ -171,17 +150,27 @@ class Dispatcher:
 
     # --- channels ------------------------------------------------------------------
     async def run_channel(self, channel: Channel) -> bool:
+        """Claim a batch and deliver it, ``channel.concurrency`` rows at a time (an SMPP
+        window, a trunk's channels); one at a time for channels that do not say."""
+        concurrency = max(1, int(getattr(channel, "concurrency", 1)))
         async with self.sessions() as session:
-            claims = await ledger.claim(session, channel.name, self.worker, self.settings.lease_seconds)
-        for claim in claims:
-            job = await self._job(claim)
-            try:
-                outcome = await channel.deliver(job)
-            except Exception as exc:
-                log.exception("channel %s failed on delivery %s", channel.name, claim.id)
-                outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
-            async with self.sessions() as session:
-                await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
+            claims = await ledger.claim(
+                session, channel.name, self.worker, self.settings.lease_seconds, limit=max(10, 2 * concurrency)
+            )
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(claim: ledger.Claim) -> None:
+            async with gate:
+                job = await self._job(claim)
+                try:
+                    outcome = await channel.deliver(job)
+                except Exception as exc:
+                    log.exception("channel %s failed on delivery %s", channel.name, claim.id)
+                    outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
+                async with self.sessions() as session:
+                    await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
+
+        await asyncio.gather(*(one(claim) for claim in claims))
         return bool(claims)
 
     async def _job(self, claim: ledger.Claim) -> Job:
@@ -221,7 +210,7 @@ class Dispatcher:
                 )
                 if any(state in ledger.OPEN_STATES for state in rows):
                     continue
-                bulletin.status = "done" if set(rows) <= {"delivered", "sent"} else "partly_failed"
+                bulletin.status = "done" if set(rows) <= {"delivered", "sent", "cancelled"} else "partly_failed"
                 await audit(session, self.worker, "deliver_end", "bulletin", bulletin.id, counts=rows)
                 pending = (
                     await session.execute(

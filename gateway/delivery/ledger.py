@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, utcnow
+from gateway.db.session import write_lock
 
 FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent")
 OPEN_STATES = ("pending", "retry", "in_progress")
@@ -36,13 +37,13 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown
+    kind: str  # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown"):
+        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled"):
             raise ValueError(f"unknown outcome kind {self.kind!r}")
 
 
@@ -77,7 +78,7 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
         )
     else:
         # SQLite has one writer at a time: select and update in one write transaction.
-        await session.execute(update(Delivery).where(Delivery.id == -1).values(state="pending"))
+        await write_lock(session)
         rows = (
             (await session.execute(select(Delivery).where(_claimable(channel, now)).order_by(*order).limit(limit)))
             .scalars()

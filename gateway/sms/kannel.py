@@ -2,20 +2,21 @@
 our callback URLs (Kannel user guide, "Sending SMS" / "SMS service configurations").
 
 Kannel replaces every non-GSM character with '?' unless sendsms gets ``coding=2`` and a
-charset, so UCS-2 text is always sent that way. Kannel asks the SMSC for a delivery
-report on the first part of a concatenated message only: a report here confirms the
-message's first part.
+charset, so UCS-2 text is always sent that way. Left to split a long message itself,
+Kannel asks the SMSC for a delivery report on the first part only; so Loa splits the
+message, and sends every part with its own concatenation UDH (sendsms ``udh``) and its
+own dlr-url: each part is confirmed on its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
-from gateway.sms.encoding import plan
+from gateway.sms.transport import MoHandler, OutPart, Pacer, ReceiptHandler, SubmitResult
 
 # dlr-mask bits: 1 delivered to phone, 2 not delivered to phone, 4 queued on SMSC,
 # 8 delivered to SMSC (ACK), 16 not delivered to SMSC (NACK).
@@ -38,20 +39,20 @@ class KannelConfig:
     callback_key: str = ""  # shared secret added to our callback URLs
 
 
-@dataclass(frozen=True)
-class SubmitResult:
-    accepted: bool
-    temporary: bool  # 503 or a network error: try again later
-    detail: str
-    parts: int
-
-
 class KannelTransport:
+    """MO and reports arrive over HTTP (gateway.api.sms_callbacks), not through ``start``."""
+
     name = "kannel"
 
-    def __init__(self, config: KannelConfig, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: KannelConfig, client: httpx.AsyncClient | None = None, tps: float = 0.0) -> None:
         self.config = config
         self.client = client or httpx.AsyncClient(timeout=10)
+        self.window = 4  # concurrent sendsms requests; smsbox queues the rest itself
+        self.pacer = Pacer(tps)
+        self.last_error = ""
+
+    async def start(self, on_mo: MoHandler, on_receipt: ReceiptHandler) -> None:
+        return None
 
     def dlr_url(self, reference: str) -> str:
         base = self.config.callback_base.rstrip("/")
@@ -59,29 +60,39 @@ class KannelTransport:
         key = quote(self.config.callback_key)
         return f"{base}/sms/kannel/dlr?ref={quote(reference)}&key={key}&type=%d&answer=%A&smsc_id=%F"
 
-    async def send(self, to: str, text: str, reference: str) -> SubmitResult:
-        message = plan(text)
+    async def submit(self, part: OutPart) -> SubmitResult:
+        wire = part.part
         params = {
             "username": self.config.username,
             "password": self.config.password,
-            "to": to.lstrip("+"),
-            "text": message.text,
+            "to": part.to.lstrip("+"),
+            "text": wire.text,
             "charset": "UTF-8",
-            "coding": "2" if message.encoding == "ucs2" else "0",
+            "coding": "2" if wire.data_coding == 8 else "0",
         }
         if self.config.callback_base:  # reports need a URL Kannel can call
             params["dlr-mask"] = str(DLR_MASK)
-            params["dlr-url"] = self.dlr_url(reference)
+            params["dlr-url"] = self.dlr_url(part.reference)
         if self.config.sender:
             params["from"] = self.config.sender
+        query = urlencode(params, quote_via=quote)
+        if wire.udh:  # octets, percent-encoded one by one (not as UTF-8 text)
+            query += "&udh=" + quote(wire.udh, safe="")
+        await self.pacer.wait()
         try:
-            response = await self.client.get(self.config.sendsms_url, params=params)
+            response = await self.client.get(f"{self.config.sendsms_url}?{query}")
         except httpx.HTTPError as exc:
-            return SubmitResult(False, True, f"không kết nối được Kannel: {exc}", message.count)
+            self.last_error = f"không kết nối được Kannel: {exc}"
+            return SubmitResult(False, True, self.last_error)
+        self.last_error = ""
         body = response.text.strip()
         if response.status_code == 202 or body.startswith(("0:", "3:")):
-            return SubmitResult(True, False, body, message.count)
-        return SubmitResult(False, response.status_code >= 500, f"Kannel {response.status_code}: {body}", message.count)
+            return SubmitResult(True, False, f"Kannel: {body}"[:200])
+        return SubmitResult(False, response.status_code >= 500, f"Kannel {response.status_code}: {body}"[:300])
+
+    def status(self) -> dict[str, object]:
+        """Kannel keeps the SMSC link; Loa only knows whether its last sendsms got through."""
+        return {"connected": not self.last_error, "last_error": self.last_error}
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -104,8 +104,15 @@ def test_write_preview_approve_schedule_and_see_delivery(server: tuple[str, str,
     page.click("text=Soạn mới")
     page.fill("input[name=title]", "Lịch tiêm chủng")
     page.fill("textarea[name=body]", "Ngày 10/8, UBND xã tổ chức tiêm chủng từ 7h30 tại trạm y tế Pleiku.")
-    page.fill("textarea[name=sms_text]", "Tiêm chủng 7h30")
-    assert "UCS-2" in page.locator("#sms-count").inner_text()
+    page.check("input[value='sms:T1']")
+    sms = "Tiêm chủng mở rộng cho trẻ dưới 5 tuổi lúc 7h30 ngày 10/8 tại trạm y tế xã, mang sổ tiêm."
+    page.fill("textarea[name=sms_text]", sms)
+    page.wait_for_selector("#sms-count:has-text('UCS-2')")
+    assert "2 tin/người × 0 người nhận" in page.locator("#sms-count").inner_text()  # no subscribers yet
+    page.click("#sms-plain")  # the unaccented variant fits in one message
+    page.wait_for_selector("#sms-count:has-text('GSM-7: 1 tin')")
+    assert page.input_value("textarea[name=sms_text]").startswith("Tiem chung mo rong cho tre duoi 5 tuoi")
+    page.uncheck("input[value='sms:T1']")
     page.click("#preview-btn")
     page.wait_for_selector("#spoken:has-text('bảy giờ ba mươi phút')")
     assert "ủy ban nhân dân xã" in page.locator("#spoken").inner_text()

@@ -55,9 +55,24 @@ class Operator:
             if not match:
                 continue
             sender, receiver, kind, data = match.groups()
+            if kind == "udh":  # a concatenated part: see parts()
+                continue
             raw = unquote_to_bytes(data.replace("+", "%20") if kind != "ucs-2" else data)
             text = raw.decode("utf-16-be") if kind == "ucs-2" else raw.decode("latin-1")
             got.append((sender, receiver, text.replace("+", " ") if kind == "ucs-2" else text))
+        return got
+
+    def parts(self) -> list[tuple[str, bytes, bytes]]:
+        """Concatenated MT parts as fakesmsc prints them ("udh <udh> data <octets>"):
+        (receiver, UDH octets, user data octets)."""
+        from urllib.parse import unquote_to_bytes
+
+        got = []
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = re.search(r"Got message \d+: <(\S+) (\S+) udh (\S+) \S+ (.*)>$", line)
+            if match:
+                _, receiver, udh, data = match.groups()
+                got.append((receiver, unquote_to_bytes(udh), unquote_to_bytes(data.replace("+", "%20"))))
         return got
 
 

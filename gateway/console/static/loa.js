@@ -1,4 +1,4 @@
-// "What will be said" preview and the SMS part counter; the console works without them.
+// "What will be said" preview and the SMS cost preview; the console works without them.
 (function () {
   var btn = document.getElementById("preview-btn");
   if (btn) {
@@ -16,19 +16,47 @@
       }).catch(function () { out.textContent = "Không xem trước được."; });
     });
   }
+  // SMS cost before sending: the server counts parts exactly as the wire will (GSM-7 or
+  // UCS-2, extension characters, 153/67 per part) times the subscribers of the chosen areas.
   var sms = document.getElementById("sms");
   var count = document.getElementById("sms-count");
-  var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-  var EXT = "^{}\\[~]|€";
-  function update() {
-    var text = sms.value.normalize("NFC"), gsm = true, units = 0;
-    for (var i = 0; i < text.length; i++) {
-      var c = text[i];
-      if (EXT.indexOf(c) >= 0) { units += 2; } else if (GSM.indexOf(c) >= 0) { units += 1; } else { gsm = false; }
-    }
-    var n = gsm ? units : text.length, single = gsm ? 160 : 70, part = gsm ? 153 : 67;
-    var parts = n === 0 ? 0 : (n <= single ? 1 : Math.ceil(n / part));
-    count.textContent = n + " ký tự, " + (gsm ? "GSM-7" : "UCS-2 (có dấu)") + ", " + parts + " tin";
+  var timer = null;
+  function chosenAreas() {
+    var out = [];
+    document.querySelectorAll("input[name=targets]:checked").forEach(function (box) {
+      if (box.value.indexOf("sms:") === 0) { out.push(box.value.slice(4)); }
+    });
+    return out;
   }
-  if (sms && count) { sms.addEventListener("input", update); update(); }
+  function show(data) {
+    if (data.errors) { count.textContent = data.errors.map(function (e) { return e.message; }).join("; "); return; }
+    var plain = data.unaccented, n = data.recipients;
+    count.textContent = (data.encoding === "ucs2" ? "UCS-2 (có dấu)" : "GSM-7") + ": " + data.parts + " tin/người × " +
+      n + " người nhận = " + data.total + " tin. Không dấu: " + plain.parts + " tin/người = " + plain.total + " tin.";
+    if (data.warning) { count.textContent += " " + data.warning; }
+    if (plain.parts < data.parts) {
+      var use = document.createElement("button");
+      use.type = "button"; use.id = "sms-plain"; use.textContent = "Dùng bản không dấu";
+      use.addEventListener("click", function () { sms.value = plain.text; update(); });
+      count.appendChild(document.createTextNode(" "));
+      count.appendChild(use);
+    }
+  }
+  function update() {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var csrf = document.querySelector("input[name=csrf_token]");
+      fetch("/api/v1/sms/preview", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.value : ""},
+        body: JSON.stringify({text: sms.value, areas: chosenAreas()})
+      }).then(function (r) { return r.json(); }).then(show)
+        .catch(function () { count.textContent = "Không tính được số tin."; });
+    }, 250);
+  }
+  if (sms && count) {
+    sms.addEventListener("input", update);
+    document.querySelectorAll("input[name=targets]").forEach(function (box) { box.addEventListener("change", update); });
+    update();
+  }
 })();

@@ -1,0 +1,107 @@
+"""Queue one occurrence of a bulletin: one ledger row per (channel, target).
+
+Channels that deliver to areas (loudspeakers, files) get a row per area. A channel that
+expands an area into its own targets (SMS: the area's subscribers) gives a SELECT of
+those targets, and the rows are written by one INSERT ... SELECT inside the database:
+a 100,000-recipient campaign is queued without 100,000 Python objects. A channel that
+is not configured gets a visible failed row instead of a row nobody will ever claim.
+Everything happens in the caller's transaction: all rows or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import Delivery, UTCDateTime, utcnow
+from gateway.delivery.channel import Channel
+
+COLUMNS = (
+    "bulletin_id",
+    "occurrence",
+    "channel",
+    "target",
+    "priority",
+    "state",
+    "attempts",
+    "detail",
+    "reference",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+
+
+async def queue(
+    session: AsyncSession,
+    channels: dict[str, Channel],
+    bulletin_id: int,
+    occurrence: int,
+    priority: int,
+    targets: list[tuple[str, int, str]],
+    first_attempt: Callable[[str], datetime],
+) -> int:
+    """Write the ledger rows of ``targets`` (channel, area id, area code); returns how many."""
+    now = utcnow()
+    plain: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    expanding: dict[str, list[int]] = {}
+    for name, area_id, code in targets:
+        channel = channels.get(name)
+        if channel is None:
+            plain[(name, code)] = (name, code, "failed", f"kênh '{name}' chưa được cấu hình")
+        elif hasattr(channel, "targets_query"):
+            expanding.setdefault(name, []).append(area_id)
+        else:
+            plain.setdefault((name, code), (name, code, "pending", ""))
+    count = 0
+    if plain:
+        rows: list[dict[str, Any]] = [
+            dict(
+                zip(
+                    COLUMNS,
+                    (
+                        bulletin_id,
+                        occurrence,
+                        name,
+                        target,
+                        priority,
+                        state,
+                        0,
+                        detail,
+                        "",
+                        first_attempt(name),
+                        now,
+                        now,
+                    ),
+                    strict=True,
+                )
+            )
+            for name, target, state, detail in plain.values()
+        ]
+        await session.execute(insert(Delivery), rows)
+        count += len(rows)
+    for name, area_ids in expanding.items():
+        targets_query: Select[Any] = await channels[name].targets_query(session, area_ids)  # type: ignore[attr-defined]
+        chosen = targets_query.subquery()
+        source = select(
+            literal(bulletin_id),
+            literal(occurrence),
+            literal(name),
+            chosen.c[0],
+            literal(priority),
+            literal("pending"),
+            literal(0),
+            literal(""),
+            literal(""),
+            literal(first_attempt(name), UTCDateTime()),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        await session.execute(insert(Delivery).from_select(list(COLUMNS), source))
+        counted = select(func.count()).select_from(chosen)
+        count += int((await session.execute(counted)).scalar_one())
+    return count

@@ -1,0 +1,1 @@
+"""SMPP 3.4 transceiver: wire format, session and transport."""

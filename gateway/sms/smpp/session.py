@@ -1,0 +1,251 @@
+"""An SMPP 3.4 transceiver session on asyncio: bind, window, keep-alive, reconnect.
+
+- One TCP connection bound as transceiver (§2.2, §4.1.5): MT, MO and receipts share it.
+- A window of at most ``window`` submit_sm outstanding (§2.5 asynchronous operation);
+  each waits for its response with a timeout; a silent SMSC costs the connection.
+- enquire_link (§4.11) after ``enquire_link_s`` of silence; the SMSC's own enquire_link,
+  unbind and unknown requests are answered (generic_nack ESME_RINVCMDID, §4.3).
+- ESME_RTHROTTLED (0x58), ESME_RMSGQFUL (0x14) and ESME_RSYSERR (0x08) are resubmitted
+  after a growing pause;
+  a submit whose connection died before its response is resubmitted on the new bind.
+  Only a submit_sm_resp with ESME_ROK counts as accepted: an accepted part is never sent
+  again by this session.
+- deliver_sm (MO and receipts) is acknowledged only after the handler stored it; when the
+  handler fails the SMSC gets ESME_RSYSERR and redelivers later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gateway.sms.smpp import pdu
+
+log = logging.getLogger(__name__)
+
+# Throttled, queue full, and system error (an SMSC going down NAKs what it holds with it).
+RETRYABLE = {pdu.ESME_RTHROTTLED, pdu.ESME_RMSGQFUL, pdu.ESME_RSYSERR}
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    window: int = 10
+    enquire_link_s: float = 30.0
+    response_timeout_s: float = 10.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    throttle_pause_s: float = 0.2  # first pause after 0x58/0x14, doubled up to 5 s
+    max_submit_tries: int = 20
+
+
+class SubmitError(Exception):
+    def __init__(self, status: int, temporary: bool) -> None:
+        super().__init__(pdu.status_name(status))
+        self.status, self.temporary = status, temporary
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
+
+
+class SmppSession:
+    def __init__(self, config: SessionConfig, on_deliver: DeliverHandler) -> None:
+        self.config = config
+        self.on_deliver = on_deliver
+        self.window = asyncio.Semaphore(config.window)
+        self.bound = asyncio.Event()
+        self.last_error = ""
+        self.binds = 0  # successful binds, for status pages and tests
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, asyncio.Future[pdu.Pdu]] = {}
+        self._sequence = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="smpp-session")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer is not None and self.bound.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._request(pdu.UNBIND), timeout=2)
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for task in list(self._handlers):
+            with contextlib.suppress(Exception):
+                await task
+        self._drop_connection()
+
+    async def _run(self) -> None:
+        pause = self.config.reconnect_min_s
+        while not self._closing:
+            try:
+                await self._connect_and_serve()
+                pause = self.config.reconnect_min_s
+            except (OSError, TimeoutError, _ConnectionLost, pdu.PduError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self._closing:
+                    return
+                log.warning("SMPP %s:%s: %s", self.config.host, self.config.port, self.last_error)
+            self._drop_connection()
+            if self._closing:
+                return
+            await asyncio.sleep(pause * (0.8 + 0.4 * random.random()))
+            pause = min(pause * 2, self.config.reconnect_max_s)
+
+    async def _connect_and_serve(self) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.config.host, self.config.port), self.config.response_timeout_s
+        )
+        self._writer = writer
+        body = pdu.bind_transceiver(self.config.system_id, self.config.password, self.config.system_type)
+        reading = asyncio.create_task(self._read_loop(reader))
+        try:
+            resp = await self._request(pdu.BIND_TRANSCEIVER, body)
+            if resp.status != pdu.ESME_ROK:
+                raise _ConnectionLost(f"bind_transceiver refused: {pdu.status_name(resp.status)}")
+            self.binds += 1
+            self.last_error = ""
+            self.bound.set()
+            await self._keep_alive(reading)
+        finally:
+            self.bound.clear()
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reading
+
+    async def _keep_alive(self, reading: asyncio.Task[None]) -> None:
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=self.config.enquire_link_s)
+            if done:
+                reading.result()  # re-raise why the reader stopped
+                raise _ConnectionLost("connection closed by SMSC")
+            await self._request(pdu.ENQUIRE_LINK)  # raises on timeout: the link is dead
+
+    def _drop_connection(self) -> None:
+        self.bound.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(_ConnectionLost("connection lost"))
+        self._pending.clear()
+
+    # --- requests ------------------------------------------------------------------
+    def _next_sequence(self) -> int:
+        self._sequence = self._sequence % 0x7FFFFFFF + 1  # §3.2: 0x00000001..0x7FFFFFFF
+        return self._sequence
+
+    def _write(self, data: bytes) -> None:
+        if self._writer is None:
+            raise _ConnectionLost("not connected")
+        self._writer.write(data)
+
+    async def _request(self, command_id: int, body: bytes = b"") -> pdu.Pdu:
+        sequence = self._next_sequence()
+        future: asyncio.Future[pdu.Pdu] = asyncio.get_running_loop().create_future()
+        self._pending[sequence] = future
+        try:
+            self._write(pdu.encode(command_id, sequence, body))
+            return await asyncio.wait_for(future, self.config.response_timeout_s)
+        except TimeoutError:
+            # §2.7: no response in time; the session is no longer trustworthy.
+            if self._writer is not None:
+                self._writer.close()
+            raise _ConnectionLost(f"no response to 0x{command_id:08X} in {self.config.response_timeout_s} s") from None
+        finally:
+            self._pending.pop(sequence, None)
+
+    async def submit(self, message: pdu.ShortMessage) -> str:
+        """The SMSC's message_id once it accepted the part; SubmitError when it refused."""
+        body = pdu.submit_sm(message)
+        pause = self.config.throttle_pause_s
+        for _ in range(self.config.max_submit_tries):
+            await self.bound.wait()
+            async with self.window:
+                try:
+                    resp = await self._request(pdu.SUBMIT_SM, body)
+                except _ConnectionLost:
+                    continue  # no response: resubmit on the next bind
+            if resp.status == pdu.ESME_ROK:
+                return pdu.parse_message_id(resp.body)
+            if resp.status not in RETRYABLE:
+                raise SubmitError(resp.status, temporary=False)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+        raise SubmitError(pdu.ESME_RTHROTTLED, temporary=True)
+
+    # --- inbound ---------------------------------------------------------------------
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        try:
+            await self._read_pdus(reader)
+        finally:  # whoever waits for a response learns now, not at its timeout
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(_ConnectionLost("connection lost"))
+
+    async def _read_pdus(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                header = await reader.readexactly(pdu.HEADER.size)
+            except asyncio.IncompleteReadError:
+                return
+            length, command_id, status, sequence = pdu.parse_header(header)
+            try:
+                body = await reader.readexactly(length - pdu.HEADER.size)
+            except asyncio.IncompleteReadError:
+                return
+            if command_id & 0x80000000:
+                future = self._pending.get(sequence)
+                if future is not None and not future.done():
+                    future.set_result(pdu.Pdu(command_id, status, sequence, body))
+                continue
+            self._on_request(command_id, sequence, body)
+
+    def _on_request(self, command_id: int, sequence: int, body: bytes) -> None:
+        if command_id == pdu.ENQUIRE_LINK:
+            self._write(pdu.encode(pdu.ENQUIRE_LINK_RESP, sequence))
+        elif command_id == pdu.UNBIND:
+            self._write(pdu.encode(pdu.UNBIND_RESP, sequence))
+            raise _ConnectionLost("SMSC unbound")
+        elif command_id == pdu.DELIVER_SM:
+            try:
+                message = pdu.parse_short_message(body)
+            except pdu.PduError as exc:
+                log.warning("malformed deliver_sm %d: %s", sequence, exc)
+                self._write(pdu.encode(pdu.DELIVER_SM_RESP, sequence, b"\0", exc.status))
+                return
+            task = asyncio.create_task(self._deliver(sequence, message))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+        else:
+            self._write(pdu.encode(pdu.GENERIC_NACK, sequence, status=pdu.ESME_RINVCMDID))
+
+    async def _deliver(self, sequence: int, message: pdu.ShortMessage) -> None:
+        status = pdu.ESME_ROK
+        try:
+            await self.on_deliver(message)
+        except Exception:
+            log.exception("deliver_sm %d not stored; the SMSC will redeliver it", sequence)
+            status = pdu.ESME_RSYSERR
+        with contextlib.suppress(_ConnectionLost):
+            self._write(pdu.encode(pdu.DELIVER_SM_RESP, sequence, b"\0", status))

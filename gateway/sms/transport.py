@@ -1,0 +1,89 @@
+"""The one small interface every SMS transport (Kannel, SMPP, GSM modem) implements.
+
+A transport submits one wire part at a time and reports what comes back from the network
+(delivery receipts, messages from residents) to two handlers the gateway gives it. It
+never touches the database: the SMS service above it keeps the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.sms.codec import WirePart
+
+
+@dataclass(frozen=True)
+class OutPart:
+    to: str  # E.164, "+84..."
+    part: WirePart
+    reference: str  # ours: "d<delivery>.<seq>" or "r<reply>.<seq>"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: bool
+    temporary: bool  # worth trying again later (throttled, network down)
+    detail: str
+    message_id: str = ""  # the SMSC's id, matched by receipts; empty where receipts carry our reference
+
+
+@dataclass(frozen=True)
+class Receipt:
+    outcome: str  # delivered | failed | pending
+    detail: str
+    message_id: str = ""  # SMPP / modem: the SMSC's id
+    reference: str = ""  # Kannel: our reference from the dlr-url
+
+
+@dataclass(frozen=True)
+class Mo:
+    sender: str
+    text: str
+    transport: str
+
+
+MoHandler = Callable[[Mo], Awaitable[None]]
+ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+
+
+class Transport(Protocol):
+    name: str
+    window: int  # parts that may be in flight at once
+
+    async def start(self, on_mo: MoHandler, on_receipt: ReceiptHandler) -> None:
+        """Connect and begin passing inbound traffic to the handlers. A handler that raises
+        means "not stored": the transport must leave the message with the network."""
+        ...
+
+    async def submit(self, part: OutPart) -> SubmitResult: ...
+
+    def status(self) -> dict[str, object]:
+        """For the operator: is the link up, and the last error in words."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Pacer:
+    """At most ``rate`` submissions per second, evenly spaced (the contracted TPS).
+
+    Slots are handed out in call order without a lock: each caller takes the next slot
+    and sleeps until it, so concurrent submitters share the rate instead of bursting.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
