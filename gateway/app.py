@@ -23,6 +23,10 @@ from gateway.config import Settings
 from gateway.db.session import make_engine, make_sessions, migrate
 from gateway.delivery.channel import Channel
 from gateway.delivery.dispatcher import Dispatcher
+from gateway.feedback.asr import models as asr_models
+from gateway.feedback.intake import Spool
+from gateway.feedback.transcription import TranscriptionQueue
+from gateway.feedback.worker import FeedbackWorker
 from gateway.file_channel.adapter import FileChannel
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
@@ -47,6 +51,8 @@ class Services:
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
     sms: SmsService | None = None
+    spool: Spool | None = None
+    feedback: FeedbackWorker | None = None
     sms_callback_key: str = ""
 
 
@@ -73,6 +79,10 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)
     services = Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
+    store = renderer.store
+    services.spool = Spool(settings.data_dir / "spool" / "recordings", store)
+    queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
+    services.feedback = FeedbackWorker(sessions, services.spool, queue)
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:
         if settings.sms_transport_kind == "kannel":
@@ -104,12 +114,16 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         sms = services.sms if (run_worker or s.sms_transport_kind == "kannel") else None
         if sms is not None:
             await sms.start()
-        task = asyncio.create_task(services.dispatcher.run(stop)) if run_worker else None
+        tasks = []
+        if run_worker:
+            tasks.append(asyncio.create_task(services.dispatcher.run(stop)))
+            if services.feedback is not None:
+                tasks.append(asyncio.create_task(services.feedback.run(stop)))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 await task
             if sms is not None:
                 await sms.close()
@@ -144,7 +158,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, cases, sms, sms_callbacks
+    from gateway.api import admin, alerts, bulletins, case_media, cases, sms, sms_callbacks
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -170,6 +184,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
+    app.include_router(case_media.router)
     app.include_router(cases.router)
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)

@@ -7,7 +7,10 @@ import sys
 
 from gateway import serve
 from gateway.config import ConfigError
+from gateway.feedback.asr import cli as asr_cli
 from tts import cli as tts_cli
+
+ERRORS: tuple[type[Exception], ...] = (*tts_cli.ERRORS, *asr_cli.ERRORS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     tts_cli.register(sub)
     serve.register(sub)
+    asr_cli.register(sub)
     return parser
 
 
@@ -26,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"loa: lỗi cấu hình: {problem}", file=sys.stderr)
         return 2
-    except tts_cli.ERRORS as exc:
+    except ERRORS as exc:
         print(f"loa: lỗi: {exc}", file=sys.stderr)
         return 2
 

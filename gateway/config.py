@@ -58,6 +58,7 @@ class Settings:
     modem_device: str = ""  # e.g. /dev/ttyUSB0
     modem_connection: str = "at"  # Gammu connection, e.g. at115200
     modem_poll_seconds: int = 10
+    asr_model: str = ""  # installed ASR model name (loa asr list); empty: the first installed
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
     @property
@@ -103,6 +104,7 @@ _TYPES: dict[str, type] = {
     "modem_device": str,
     "modem_connection": str,
     "modem_poll_seconds": int,
+    "asr_model": str,
 }
 
 

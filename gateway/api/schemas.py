@@ -130,3 +130,9 @@ class SubscribersIn(Strict):
 
     area: str = Field(min_length=1, max_length=32)
     phones: list[str] = Field(min_length=1, max_length=100_000)
+
+
+class CaseReplyIn(Strict):
+    text: str = Field(min_length=1, max_length=2_000)
+    via: Literal["sms"] = "sms"
+    version: int | None = None

@@ -221,10 +221,13 @@ class Case(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")  # SMS or typed text
     audio_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"), nullable=True)
-    transcript_status: Mapped[str] = mapped_column(String(16), default="none")  # none | awaiting | done | failed
+    transcript_status: Mapped[str] = mapped_column(String(16), default="none")  # none|awaiting|running|done|failed
     transcript_raw: Mapped[str] = mapped_column(Text, default="")
     transcript_normalized: Mapped[str] = mapped_column(Text, default="")
     transcript_correction: Mapped[str] = mapped_column(Text, default="")
+    transcript_error: Mapped[str] = mapped_column(Text, default="")  # why the machine could not transcribe
+    transcript_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    intake_ref: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)  # spool id: filed once
     assignee: Mapped[str] = mapped_column(String(200), default="")
     answer: Mapped[str] = mapped_column(Text, default="")
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)

@@ -25,7 +25,7 @@ from gateway.vietnamese import fold
 
 OPEN = ("new", "assigned", "in_progress", "answered")
 TRANSITIONS = {
-    "new": ("assigned", "rejected", "duplicate"),
+    "new": ("assigned", "in_progress", "answered", "rejected", "duplicate"),
     "assigned": ("in_progress", "answered", "rejected", "duplicate"),
     "in_progress": ("answered", "rejected", "duplicate"),
     "answered": ("closed", "in_progress"),
@@ -62,7 +62,7 @@ def _similar(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
 
 
-async def file_case(session: AsyncSession, intake: Intake, actor: str) -> Case:
+async def file_case(session: AsyncSession, intake: Intake, actor: str, intake_ref: str | None = None) -> Case:
     if intake.channel not in CHANNELS:
         raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(CHANNELS)}", 422)
     text = intake.text.strip()
@@ -92,6 +92,7 @@ async def file_case(session: AsyncSession, intake: Intake, actor: str) -> Case:
             text=text,
             audio_sha256=intake.audio_sha256,
             transcript_status="awaiting" if intake.audio_sha256 else "none",
+            intake_ref=intake_ref,
             sla_due_at=now + timedelta(hours=categories[category].sla_hours),
         )
         session.add(case)
@@ -100,6 +101,8 @@ async def file_case(session: AsyncSession, intake: Intake, actor: str) -> Case:
             break
         except IntegrityError:
             await session.rollback()
+            if intake_ref is not None:
+                raise  # the same recording, filed already: the caller looks it up
     else:
         raise WorkflowError("ticket", "không cấp được mã phản ánh, hãy thử lại", 503)
     case.possible_duplicate_of = await _find_duplicate(session, case)
@@ -136,7 +139,7 @@ async def get(session: AsyncSession, ticket: str) -> Case:
     return case
 
 
-def _check_version(case: Case, version: int | None) -> None:
+def check_version(case: Case, version: int | None) -> None:
     if version is not None and version != case.version:
         raise WorkflowError("version", "phản ánh vừa được người khác cập nhật: hãy tải lại trước khi sửa", 409)
 
@@ -152,7 +155,7 @@ async def transition(
     answer: str = "",
 ) -> Case:
     case = await get(session, ticket)
-    _check_version(case, version)
+    check_version(case, version)
     if to not in TRANSITIONS.get(case.status, ()):
         raise WorkflowError(
             "status", f"không chuyển được từ '{STATUS_LABELS[case.status]}' sang '{STATUS_LABELS.get(to, to)}'", 409
@@ -184,7 +187,7 @@ async def transition(
 async def correct_transcript(session: AsyncSession, actor: str, ticket: str, text: str, version: int | None) -> Case:
     """Staff transcription or correction, kept beside the machine transcript."""
     case = await get(session, ticket)
-    _check_version(case, version)
+    check_version(case, version)
     case.transcript_correction = text.strip()
     if case.transcript_status in ("awaiting", "failed", "none"):
         case.transcript_status = "done"

@@ -1,0 +1,75 @@
+"""Recordings into cases, their audio out, and answers back to the resident."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.api.cases import out
+from gateway.api.deps import Caller, caller, db
+from gateway.api.schemas import CaseReplyIn
+from gateway.bulletins.errors import WorkflowError
+from gateway.db.models import Area, Artifact
+from gateway.feedback import replies, service
+from gateway.feedback.intake import MAX_BYTES, Recording
+from gateway.phones import to_e164
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+@router.post("/cases/recording", status_code=201)
+async def file_recording(
+    request: Request,
+    audio: UploadFile = File(...),
+    caller_number: str = Form("", alias="caller"),
+    area: str = Form(""),
+    channel: str = Form("hotline"),
+    text: str = Form(""),
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(caller),
+) -> Any:
+    """A resident's recording (from the hotline's dialplan or an officer's upload): kept in
+    the spool first, then filed. 201 with the case; 202 when the database could not take it
+    yet (the recording is safe and will be filed by the worker)."""
+    if channel not in service.CHANNELS:
+        raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(service.CHANNELS)}", 422)
+    if caller_number.strip():
+        to_e164(caller_number, "caller")
+    if area and (await session.execute(select(Area.id).where(Area.code == area))).scalar_one_or_none() is None:
+        raise WorkflowError("area", f"không có địa bàn mã '{area}'", 422)
+    data = await audio.read(MAX_BYTES + 1)
+    extension = Path(audio.filename or "").suffix or ".wav"
+    spool = request.app.state.services.spool
+    ref = spool.accept(data, extension, Recording(channel, caller_number.strip(), area or None, text.strip()))
+    try:
+        case = await spool.file(request.app.state.services.sessions, ref)
+    except Exception:
+        return JSONResponse(
+            {"accepted": ref, "message": "đã nhận bản ghi; sẽ vào sổ phản ánh khi cơ sở dữ liệu sẵn sàng"},
+            status_code=202,
+        )
+    request.app.state.services.feedback.wake.set()
+    return out(case, who)
+
+
+@router.get("/cases/{ticket}/audio")
+async def case_audio(ticket: str, session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> Any:
+    case = await service.get(session, ticket)
+    artifact = await session.get(Artifact, case.audio_sha256) if case.audio_sha256 else None
+    if artifact is None:
+        raise WorkflowError("audio", "phản ánh này không có bản ghi âm", 404)
+    return FileResponse(artifact.path, media_type=artifact.media_type)
+
+
+@router.post("/cases/{ticket}/reply")
+async def reply(
+    ticket: str, data: CaseReplyIn, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> dict[str, Any]:
+    sms = request.app.state.services.sms
+    case, parts = await replies.reply_by_sms(session, sms, who.user.username, ticket, data.text, data.version)
+    return out(case, who) | {"reply_parts": parts}
