@@ -158,7 +158,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, case_media, cases, sms, sms_callbacks
+    from gateway.api import admin, alerts, bulletins, case_media, cases, reports, sms, sms_callbacks
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -186,6 +186,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(case_media.router)
     app.include_router(cases.router)
+    app.include_router(reports.router)
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(console_router)

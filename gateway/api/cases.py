@@ -60,10 +60,12 @@ async def list_cases(
     category: str | None = None,
     area: str | None = None,
     overdue: bool = False,
+    transcript: str | None = None,
     session: AsyncSession = Depends(db),
     who: Caller = Depends(caller),
 ) -> list[dict[str, Any]]:
-    query = service.filtered(select(Case).order_by(Case.id.desc()).limit(500), status, category, area, overdue)
+    query = select(Case).order_by(Case.id.desc()).limit(500)
+    query = service.filtered(query, status, category, area, overdue, transcript)
     return [out(c, who) for c in (await session.execute(query)).scalars()]
 
 

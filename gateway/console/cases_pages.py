@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
+from gateway.api.reports import default_period
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, templates, who
 from gateway.db.models import Area, Case
-from gateway.feedback import service, taxonomy
-from gateway.phones import masked
+from gateway.feedback import replies, reports, service, taxonomy
+from gateway.feedback.intake import MAX_BYTES, Recording
+from gateway.phones import masked, to_e164
 
 router = APIRouter(include_in_schema=False)
-templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS)
+templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS, TRANSCRIPT_STATUS=service.TRANSCRIPT_LABELS)
 templates.env.filters["masked"] = masked
 
 
@@ -26,6 +31,7 @@ async def inbox(
     category: str = "",
     area: str = "",
     overdue: str = "",
+    transcript: str = "",
     error: str = "",
     session: AsyncSession = Depends(db),
 ) -> Response:
@@ -33,7 +39,7 @@ async def inbox(
     query = select(Case).order_by(Case.sla_due_at).limit(300)
     if not status:  # the inbox shows open cases unless a status is chosen
         query = query.where(Case.status.in_(service.OPEN))
-    query = service.filtered(query, status, category, area, bool(overdue))
+    query = service.filtered(query, status, category, area, bool(overdue), transcript)
     cases = (await session.execute(query)).scalars().all()
     areas = (await session.execute(select(Area).order_by(Area.code))).scalars().all()
     return page(
@@ -44,7 +50,7 @@ async def inbox(
         cases=cases,
         areas=areas,
         categories=taxonomy.load(),
-        filters={"status": status, "category": category, "area": area, "overdue": overdue},
+        filters={"status": status, "category": category, "area": area, "overdue": overdue, "transcript": transcript},
         overdue_of=service.is_overdue,
         error=error,
     )
@@ -87,6 +93,7 @@ async def case_page(ticket: str, request: Request, error: str = "", session: Asy
         categories=taxonomy.load(),
         next_states=service.TRANSITIONS[case.status],
         overdue=service.is_overdue(case),
+        sms_ready=request.app.state.services.sms is not None,
     )
 
 
@@ -108,8 +115,58 @@ async def case_action(
         check_csrf(csrf, csrf_token)
         if action == "transcript":
             await service.correct_transcript(session, user.username, ticket, transcript, version)
+        elif action == "reply_sms":
+            sms = request.app.state.services.sms
+            await replies.reply_by_sms(session, sms, user.username, ticket, answer, version)
         else:
             await service.transition(session, user.username, ticket, action, version, reason, assignee, answer)
     except WorkflowError as exc:
         return back(f"/cases/{ticket}", f"{exc.field}: {exc.message}")
     return back(f"/cases/{ticket}")
+
+
+@router.post("/cases/recording")
+async def new_recording(
+    request: Request,
+    session: AsyncSession = Depends(db),
+    audio: UploadFile = File(...),
+    caller: str = Form(""),
+    area: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """An officer files a voice message (e.g. from Zalo or a phone) as a case; it is spooled first."""
+    _user, csrf = await who(request, session)
+    services = request.app.state.services
+    try:
+        check_csrf(csrf, csrf_token)
+        if caller.strip():
+            to_e164(caller, "caller")
+        data = await audio.read(MAX_BYTES + 1)
+        extension = Path(audio.filename or "").suffix or ".wav"
+        ref = services.spool.accept(data, extension, Recording("console", caller.strip(), area or None))
+    except WorkflowError as exc:
+        return back("/cases", f"{exc.field}: {exc.message}")
+    try:
+        case = await services.spool.file(services.sessions, ref)
+    except Exception:
+        return back("/cases", "audio: đã nhận bản ghi; sẽ vào sổ khi cơ sở dữ liệu sẵn sàng")
+    services.feedback.wake.set()
+    return back(f"/cases/{case.ticket}")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page(
+    request: Request, start: str = "", end: str = "", session: AsyncSession = Depends(db)
+) -> Response:
+    user, csrf = await who(request, session)
+    zone = ZoneInfo(request.app.state.services.settings.timezone)
+    first_default, last_default = default_period(zone)
+    try:
+        first, last = reports.period(start or first_default, end or last_default)
+    except WorkflowError as exc:
+        return back("/reports", f"{exc.field}: {exc.message}")
+    report = await reports.build(session, first, last, zone)
+    peak = max([r.received for r in report.rows] + [1])
+    return page(
+        request, "reports.html", user=user, csrf=csrf, r=report, peak=peak, error=request.query_params.get("error", "")
+    )

@@ -42,6 +42,13 @@ STATUS_LABELS = {
     "rejected": "Từ chối",
     "duplicate": "Trùng",
 }
+TRANSCRIPT_LABELS = {
+    "none": "không có bản ghi âm",
+    "awaiting": "chờ gỡ băng (máy nhận dạng đang xếp hàng, hoặc chưa cài mô hình: cán bộ nghe và gõ lại)",
+    "running": "máy đang nhận dạng",
+    "done": "đã gỡ băng",
+    "failed": "máy không nhận dạng được",
+}
 CHANNELS = ("hotline", "sms", "console", "api")
 DUPLICATE_WINDOW = timedelta(days=14)
 MAX_TEXT = 20_000
@@ -208,9 +215,16 @@ def is_overdue(case: Case) -> bool:
 
 
 def filtered(
-    query: Select[Case], status: str | None, category: str | None, area: str | None, overdue: bool
+    query: Select[Case],
+    status: str | None,
+    category: str | None,
+    area: str | None,
+    overdue: bool,
+    transcript: str | None = None,
 ) -> Select[Case]:
     """The inbox filters, for the API and the console alike."""
+    if transcript:
+        query = query.where(Case.transcript_status == transcript)
     if status:
         query = query.where(Case.status == status)
     if category:

@@ -109,7 +109,7 @@ def test_write_preview_approve_schedule_and_see_delivery(server: tuple[str, str,
     page.fill("textarea[name=sms_text]", sms)
     page.wait_for_selector("#sms-count:has-text('UCS-2')")
     assert "2 tin/người × 0 người nhận" in page.locator("#sms-count").inner_text()  # no subscribers yet
-    page.click("#sms-plain")  # the unaccented variant fits in one message
+    page.click("#sms-count .sms-plain")  # the unaccented variant fits in one message
     page.wait_for_selector("#sms-count:has-text('GSM-7: 1 tin')")
     assert page.input_value("textarea[name=sms_text]").startswith("Tiem chung mo rong cho tre duoi 5 tuoi")
     page.uncheck("input[value='sms:T1']")

@@ -17,10 +17,8 @@
     });
   }
   // SMS cost before sending: the server counts parts exactly as the wire will (GSM-7 or
-  // UCS-2, extension characters, 153/67 per part) times the subscribers of the chosen areas.
-  var sms = document.getElementById("sms");
-  var count = document.getElementById("sms-count");
-  var timer = null;
+  // UCS-2, extension characters, 153/67 per part). A bulletin's SMS field also counts the
+  // subscribers of the chosen areas; a reply to one resident counts parts only.
   function chosenAreas() {
     var out = [];
     document.querySelectorAll("input[name=targets]:checked").forEach(function (box) {
@@ -28,35 +26,45 @@
     });
     return out;
   }
-  function show(data) {
-    if (data.errors) { count.textContent = data.errors.map(function (e) { return e.message; }).join("; "); return; }
-    var plain = data.unaccented, n = data.recipients;
-    count.textContent = (data.encoding === "ucs2" ? "UCS-2 (có dấu)" : "GSM-7") + ": " + data.parts + " tin/người × " +
-      n + " người nhận = " + data.total + " tin. Không dấu: " + plain.parts + " tin/người = " + plain.total + " tin.";
-    if (data.warning) { count.textContent += " " + data.warning; }
-    if (plain.parts < data.parts) {
-      var use = document.createElement("button");
-      use.type = "button"; use.id = "sms-plain"; use.textContent = "Dùng bản không dấu";
-      use.addEventListener("click", function () { sms.value = plain.text; update(); });
-      count.appendChild(document.createTextNode(" "));
-      count.appendChild(use);
+  function smsCounter(field) {
+    var count = document.getElementById(field.dataset.smsCount);
+    var withAreas = field.dataset.smsAreas === "1";
+    var timer = null;
+    function show(data) {
+      if (data.errors) { count.textContent = data.errors.map(function (e) { return e.message; }).join("; "); return; }
+      var plain = data.unaccented, coding = data.encoding === "ucs2" ? "UCS-2 (có dấu)" : "GSM-7";
+      if (withAreas) {
+        count.textContent = coding + ": " + data.parts + " tin/người × " + data.recipients + " người nhận = " +
+          data.total + " tin. Không dấu: " + plain.parts + " tin/người = " + plain.total + " tin.";
+      } else {
+        count.textContent = coding + ": " + data.parts + " tin. Không dấu: " + plain.parts + " tin.";
+      }
+      if (data.warning) { count.textContent += " " + data.warning; }
+      if (plain.parts < data.parts) {
+        var use = document.createElement("button");
+        use.type = "button"; use.className = "sms-plain"; use.textContent = "Dùng bản không dấu";
+        use.addEventListener("click", function () { field.value = plain.text; update(); });
+        count.appendChild(document.createTextNode(" "));
+        count.appendChild(use);
+      }
     }
-  }
-  function update() {
-    clearTimeout(timer);
-    timer = setTimeout(function () {
-      var csrf = document.querySelector("input[name=csrf_token]");
-      fetch("/api/v1/sms/preview", {
-        method: "POST",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.value : ""},
-        body: JSON.stringify({text: sms.value, areas: chosenAreas()})
-      }).then(function (r) { return r.json(); }).then(show)
-        .catch(function () { count.textContent = "Không tính được số tin."; });
-    }, 250);
-  }
-  if (sms && count) {
-    sms.addEventListener("input", update);
-    document.querySelectorAll("input[name=targets]").forEach(function (box) { box.addEventListener("change", update); });
+    function update() {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var csrf = document.querySelector("input[name=csrf_token]");
+        fetch("/api/v1/sms/preview", {
+          method: "POST",
+          headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.value : ""},
+          body: JSON.stringify({text: field.value, areas: withAreas ? chosenAreas() : []})
+        }).then(function (r) { return r.json(); }).then(show)
+          .catch(function () { count.textContent = "Không tính được số tin."; });
+      }, 250);
+    }
+    field.addEventListener("input", update);
+    if (withAreas) {
+      document.querySelectorAll("input[name=targets]").forEach(function (box) { box.addEventListener("change", update); });
+    }
     update();
   }
+  document.querySelectorAll("textarea[data-sms-count]").forEach(smsCounter);
 })();
