@@ -39,9 +39,11 @@ async def reply_by_sms(
     if sent.kind != "sent":
         raise WorkflowError("sms", f"không gửi được tin trả lời: {sent.detail}", 502)
     await audit(session, actor, "case_reply", "case", case.ticket, via="sms", parts=sent.parts, result=sent.kind)
-    if case.status in service.TRANSITIONS and "answered" in service.TRANSITIONS[case.status]:
+    if case.status == "new":  # the officer who answers a new case has taken it on
+        case = await service.transition(session, actor, ticket, "assigned", assignee=actor)
+    if "answered" in service.TRANSITIONS[case.status]:
         case = await service.transition(session, actor, ticket, "answered", answer=body)
-    else:
+    else:  # answered already: a further answer is recorded
         case.answer = body
         await session.commit()
     return case, sent.parts

@@ -25,7 +25,7 @@ from gateway.vietnamese import fold
 
 OPEN = ("new", "assigned", "in_progress", "answered")
 TRANSITIONS = {
-    "new": ("assigned", "in_progress", "answered", "rejected", "duplicate"),
+    "new": ("assigned", "rejected", "duplicate"),
     "assigned": ("in_progress", "answered", "rejected", "duplicate"),
     "in_progress": ("answered", "rejected", "duplicate"),
     "answered": ("closed", "in_progress"),
@@ -112,14 +112,16 @@ async def file_case(session: AsyncSession, intake: Intake, actor: str, intake_re
                 raise  # the same recording, filed already: the caller looks it up
     else:
         raise WorkflowError("ticket", "không cấp được mã phản ánh, hãy thử lại", 503)
-    case.possible_duplicate_of = await _find_duplicate(session, case)
+    case.possible_duplicate_of = await find_duplicate(session, case)
     await audit(session, actor, "file", "case", case.ticket, channel=intake.channel, category=category)
     await session.commit()
     return case
 
 
-async def _find_duplicate(session: AsyncSession, case: Case) -> int | None:
-    if not case.text:
+async def find_duplicate(session: AsyncSession, case: Case) -> int | None:
+    """An open case of the same area (or caller) from the last two weeks saying much the same."""
+    said = case.text or case.transcript_correction or case.transcript_normalized
+    if not said:
         return None
     query = select(Case).where(
         Case.id != case.id, Case.status.in_(OPEN), Case.created_at >= utcnow() - DUPLICATE_WINDOW
@@ -131,7 +133,7 @@ async def _find_duplicate(session: AsyncSession, case: Case) -> int | None:
     else:
         return None
     for other in (await session.execute(query.order_by(Case.id.desc()).limit(200))).scalars():
-        if _similar(case.text, other.text or other.transcript_normalized) >= 0.5:
+        if _similar(said, other.text or other.transcript_correction or other.transcript_normalized) >= 0.5:
             return other.id
     return None
 

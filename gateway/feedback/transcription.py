@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.service import audit
 from gateway.db.models import Artifact, Case, utcnow
-from gateway.feedback import taxonomy
+from gateway.feedback import service, taxonomy
 from gateway.feedback.asr.audio import AudioProblem
 from gateway.feedback.asr.base import Backend, ModelError, Transcript
 from gateway.feedback.asr.pipeline import transcribe_file
@@ -121,6 +121,8 @@ class TranscriptionQueue:
             case.transcript_status, case.transcript_error = "done", ""
             if case.category == taxonomy.DEFAULT and not case.text:
                 case.category = taxonomy.suggest(transcript.normalized)
+            if case.possible_duplicate_of is None:  # now that Loa knows what was said
+                case.possible_duplicate_of = await service.find_duplicate(session, case)
             await audit(
                 session,
                 ACTOR,

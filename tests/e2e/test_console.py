@@ -182,3 +182,31 @@ def test_officer_files_and_answers_a_case(server: tuple[str, str, Path], browser
     page.goto(f"{base}/cases?status=answered")
     assert page.locator(f"#cases a:text-is('{ticket}')").count() == 1
     page.close()
+
+
+def test_officer_files_a_voice_message_and_reads_the_report(server: tuple[str, str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    base, _, root = server
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000) / 8000
+    recording = root / "tin-nhan-thoai.wav"
+    sf.write(recording, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 8000, subtype="PCM_16")
+    page = browser.new_page()
+    login(page, base, "bientap", "mat-khau-dai-1")
+    page.click("text=Phản ánh")
+    form = page.locator("form[action='/cases/recording']")
+    form.locator("input[name=audio]").set_input_files(str(recording))
+    form.locator("input[name=caller]").fill("0987 654 321")
+    form.locator("button").click()
+    page.wait_for_selector("h1:has-text('Phản ánh mã')")
+    assert page.locator("audio").count() == 1
+    assert "chờ gỡ băng" in page.locator("#transcript-status").inner_text()  # no model installed here
+    page.fill("textarea[name=transcript]", "Cống thoát nước thôn Hai bị tắc")
+    page.click("button:text('Lưu nội dung')")
+    page.wait_for_selector("#transcript-status:has-text('đã gỡ băng')")
+    page.click("nav >> text=Báo cáo")
+    page.wait_for_selector("#summary")
+    assert "tiếp nhận" in page.locator("#summary").inner_text()
+    assert page.locator("a:text('Tải Excel')").count() == 1
+    page.close()

@@ -190,6 +190,7 @@ async def test_an_officer_answers_by_sms_and_the_case_is_answered(gateway: Gatew
     assert r.status_code == 200, r.text
     # 86 characters: two UCS-2 parts with accents, one GSM-7 part without: the reply goes unaccented
     assert r.json()["status"] == "answered" and r.json()["answer"] == answer and r.json()["reply_parts"] == 1
+    assert r.json()["assignee"] == "duyet"  # a new case is taken on by the officer who answers it
     await wait_until(lambda: len(smsc.accepted) == 1)
     (sent,) = smsc.accepted
     assert sent.destination == "84912345678" and sent.data_coding == 0
