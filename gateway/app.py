@@ -28,6 +28,8 @@ from gateway.feedback.intake import Spool
 from gateway.feedback.transcription import TranscriptionQueue
 from gateway.feedback.worker import FeedbackWorker
 from gateway.file_channel.adapter import FileChannel
+from gateway.loudspeakers.channel import LoudspeakerChannel
+from gateway.loudspeakers.notify import Notifier
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
 from gateway.sms.service import SmsService
@@ -52,6 +54,7 @@ class Services:
     first_admin_password: str | None = None
     sms: SmsService | None = None
     spool: Spool | None = None
+    device_notifier: Notifier = field(default_factory=Notifier)
     feedback: FeedbackWorker | None = None
     sms_callback_key: str = ""
 
@@ -83,6 +86,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     services.spool = Spool(settings.data_dir / "spool" / "recordings", store)
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
     services.feedback = FeedbackWorker(sessions, services.spool, queue)
+    services.channels["loudspeaker"] = LoudspeakerChannel(sessions, services.device_notifier)
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:
         if settings.sms_transport_kind == "kannel":
@@ -127,6 +131,10 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
                 await task
             if sms is not None:
                 await sms.close()
+            for channel in services.channels.values():
+                close = getattr(channel, "close", None)
+                if close is not None:
+                    await close()
             await services.engine.dispose()
 
     app = FastAPI(
@@ -158,7 +166,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, case_media, cases, reports, sms, sms_callbacks
+    from gateway.api import admin, alerts, bulletins, case_media, cases, devices, reports, sms, sms_callbacks
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -187,6 +195,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(case_media.router)
     app.include_router(cases.router)
     app.include_router(reports.router)
+    app.include_router(devices.staff)
+    app.include_router(devices.device_api)
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(console_router)

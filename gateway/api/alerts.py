@@ -10,7 +10,7 @@ from gateway.api.deps import Caller, caller, db
 from gateway.bulletins import service
 from gateway.bulletins.cap import parse_cap
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Area, Bulletin, Delivery, Schedule
+from gateway.db.models import Area, Bulletin, Delivery, Device, Schedule
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 CAP_CHANNELS = ("file", "loudspeaker", "call", "sms")
@@ -65,6 +65,8 @@ async def ingest_cap(
             "info.area", "không khớp địa bàn nào (geocode value = mã địa bàn, hoặc areaDesc = tên)", 422
         )
     channels = [c for c in CAP_CHANNELS if c in request.app.state.services.channels]
+    if not (await session.execute(select(Device.id).where(Device.enabled.is_(True)).limit(1))).first():
+        channels = [c for c in channels if c != "loudspeaker"]  # no cluster registered yet
     title = alert.headline or alert.event
     data = service.BulletinInput(
         title=title[:300],

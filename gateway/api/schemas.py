@@ -136,3 +136,34 @@ class CaseReplyIn(Strict):
     text: str = Field(min_length=1, max_length=2_000)
     via: Literal["sms"] = "sms"
     version: int | None = None
+
+
+class DeviceIn(Strict):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    area: str = Field(min_length=1, max_length=32)
+    kind: Literal["pull", "rtp", "stream"] = "pull"
+    volume: int = Field(default=80, ge=0, le=100)
+    windows: str = Field(default="", max_length=200)
+    rtp_address: str = Field(default="", max_length=100)
+    codec: Literal["pcmu", "pcma", "g722"] = "pcmu"
+
+
+class PlayReportIn(Strict):
+    item: str = Field(min_length=3, max_length=40)
+    event: Literal["started", "finished", "interrupted", "failed", "expired"]
+    at: datetime
+    seq: int = Field(default=0, ge=0)
+    detail: str = Field(default="", max_length=500)
+
+
+class PlayReportsIn(Strict):
+    reports: list[PlayReportIn] = Field(min_length=1, max_length=500)
+
+
+class HeartbeatIn(Strict):
+    clock: datetime
+    agent_version: str = Field(default="", max_length=40)
+    signal: int | None = None
+    battery: int | None = Field(default=None, ge=0, le=100)
+    playing: str = Field(default="", max_length=40)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -176,6 +177,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("bulletin_id", "occurrence", "channel", "target"),
         Index("ix_deliveries_claim", "state", "next_attempt_at"),
+        Index("ix_deliveries_target", "channel", "target"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletins.id"))
@@ -277,3 +279,45 @@ class SmsPart(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Device(Base):
+    """A loudspeaker cluster or receiver. ``pull`` devices (4G clusters running the agent)
+    fetch their schedule and audio; ``rtp`` speakers (LAN PA) are sent paced RTP; ``stream``
+    receivers listen to the Icecast mount."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    kind: Mapped[str] = mapped_column(String(8), default="pull")  # pull | rtp | stream
+    token_sha256: Mapped[str] = mapped_column(String(64), default="", index=True)
+    volume: Mapped[int] = mapped_column(Integer, default=80)  # 0..100
+    windows: Mapped[str] = mapped_column(String(200), default="")  # "05:30-07:00,17:00-19:00"; empty: any time
+    rtp_address: Mapped[str] = mapped_column(String(100), default="")  # host:port, unicast or 239.x multicast
+    codec: Mapped[str] = mapped_column(String(8), default="pcmu")  # pcmu | pcma | g722
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    agent_version: Mapped[str] = mapped_column(String(40), default="")
+    signal: Mapped[int | None] = mapped_column(Integer, nullable=True)  # dBm or %, as the device reports
+    battery: Mapped[int | None] = mapped_column(Integer, nullable=True)  # %
+    playing: Mapped[str] = mapped_column(String(40), default="")  # item id, as of the last heartbeat
+    clock_skew_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # device clock - server clock
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlayReport(Base):
+    """Proof of play: what a device says it did with a schedule item. A report sent twice
+    (a retry after a lost answer) is stored once."""
+
+    __tablename__ = "play_reports"
+    __table_args__ = (UniqueConstraint("device_id", "item", "event", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    item: Mapped[str] = mapped_column(String(40))  # "<bulletin>:<occurrence>"
+    event: Mapped[str] = mapped_column(String(12))  # started | finished | interrupted | failed | expired
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # the device's counter: an item may play twice
+    device_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="")

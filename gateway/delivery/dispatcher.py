@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -23,6 +23,7 @@ from gateway.delivery import ledger, planner
 from gateway.delivery.channel import Channel, Job
 
 log = logging.getLogger(__name__)
+RENDER_AHEAD = timedelta(hours=6)
 
 
 class Dispatcher:
@@ -56,6 +57,7 @@ class Dispatcher:
 
     async def tick(self) -> bool:
         busy = await self.run_schedules()
+        await self.render_ahead()
         for channel in self.channels.values():
             busy = await self.run_channel(channel) or busy
         await self.finish_bulletins()
@@ -80,6 +82,39 @@ class Dispatcher:
         for sched in due:
             await self.start_occurrence(sched.id)
         return bool(due)
+
+    async def render_ahead(self) -> None:
+        """Render what is scheduled within ``RENDER_AHEAD`` now, so loudspeaker clusters can
+        download it before its time and play it even if their link drops."""
+        async with self.sessions() as session:
+            rendered = select(Render.bulletin_id).where(
+                Render.bulletin_id == Bulletin.id, Render.version == Bulletin.version
+            )
+            waiting = (
+                (
+                    await session.execute(
+                        select(Bulletin)
+                        .join(Schedule, Schedule.bulletin_id == Bulletin.id)
+                        .where(
+                            Schedule.done.is_(False),
+                            Schedule.run_at <= utcnow() + RENDER_AHEAD,
+                            Bulletin.status == "scheduled",
+                            ~rendered.exists(),
+                        )
+                        .limit(5)
+                    )
+                )
+                .scalars()
+                .unique()
+                .all()
+            )
+            for bulletin in waiting:
+                try:
+                    await self.renderer.render(session, bulletin)
+                except Exception as exc:
+                    bulletin.render_error = str(exc)[:2000]
+                    await session.commit()
+                    log.exception("render ahead of bulletin %s failed", bulletin.id)
 
     async def start_occurrence(self, schedule_id: int) -> None:
         async with self.sessions() as session:

@@ -48,13 +48,13 @@ async def queue(
     """Write the ledger rows of ``targets`` (channel, area id, area code); returns how many."""
     now = utcnow()
     plain: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-    expanding: dict[str, list[int]] = {}
+    expanding: dict[str, list[tuple[int, str]]] = {}
     for name, area_id, code in targets:
         channel = channels.get(name)
         if channel is None:
             plain[(name, code)] = (name, code, "failed", f"kênh '{name}' chưa được cấu hình")
         elif hasattr(channel, "targets_query"):
-            expanding.setdefault(name, []).append(area_id)
+            expanding.setdefault(name, []).append((area_id, code))
         else:
             plain.setdefault((name, code), (name, code, "pending", ""))
     count = 0
@@ -84,7 +84,8 @@ async def queue(
         ]
         await session.execute(insert(Delivery), rows)
         count += len(rows)
-    for name, area_ids in expanding.items():
+    for name, areas in expanding.items():
+        area_ids = [area_id for area_id, _ in areas]
         targets_query: Select[Any] = await channels[name].targets_query(session, area_ids)  # type: ignore[attr-defined]
         chosen = targets_query.subquery()
         source = select(
@@ -102,6 +103,27 @@ async def queue(
             literal(now, UTCDateTime()),
         )
         await session.execute(insert(Delivery).from_select(list(COLUMNS), source))
-        counted = select(func.count()).select_from(chosen)
-        count += int((await session.execute(counted)).scalar_one())
+        counted = int((await session.execute(select(func.count()).select_from(chosen))).scalar_one())
+        if not counted:  # nobody to deliver to must show, not vanish
+            detail = getattr(channels[name], "empty_detail", "không có nơi nhận nào ở địa bàn này")
+            empty = [
+                {
+                    "bulletin_id": bulletin_id,
+                    "occurrence": occurrence,
+                    "channel": name,
+                    "target": code,
+                    "priority": priority,
+                    "state": "failed",
+                    "attempts": 0,
+                    "detail": detail,
+                    "reference": "",
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for code in dict.fromkeys(code for _, code in areas)
+            ]
+            await session.execute(insert(Delivery), empty)
+            counted = len(empty)
+        count += counted
     return count

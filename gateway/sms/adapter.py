@@ -26,6 +26,7 @@ from gateway.sms.service import BULLETIN_PREFIX, SmsService
 class SmsChannel:
     name = "sms"
     quiet_hours_apply = True
+    empty_detail = "không có người đăng ký nhận tin nhắn ở địa bàn này"
 
     def __init__(self, service: SmsService, daily_cap: int = 0, timezone: str = "Asia/Ho_Chi_Minh") -> None:
         self.service = service

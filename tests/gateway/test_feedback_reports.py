@@ -34,10 +34,9 @@ async def test_received_processed_timing_and_exports(gateway: Gateway) -> None:
     loose = await file(client, h, "Hỏi thủ tục làm giấy khai sinh", None)
     # Answer two cases of T1 after 2 h and 6 h; reject one of T2; one T2 case is open and overdue.
     for ticket in (t1[0], t1[1]):
-        r = await client.post(
-            f"/api/v1/cases/{ticket}/transition", json={"to": "answered", "answer": "Đã xử lý"}, headers=h
-        )
-        assert r.status_code == 200, r.text
+        for step in ({"to": "assigned", "assignee": "Ban môi trường"}, {"to": "answered", "answer": "Đã xử lý"}):
+            r = await client.post(f"/api/v1/cases/{ticket}/transition", json=step, headers=h)
+            assert r.status_code == 200, r.text
     await client.post(
         f"/api/v1/cases/{t2[0]}/transition", json={"to": "rejected", "reason": "không thuộc thẩm quyền"}, headers=h
     )

@@ -1,0 +1,116 @@
+"""The loudspeaker channel: an area target becomes one ledger row per device in it.
+
+- pull devices: the row is ``sent`` once the item is in the device's schedule, and settled
+  by the device's proof of play (gateway.loudspeakers.proof);
+- RTP speakers: the render is encoded for the speaker's codec and streamed in paced 20 ms
+  packets in the background; the row is delivered when the stream ends. An emergency for a
+  speaker that is playing stops the normal stream, whose row goes back to the queue and
+  plays again after the emergency (normal programming resumes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import soundfile as sf
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.models import Delivery, Device, utcnow
+from gateway.delivery import ledger
+from gateway.delivery.channel import Job
+from gateway.delivery.ledger import Outcome
+from gateway.loudspeakers import proof
+from gateway.loudspeakers.notify import Notifier
+from gateway.loudspeakers.rtp import RtpSender, Stream, encode
+from gateway.sms import recipients
+
+log = logging.getLogger(__name__)
+
+
+class LoudspeakerChannel:
+    name = "loudspeaker"
+    quiet_hours_apply = False  # clusters follow their own play windows
+    empty_detail = "không có cụm loa nào ở địa bàn này (thêm thiết bị ở trang Cụm loa)"
+    concurrency = 50
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, sender: RtpSender | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.notifier = notifier
+        self.sender = sender or RtpSender()
+        self.playing: dict[str, tuple[int, str, Stream]] = {}  # device -> (row, priority, stream)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for _row, _priority, stream in list(self.playing.values()):
+            self.sender.stop(stream)
+        for task in list(self.tasks):
+            await task
+        self.sender.close()
+
+    async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Any:
+        areas = await recipients.subtree(session, area_ids)
+        return select(Device.code).where(Device.area_id.in_(areas), Device.enabled.is_(True))
+
+    async def deliver(self, job: Job) -> Outcome:
+        async with self.sessions() as session:
+            device = (await session.execute(select(Device).where(Device.code == job.claim.target))).scalar_one_or_none()
+            if device is None or not device.enabled:
+                return Outcome("failed", detail="thiết bị không còn trong danh sách hoặc đã tắt")
+            item = f"{job.bulletin_id}:{job.claim.occurrence}"
+            if device.kind == "pull":
+                early = await proof.finished_before(session, device, item)
+                if early is not None:
+                    kind = proof.SETTLES[early.event]
+                    return Outcome(kind, detail=f"cụm loa đã báo {early.event} (theo lịch của cụm)")
+                self.notifier.notify()  # long-polling clusters fetch it now
+                return Outcome("sent", detail="đã vào lịch của cụm loa, chờ cụm báo đã phát")
+            host, _, port = device.rtp_address.rpartition(":")
+            codec = device.codec
+        audio = job.artifacts.get("loudspeaker")
+        if audio is None:
+            return Outcome("failed", detail="chưa có âm thanh loa cho bản tin")
+        if device.kind == "rtp":
+            current = self.playing.get(device.code)
+            if current is not None:
+                if job.priority != "emergency" or current[1] == "emergency":
+                    return Outcome("retry", detail="loa đang phát bản tin khác", retry_after=15)
+                self.sender.stop(current[2])  # the emergency interrupts; that row is queued again
+            data = await asyncio.to_thread(_encoded, str(audio), codec)
+            task = asyncio.create_task(self._stream(job, device.code, host, int(port), codec, data))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return Outcome("sent", detail=f"đang phát RTP {codec} tới {host}:{port}")
+        return Outcome("failed", detail=f"loại thiết bị '{device.kind}' chưa được kênh này hỗ trợ")
+
+    async def _stream(self, job: Job, code: str, host: str, port: int, codec: str, data: bytes) -> None:
+        """Play in the background; settle the row when the stream ends."""
+        stream = self.sender.start(host, port, codec, data)
+        self.playing[code] = (job.claim.id, job.priority, stream)
+        try:
+            finished = await self.sender.wait(stream)
+        finally:
+            if self.playing.get(code, (None,))[0] == job.claim.id:
+                del self.playing[code]
+        async with self.sessions() as session:
+            if finished.stopped:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == job.claim.id, Delivery.state == "sent")
+                    .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
+                )
+                await session.commit()
+                return
+            late = max(finished.lateness, default=0.0) * 1000
+            await ledger.confirm(
+                session, job.claim.id, "delivered", f"đã phát {finished.sent} gói RTP 20 ms (trễ tối đa {late:.1f} ms)"
+            )
+
+
+def _encoded(path: str, codec: str) -> bytes:
+    samples, rate = sf.read(path, dtype="float32", always_2d=True)
+    return encode(samples.mean(axis=1), int(rate), codec)

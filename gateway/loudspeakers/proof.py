@@ -1,0 +1,94 @@
+"""Proof of play: device reports into ``play_reports`` (each once, however often a device
+retries) and into the ledger: ``finished`` settles the device's row as delivered, ``failed``
+or ``expired`` as failed; ``started`` and ``interrupted`` are kept as evidence. A report
+for an occurrence the server has not started yet (the device played from its own clock)
+is kept; the row is settled when it is created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bulletins.errors import WorkflowError
+from gateway.db.models import Delivery, Device, PlayReport, utcnow
+from gateway.delivery import ledger
+
+EVENTS = ("started", "finished", "interrupted", "failed", "expired")
+SETTLES = {"finished": "delivered", "failed": "failed", "expired": "failed"}
+
+
+@dataclass(frozen=True)
+class ReportIn:
+    item: str
+    event: str
+    at: datetime
+    seq: int = 0
+    detail: str = ""
+
+
+def parse_item(item: str) -> tuple[int, int]:
+    bulletin, _, occurrence = item.partition(":")
+    if not (bulletin.isdigit() and occurrence.isdigit()):
+        raise WorkflowError("item", f"mã mục lịch '{item[:40]}' không hợp lệ (dạng <bản tin>:<lượt>)", 422)
+    return int(bulletin), int(occurrence)
+
+
+async def row_for(session: AsyncSession, device: Device, item: str) -> Delivery | None:
+    bulletin, occurrence = parse_item(item)
+    query = select(Delivery).where(
+        Delivery.bulletin_id == bulletin,
+        Delivery.occurrence == occurrence,
+        Delivery.channel == "loudspeaker",
+        Delivery.target == device.code,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def record(session: AsyncSession, device: Device, reports: list[ReportIn]) -> tuple[int, int]:
+    """Store and apply reports; (accepted, duplicates)."""
+    accepted = duplicates = 0
+    for report in reports:
+        if report.event not in EVENTS:
+            raise WorkflowError("event", f"sự kiện phải là một trong: {', '.join(EVENTS)}", 422)
+        parse_item(report.item)
+        at = report.at if report.at.tzinfo else report.at.replace(tzinfo=UTC)
+        session.add(
+            PlayReport(
+                device_id=device.id,
+                item=report.item,
+                event=report.event,
+                seq=report.seq,
+                device_at=at,
+                detail=report.detail[:500],
+            )
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            duplicates += 1
+            continue
+        accepted += 1
+        outcome = SETTLES.get(report.event)
+        row = await row_for(session, device, report.item) if outcome else None
+        if outcome and row is not None:
+            detail = f"cụm loa báo {report.event} lúc {at.astimezone(UTC):%H:%M:%S %d/%m} (UTC)"
+            await ledger.confirm(session, row.id, outcome, f"{detail} {report.detail}".strip()[:500])
+    return accepted, duplicates
+
+
+async def finished_before(session: AsyncSession, device: Device, item: str) -> PlayReport | None:
+    """A final report that arrived before the server started the occurrence."""
+    query = select(PlayReport).where(
+        PlayReport.device_id == device.id, PlayReport.item == item, PlayReport.event.in_(tuple(SETTLES))
+    )
+    return (await session.execute(query.order_by(PlayReport.id.desc()).limit(1))).scalar_one_or_none()
+
+
+def skew(device_clock: datetime) -> float:
+    clock = device_clock if device_clock.tzinfo else device_clock.replace(tzinfo=UTC)
+    return round((clock - utcnow()).total_seconds(), 1)
