@@ -8,6 +8,7 @@ import sys
 from gateway import serve
 from gateway.config import ConfigError
 from gateway.feedback.asr import cli as asr_cli
+from gateway.loudspeakers import agent
 from tts import cli as tts_cli
 
 ERRORS: tuple[type[Exception], ...] = (*tts_cli.ERRORS, *asr_cli.ERRORS)
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     tts_cli.register(sub)
     serve.register(sub)
     asr_cli.register(sub)
+    agent.register(sub)
     return parser
 
 

@@ -17,7 +17,7 @@ from gateway.api.deps import Caller, caller, db, require_role
 from gateway.api.errors import error
 from gateway.api.schemas import DeviceIn, HeartbeatIn, PlayReportsIn
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Area, Artifact, Device, utcnow
+from gateway.db.models import Area, Artifact, Device, PlayReport, utcnow
 from gateway.loudspeakers import proof, registry, schedule
 
 staff = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -63,6 +63,31 @@ async def list_devices(session: AsyncSession = Depends(db), who: Caller = Depend
     return [device_out(device, code) for device, code in rows.all()]
 
 
+@staff.get("/devices/{code}/plays")
+async def plays(
+    code: str, limit: int = 200, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> list[dict[str, Any]]:
+    """Proof of play, newest first: what the device says it played, when, by its clock and ours."""
+    device = await registry.get(session, code)
+    rows = await session.execute(
+        select(PlayReport)
+        .where(PlayReport.device_id == device.id)
+        .order_by(PlayReport.id.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    return [
+        {
+            "item": r.item,
+            "event": r.event,
+            "seq": r.seq,
+            "device_at": r.device_at.isoformat(),
+            "received_at": r.received_at.isoformat(),
+            "detail": r.detail,
+        }
+        for r in rows.scalars()
+    ]
+
+
 @staff.post("/devices/{code}/token")
 async def new_token(
     code: str, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
@@ -98,7 +123,7 @@ async def device_schedule(
         left = deadline - time.monotonic()
         if etag != if_none_match or left <= 0:
             break
-        await session.rollback()  # end the read transaction: see rows committed meanwhile
+        await session.commit()  # end the read transaction (objects stay loaded): see rows committed meanwhile
         with contextlib.suppress(TimeoutError):
             await (notifier.wait(min(left, 2.0)) if notifier else asyncio.sleep(min(left, 2.0)))
     if etag == if_none_match:

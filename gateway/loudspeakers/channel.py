@@ -105,7 +105,7 @@ class LoudspeakerChannel:
                 )
                 await session.commit()
                 return
-            late = max(finished.lateness, default=0.0) * 1000
+            late = finished.late_max * 1000
             await ledger.confirm(
                 session, job.claim.id, "delivered", f"đã phát {finished.sent} gói RTP 20 ms (trễ tối đa {late:.1f} ms)"
             )

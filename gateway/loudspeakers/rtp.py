@@ -4,19 +4,26 @@ in 20 ms packets paced by one clock for every stream, unicast or multicast.
 
 ffmpeg's own RTP output sends ~93 ms packets in bursts, which small jitter buffers in IP
 speakers drop; here each packet leaves at t0 + n x 20 ms on a monotonic clock, so pacing
-does not drift, and the clock's lateness is measured per packet.
+does not drift, and the clock's lateness is measured per packet. The clock runs in a
+process of its own: in the gateway's process any busy Python thread could hold it up by
+the interpreter's switch interval (5 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 import soxr
@@ -29,6 +36,7 @@ SILENCE = {"pcmu": 0xFF, "pcma": 0xD5, "g722": 0x00}
 FRAME_S = 0.02
 PAYLOAD_BYTES = 160  # 20 ms of G.711 (8000 x 1 byte) or of G.722 (64 kbit/s)
 TIMESTAMP_STEP = 160  # 20 ms at the 8 kHz RTP clock, for all three (RFC 3551 §4.5.2 for G.722)
+SPIN_S = 0.002  # the OS wakes a sleeper up to a few hundred microseconds late: spin the rest
 
 
 def encode(samples: np.ndarray, rate: int, codec: str) -> bytes:
@@ -63,51 +71,122 @@ def header(sequence: int, timestamp: int, ssrc: int, payload_type: int, marker: 
 
 @dataclass
 class Stream:
+    """A stream as the parent process sees it; the packets leave from the clock process."""
+
+    id: int
     address: tuple[str, int]
     codec: str
-    frames: list[bytes]
-    ssrc: int = field(default_factory=lambda: random.getrandbits(32))
-    sequence: int = field(default_factory=lambda: random.getrandbits(16))
-    timestamp: int = field(default_factory=lambda: random.getrandbits(32))
+    frames: int
     sent: int = 0
-    lateness: list[float] = field(default_factory=list)  # seconds after the ideal send time
+    ssrc: int = 0
+    late_max: float = 0.0  # seconds after the ideal send time, worst packet
+    late_p99: float = 0.0
     stopped: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
 
-    def next_packet(self) -> bytes:
-        packet = header(self.sequence, self.timestamp, self.ssrc, PAYLOAD_TYPES[self.codec], self.sent == 0)
-        packet += self.frames[self.sent]
-        self.sent += 1
-        self.sequence = (self.sequence + 1) & 0xFFFF
-        self.timestamp = (self.timestamp + TIMESTAMP_STEP) & 0xFFFFFFFF
-        return packet
+
+def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
+    """The 20 ms clock, alone in its own process: no other Python thread can hold it up.
+    Sleeps to ``SPIN_S`` before each tick, then spins; every active stream sends one packet."""
+    with contextlib.suppress(AttributeError, OSError):  # real-time priority where allowed (root, CAP_SYS_NICE)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, multicast_ttl)
+    streams: dict[int, dict[str, Any]] = {}
+    start, tick = time.monotonic(), 0
+    while True:
+        while conn.poll(0 if streams else None):
+            message = conn.recv()
+            if message[0] == "start":
+                _, sid, address, codec, data = message
+                streams[sid] = {
+                    "address": address,
+                    "pt": PAYLOAD_TYPES[codec],
+                    "frames": payloads(data, codec),
+                    "ssrc": random.getrandbits(32),
+                    "seq": random.getrandbits(16),
+                    "ts": random.getrandbits(32),
+                    "sent": 0,
+                    "late": [],
+                }
+                if len(streams) == 1:
+                    start, tick = time.monotonic() + 0.002, 0
+            elif message[0] == "stop" and message[1] in streams:
+                _finish(out, message[1], streams.pop(message[1]), stopped=True)
+            elif message[0] == "quit":
+                sock.close()
+                return
+        due = start + tick * FRAME_S
+        delay = due - time.monotonic()
+        if delay > SPIN_S:
+            time.sleep(delay - SPIN_S)
+        while time.monotonic() < due:
+            pass
+        late = time.monotonic() - due
+        for sid, st in list(streams.items()):
+            if st["sent"] >= len(st["frames"]):
+                _finish(out, sid, streams.pop(sid), stopped=False)
+                continue
+            packet = header(st["seq"], st["ts"], st["ssrc"], st["pt"], st["sent"] == 0) + st["frames"][st["sent"]]
+            with contextlib.suppress(OSError):  # an unreachable host loses the packet, not the clock
+                sock.sendto(packet, st["address"])
+            st["sent"] += 1
+            st["seq"] = (st["seq"] + 1) & 0xFFFF
+            st["ts"] = (st["ts"] + TIMESTAMP_STEP) & 0xFFFFFFFF
+            st["late"].append(late)
+        tick += 1
+
+
+def _finish(conn: Connection, sid: int, st: dict[str, Any], stopped: bool) -> None:
+    late = sorted(st["late"]) or [0.0]
+    conn.send(("done", sid, st["sent"], late[-1], late[int(0.99 * (len(late) - 1))], st["ssrc"], stopped))
 
 
 class RtpSender:
-    """One 20 ms clock on its own thread (sleep, then spin the last 1.5 ms: the event loop's
-    timers are a few ms late under load, a speaker's jitter buffer is not that patient);
-    every active stream sends one packet per tick. The event loop only waits for ends."""
-
-    SPIN_S = 0.0015
+    """Streams to speakers through one clock process (started on first use)."""
 
     def __init__(self, multicast_ttl: int = 4) -> None:
         self.multicast_ttl = multicast_ttl
-        self._sock: socket.socket | None = None
-        self.streams: list[Stream] = []
+        self.streams: dict[int, Stream] = {}
+        self._conn: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._ids = 0
+
+    def _ensure(self) -> Connection:
+        if self._conn is None:
+            command = [sys.executable, "-m", "gateway.loudspeakers.rtp", str(self.multicast_ttl)]
+            self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert self._process.stdin is not None and self._process.stdout is not None  # PIPE asked for
+            self._conn = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+            replies = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+            self._process.stdin.close()
+            self._process.stdout.close()
+            self._reader = threading.Thread(target=self._read, args=(replies,), daemon=True)
+            self._reader.start()
+        return self._conn
+
+    def _read(self, conn: Connection) -> None:
+        while True:
+            try:
+                _, sid, sent, late_max, late_p99, ssrc, stopped = conn.recv()
+            except (EOFError, OSError):
+                return
+            stream = self.streams.pop(sid, None)
+            if stream is not None:
+                stream.sent, stream.late_max, stream.late_p99 = sent, late_max, late_p99
+                stream.ssrc, stream.stopped = ssrc, stopped
+                stream.finished.set()
 
     def start(self, host: str, port: int, codec: str, data: bytes) -> Stream:
         """Begin sending ``data`` (codec bytes) as one stream at the next tick."""
-        stream = Stream((host, port), codec, payloads(data, codec))
         with self._lock:
-            if self._sock is None:
-                self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.multicast_ttl)
-            self.streams.append(stream)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="rtp-clock", daemon=True)
-                self._thread.start()
+            conn = self._ensure()
+            self._ids += 1
+            stream = Stream(self._ids, (host, port), codec, len(payloads(data, codec)))
+            self.streams[stream.id] = stream
+            conn.send(("start", stream.id, (host, port), codec, data))
         return stream
 
     async def wait(self, stream: Stream) -> Stream:
@@ -119,46 +198,28 @@ class RtpSender:
         return await self.wait(self.start(host, port, codec, data))
 
     def stop(self, stream: Stream) -> None:
-        stream.stopped = True
-
-    def _run(self) -> None:
-        sock = self._sock  # made by start() before this thread
-        if sock is None:
-            return
-        start, tick = time.monotonic(), 0
-        while True:
-            with self._lock:
-                active = list(self.streams)
-                if not active:
-                    self._thread = None
-                    return
-            due = start + tick * FRAME_S
-            delay = due - time.monotonic()
-            if delay > self.SPIN_S:
-                time.sleep(delay - self.SPIN_S)
-            while time.monotonic() < due:
-                pass
-            late = time.monotonic() - due
-            for stream in active:
-                if stream.stopped or stream.sent >= len(stream.frames):
-                    with self._lock:
-                        self.streams.remove(stream)
-                    stream.finished.set()
-                    continue
-                try:
-                    sock.sendto(stream.next_packet(), stream.address)
-                except OSError:  # an unreachable host: the packet is lost, the clock goes on
-                    pass
-                stream.lateness.append(late)
-            tick += 1
+        with self._lock:
+            if self._conn is not None and not stream.finished.is_set():
+                self._conn.send(("stop", stream.id))
 
     def close(self) -> None:
         with self._lock:
-            for stream in self.streams:
-                stream.stopped = True
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout=1)
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+            conn, process = self._conn, self._process
+            self._conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(("quit",))
+            conn.close()
+            if process is not None:
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for stream in list(self.streams.values()):
+            stream.stopped = True
+            stream.finished.set()
+
+
+if __name__ == "__main__":  # the clock process: commands on stdin, results on stdout
+    _clock(Connection(0, writable=False), Connection(1, readable=False), int(sys.argv[1]))
