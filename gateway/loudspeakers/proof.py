@@ -37,13 +37,13 @@ def parse_item(item: str) -> tuple[int, int]:
     return int(bulletin), int(occurrence)
 
 
-async def row_for(session: AsyncSession, device: Device, item: str) -> Delivery | None:
+async def row_for(session: AsyncSession, code: str, item: str) -> Delivery | None:
     bulletin, occurrence = parse_item(item)
     query = select(Delivery).where(
         Delivery.bulletin_id == bulletin,
         Delivery.occurrence == occurrence,
         Delivery.channel == "loudspeaker",
-        Delivery.target == device.code,
+        Delivery.target == code,
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -51,6 +51,7 @@ async def row_for(session: AsyncSession, device: Device, item: str) -> Delivery 
 async def record(session: AsyncSession, device: Device, reports: list[ReportIn]) -> tuple[int, int]:
     """Store and apply reports; (accepted, duplicates)."""
     accepted = duplicates = 0
+    device_id, code = device.id, device.code  # a rollback below expires the object
     for report in reports:
         if report.event not in EVENTS:
             raise WorkflowError("event", f"sự kiện phải là một trong: {', '.join(EVENTS)}", 422)
@@ -58,7 +59,7 @@ async def record(session: AsyncSession, device: Device, reports: list[ReportIn])
         at = report.at if report.at.tzinfo else report.at.replace(tzinfo=UTC)
         session.add(
             PlayReport(
-                device_id=device.id,
+                device_id=device_id,
                 item=report.item,
                 event=report.event,
                 seq=report.seq,
@@ -74,7 +75,7 @@ async def record(session: AsyncSession, device: Device, reports: list[ReportIn])
             continue
         accepted += 1
         outcome = SETTLES.get(report.event)
-        row = await row_for(session, device, report.item) if outcome else None
+        row = await row_for(session, code, report.item) if outcome else None
         if outcome and row is not None:
             detail = f"cụm loa báo {report.event} lúc {at.astimezone(UTC):%H:%M:%S %d/%m} (UTC)"
             await ledger.confirm(session, row.id, outcome, f"{detail} {report.detail}".strip()[:500])
