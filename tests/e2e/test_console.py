@@ -210,3 +210,21 @@ def test_officer_files_a_voice_message_and_reads_the_report(server: tuple[str, s
     assert "tiếp nhận" in page.locator("#summary").inner_text()
     assert page.locator("a:text('Tải Excel')").count() == 1
     page.close()
+
+
+def test_administrator_registers_a_cluster_and_sees_it_on_the_dashboard(server: tuple[str, str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    base, _, _ = server
+    page = browser.new_page()
+    login(page, base, "admin", "quan-tri-moi-2026")  # changed on first login, earlier in this module
+    page.click("nav >> text=Cụm loa")
+    form = page.locator("form[action='/devices']")
+    form.locator("input[name=code]").fill("CUM-T1-01")
+    form.locator("input[name=name]").fill("Cụm loa đầu thôn Một")
+    form.locator("button").click()
+    page.wait_for_selector("#device-token")
+    token = page.locator("#device-token").inner_text().strip()
+    assert len(token) >= 24 and "loa speaker-agent" in page.locator("main").inner_text()
+    page.goto(f"{base}/devices")
+    row = page.locator("#devices tr:has-text('CUM-T1-01')")
+    assert "mất liên lạc" in row.inner_text() and "chưa bao giờ" in row.inner_text()
+    page.close()
