@@ -95,7 +95,7 @@ async def new_token(
     return {"code": code, "token": await registry.rotate_token(session, who.user.username, code)}
 
 
-async def the_device(request: Request, session: AsyncSession = Depends(db)) -> Device:
+async def the_device(request: Request, session: AsyncSession = Depends(db)) -> registry.DeviceRef:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     device = await registry.authenticate(session, token)
@@ -110,14 +110,14 @@ async def device_schedule(
     wait: int = 0,
     if_none_match: str = Header(default=""),
     session: AsyncSession = Depends(db),
-    device: Device = Depends(the_device),
+    device: registry.DeviceRef = Depends(the_device),
 ) -> Response:
     """The device's schedule. With ``wait`` (seconds, at most 30) and the last ETag in
     If-None-Match, the answer waits until the schedule changes (long poll), else 304."""
     deadline = time.monotonic() + max(0, min(wait, MAX_WAIT))
-    notifier = getattr(request.app.state.services, "device_notifier", None)
-    device.last_seen_at = utcnow()
-    await session.commit()
+    services = request.app.state.services
+    notifier = getattr(services, "device_notifier", None)
+    services.presence.seen(device.id, utcnow())
     while True:
         body, etag = schedule.document(device, await schedule.items_for(session, device))
         left = deadline - time.monotonic()
@@ -133,7 +133,9 @@ async def device_schedule(
 
 
 @device_api.get("/audio/{sha256}")
-async def device_audio(sha256: str, session: AsyncSession = Depends(db), device: Device = Depends(the_device)) -> Any:
+async def device_audio(
+    sha256: str, session: AsyncSession = Depends(db), device: registry.DeviceRef = Depends(the_device)
+) -> Any:
     """The audio of a schedule item; Range requests resume a broken download. The sha256
     in the path is the checksum of the whole file."""
     artifact = await session.get(Artifact, sha256)
@@ -144,7 +146,7 @@ async def device_audio(sha256: str, session: AsyncSession = Depends(db), device:
 
 @device_api.post("/reports")
 async def device_reports(
-    data: PlayReportsIn, session: AsyncSession = Depends(db), device: Device = Depends(the_device)
+    data: PlayReportsIn, session: AsyncSession = Depends(db), device: registry.DeviceRef = Depends(the_device)
 ) -> dict[str, int]:
     reports = [proof.ReportIn(r.item, r.event, r.at, r.seq, r.detail) for r in data.reports]
     accepted, duplicates = await proof.record(session, device, reports)
@@ -153,11 +155,17 @@ async def device_reports(
 
 @device_api.post("/heartbeat")
 async def heartbeat(
-    data: HeartbeatIn, session: AsyncSession = Depends(db), device: Device = Depends(the_device)
+    request: Request, data: HeartbeatIn, device: registry.DeviceRef = Depends(the_device)
 ) -> dict[str, Any]:
-    device.last_seen_at = utcnow()
-    device.agent_version, device.signal, device.battery = data.agent_version, data.signal, data.battery
-    device.playing = data.playing
-    device.clock_skew_s = proof.skew(data.clock)
-    await session.commit()
-    return {"server_time": utcnow().isoformat(), "clock_skew_s": device.clock_skew_s}
+    """State as the device reports it; written with the next presence flush (seconds)."""
+    skew = proof.skew(data.clock)
+    request.app.state.services.presence.seen(
+        device.id,
+        utcnow(),
+        agent_version=data.agent_version,
+        signal=data.signal,
+        battery=data.battery,
+        playing=data.playing,
+        clock_skew_s=skew,
+    )
+    return {"server_time": utcnow().isoformat(), "clock_skew_s": skew}

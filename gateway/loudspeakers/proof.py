@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Delivery, Device, PlayReport, utcnow
+from gateway.db.models import Delivery, PlayReport, utcnow
 from gateway.delivery import ledger
 
 EVENTS = ("started", "finished", "interrupted", "failed", "expired")
@@ -48,7 +49,14 @@ async def row_for(session: AsyncSession, code: str, item: str) -> Delivery | Non
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def record(session: AsyncSession, device: Device, reports: list[ReportIn]) -> tuple[int, int]:
+class Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+
+
+async def record(session: AsyncSession, device: Identified, reports: list[ReportIn]) -> tuple[int, int]:
     """Store and apply reports; (accepted, duplicates)."""
     accepted = duplicates = 0
     device_id, code = device.id, device.code  # a rollback below expires the object
@@ -82,7 +90,7 @@ async def record(session: AsyncSession, device: Device, reports: list[ReportIn])
     return accepted, duplicates
 
 
-async def finished_before(session: AsyncSession, device: Device, item: str) -> PlayReport | None:
+async def finished_before(session: AsyncSession, device: Identified, item: str) -> PlayReport | None:
     """A final report that arrived before the server started the occurrence."""
     query = select(PlayReport).where(
         PlayReport.device_id == device.id, PlayReport.item == item, PlayReport.event.in_(tuple(SETTLES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,6 +88,7 @@ async def rotate_token(session: AsyncSession, actor: str, code: str) -> str:
     device.token_sha256 = token_hash(token)
     await audit(session, actor, "device_token", "device", code)
     await session.commit()
+    forget_tokens()
     return token
 
 
@@ -97,11 +99,43 @@ async def get(session: AsyncSession, code: str) -> Device:
     return device
 
 
-async def authenticate(session: AsyncSession, token: str) -> Device | None:
+@dataclass(frozen=True)
+class DeviceRef:
+    """What the pull API needs of a device, cached per token for ``AUTH_TTL``."""
+
+    id: int
+    code: str
+    area_id: int
+    volume: int
+    windows: str
+
+
+AUTH_TTL = 15.0  # seconds a disabled device or a rotated token may still be answered
+_auth: dict[str, tuple[float, DeviceRef]] = {}
+
+
+async def authenticate(session: AsyncSession, token: str) -> DeviceRef | None:
     if not token:
         return None
-    query = select(Device).where(Device.token_sha256 == token_hash(token), Device.enabled.is_(True))
-    return (await session.execute(query)).scalar_one_or_none()
+    digest = token_hash(token)
+    cached = _auth.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    query = select(Device).where(Device.token_sha256 == digest, Device.enabled.is_(True))
+    device = (await session.execute(query)).scalar_one_or_none()
+    if device is None:
+        _auth.pop(digest, None)
+        return None
+    ref = DeviceRef(device.id, device.code, device.area_id, device.volume, device.windows)
+    if len(_auth) > 100_000:
+        _auth.clear()
+    _auth[digest] = (time.monotonic() + AUTH_TTL, ref)
+    return ref
+
+
+def forget_tokens() -> None:
+    """After a token rotation or a device change, answer from the database again."""
+    _auth.clear()
 
 
 def online(device: Device, now: datetime | None = None) -> bool:

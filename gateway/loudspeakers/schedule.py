@@ -13,14 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Area, Artifact, Bulletin, Delivery, Device, Render, Schedule, Target, utcnow
+from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
+
+
+class DeviceLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def area_id(self) -> int: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def windows(self) -> str: ...
+
 
 HORIZON = timedelta(hours=24)
 EXPIRES = {"emergency": timedelta(minutes=30), "priority": timedelta(hours=2), "normal": timedelta(hours=3)}
@@ -44,15 +57,36 @@ class Item:
     audio_url: str
 
 
+class _AreaTree:
+    """Area parents, loaded whole and kept for ``TTL`` seconds (areas change rarely)."""
+
+    TTL = 30.0
+
+    def __init__(self) -> None:
+        self.parents: dict[int, int | None] = {}
+        self.loaded = 0.0
+
+    async def chain(self, session: AsyncSession, area_id: int) -> list[int]:
+        if time.monotonic() - self.loaded > self.TTL or area_id not in self.parents:
+            rows = (await session.execute(select(Area.id, Area.parent_id))).all()
+            self.parents = {area_id: parent for area_id, parent in rows}
+            self.loaded = time.monotonic()
+        chain: list[int] = []
+        current: int | None = area_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.parents.get(current)
+        return chain
+
+
+_trees: dict[int, _AreaTree] = {}  # per database (engine), as a process may serve one only in practice
+_upcoming: dict[tuple[int, tuple[int, ...]], tuple[float, list[Item]]] = {}
+UPCOMING_TTL = 2.0  # devices of one village share the answer for this long
+
+
 async def ancestors(session: AsyncSession, area_id: int) -> list[int]:
-    chain: list[int] = []
-    current: int | None = area_id
-    seen: set[int] = set()
-    while current is not None and current not in seen:
-        seen.add(current)
-        chain.append(current)
-        current = (await session.execute(select(Area.parent_id).where(Area.id == current))).scalar_one_or_none()
-    return chain
+    tree = _trees.setdefault(id(session.get_bind()), _AreaTree())
+    return await tree.chain(session, area_id)
 
 
 def _item(bulletin: Bulletin, occurrence: int, play_at: datetime, render: Render, artifact: Artifact) -> Item:
@@ -80,7 +114,7 @@ def _rendered() -> Any:  # a Select of (Bulletin, Render, Artifact), extended by
     )
 
 
-async def items_for(session: AsyncSession, device: Device) -> list[Item]:
+async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
     now = utcnow()
     items: dict[str, Item] = {}
     started = await session.execute(
@@ -98,6 +132,17 @@ async def items_for(session: AsyncSession, device: Device) -> list[Item]:
         item = _item(bulletin, occurrence, created, render, artifact)
         items[item.id] = item
     areas = await ancestors(session, device.area_id)
+    for item in await _upcoming_for(session, tuple(areas)):
+        items.setdefault(item.id, item)
+    return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+
+
+async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[Item]:
+    key = (id(session.get_bind()), areas)
+    cached = _upcoming.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    now = utcnow()
     upcoming = await session.execute(
         _rendered()
         .add_columns(Schedule.id, Schedule.occurrence, Schedule.run_at)
@@ -111,13 +156,22 @@ async def items_for(session: AsyncSession, device: Device) -> list[Item]:
             Bulletin.status.in_(("scheduled", "delivering", "done", "partly_failed")),
         )
     )
-    for bulletin, render, artifact, schedule_id, number, run_at in upcoming.all():
-        item = _item(bulletin, schedule_id * OCCURRENCE_BASE + number, run_at, render, artifact)
-        items.setdefault(item.id, item)
-    return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+    found = [
+        _item(bulletin, schedule_id * OCCURRENCE_BASE + number, run_at, render, artifact)
+        for bulletin, render, artifact, schedule_id, number, run_at in upcoming.all()
+    ]
+    if len(_upcoming) > 10_000:
+        _upcoming.clear()
+    _upcoming[key] = (time.monotonic() + UPCOMING_TTL, found)
+    return found
 
 
-def document(device: Device, items: list[Item]) -> tuple[dict[str, object], str]:
+def forget() -> None:
+    """A schedule changed: answer from the database again (the worker calls this)."""
+    _upcoming.clear()
+
+
+def document(device: DeviceLike, items: list[Item]) -> tuple[dict[str, object], str]:
     """The schedule as JSON and its ETag (changes whenever anything the agent acts on does)."""
     body: dict[str, object] = {
         "device": {"code": device.code, "volume": device.volume, "windows": device.windows},

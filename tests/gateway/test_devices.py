@@ -111,6 +111,7 @@ async def test_pull_api_schedule_audio_reports_and_heartbeat(gateway: Gateway) -
         "/api/device/v1/heartbeat", json={"clock": skewed, "agent_version": "test/1", "battery": 71}
     )
     assert -425 < beat.json()["clock_skew_s"] < -415
+    assert await gateway.services.presence.flush() == 1  # type: ignore[union-attr]  # written in one batch
     admin, _ = users["admin"]
     (listed,) = (await admin.get("/api/v1/devices")).json()
     assert listed["online"] and listed["battery"] == 71 and listed["agent_version"] == "test/1"
