@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import sms_bench
+from bench import loudspeaker_bench, sms_bench
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -119,9 +119,15 @@ def main() -> None:
     parser.add_argument("--voice", action="append", default=[], help="also benchmark this installed voice")
     parser.add_argument("--only-viettts", action="store_true", help="only the vietTTS architecture and its anchor")
     parser.add_argument("--only-sms", action="store_true", help="only the SMS benchmarks (SMPP throughput, campaign)")
+    parser.add_argument(
+        "--only-loudspeakers", action="store_true", help="only the loudspeaker benchmarks (pull API, RTP pacing)"
+    )
     args = parser.parse_args()
     if args.only_sms:
         sms_bench.main()
+        return
+    if args.only_loudspeakers:
+        loudspeaker_bench.main()
         return
     BUILD.mkdir(parents=True, exist_ok=True)
     print(f"machine: {describe()}")
@@ -135,6 +141,7 @@ def main() -> None:
     viettts(args, cases, gemm)
     if not args.only_viettts:
         sms_bench.main()
+        loudspeaker_bench.main()
 
 
 def espeak_and_installed(args: argparse.Namespace, cases: dict[str, str], results: dict[str, list[CaseResult]]) -> None:
