@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import Device
@@ -31,9 +31,19 @@ class Presence:
         batch, self.pending = self.pending, {}
         if not batch:
             return 0
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for device_id, values in batch.items():  # one executemany per set of columns
+            groups.setdefault(tuple(sorted(values)), []).append({"device_id": device_id, **values})
+        table = Table("devices", Device.metadata)  # the mapped table, as Core sees it
         async with self.sessions() as session:
-            for device_id, values in batch.items():
-                await session.execute(update(Device).where(Device.id == device_id).values(**values))
+            connection = await session.connection()
+            for columns, rows in groups.items():
+                statement = (
+                    update(table)
+                    .where(table.c.id == bindparam("device_id"))
+                    .values({column: bindparam(column) for column in columns})
+                )
+                await connection.execute(statement, rows)
             await session.commit()
         return len(batch)
 
