@@ -22,18 +22,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.machine import free_port
+
 DEVICES = 5000
 POLL_S = 30.0
 DURATION_S = 20.0
 STREAMS = 200
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed(db: Path) -> list[str]:
@@ -116,7 +110,7 @@ def polling() -> None:
     rate = DEVICES / POLL_S
     count = int(rate * DURATION_S)
     with tempfile.TemporaryDirectory() as tmp:
-        data, port = Path(tmp) / "data", _port()
+        data, port = Path(tmp) / "data", free_port()
         log = (Path(tmp) / "serve.log").open("ab")
         env = {**os.environ, "LOA_DATA_DIR": str(data), "LOA_PORT": str(port)}
         server = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=log, stderr=log)

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,15 +19,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from bench.machine import free_port
+
 PARTS = 5000
 RECIPIENTS = 100_000
 WINDOW = 10
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _loa_throughput(port: int) -> float:
@@ -75,7 +70,7 @@ async def _anchor_throughput(port: int) -> float:
 
 
 def throughput() -> None:
-    port = _port()
+    port = free_port()
     peer = subprocess.Popen([sys.executable, "-m", "bench.smsc_peer", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert peer.stdout is not None and peer.stdout.readline().strip() == "ready"

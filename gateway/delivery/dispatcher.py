@@ -109,12 +109,18 @@ class Dispatcher:
                 .all()
             )
             for bulletin in waiting:
-                try:
-                    await self.renderer.render(session, bulletin)
-                except Exception as exc:
-                    bulletin.render_error = str(exc)[:2000]
-                    await session.commit()
-                    log.exception("render ahead of bulletin %s failed", bulletin.id)
+                await self._render(session, bulletin)
+
+    async def _render(self, session: AsyncSession, bulletin: Bulletin) -> bool:
+        """Render the bulletin's formats; on failure keep the reason on the bulletin."""
+        try:
+            await self.renderer.render(session, bulletin)
+        except Exception as exc:
+            bulletin.render_error = str(exc)[:2000]
+            await session.commit()
+            log.exception("render of bulletin %s failed", bulletin.id)
+            return False
+        return True
 
     async def start_occurrence(self, schedule_id: int) -> None:
         async with self.sessions() as session:
@@ -130,12 +136,7 @@ class Dispatcher:
                 bulletin.status = "rendering"
                 await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
                 await session.commit()
-            try:
-                await self.renderer.render(session, bulletin)
-            except Exception as exc:
-                bulletin.render_error = str(exc)[:2000]
-                await session.commit()
-                log.exception("render of bulletin %s failed", bulletin.id)
+            if not await self._render(session, bulletin):
                 return
             targets = await targets_of(session, bulletin.id)
             occurrence = sched.occurrence

@@ -18,17 +18,7 @@ from gateway.sms.codec import split_udh, wire_parts
 from gateway.sms.kannel import KannelConfig, KannelTransport, callback_key
 from gateway.sms.transport import OutPart
 from tests.support.kannel import start_kannel
-from tests.support.server import admin_password, free_port, start_server
-
-
-def wait_for(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+from tests.support.server import admin_password, free_port, start_server, wait_for
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,19 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import admin_password, free_port, start_server
+from tests.support.server import admin_password, free_port, start_server, wait_for
 
 PLAYER = "ffmpeg -v quiet -nostdin -re -i {file} -f null -"  # plays in real time, without a sound card
-
-
-def wait_for(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("timed out")
 
 
 class Gateway:
@@ -128,7 +117,7 @@ def test_an_emergency_interrupts_the_programme_which_then_plays_again(gateway: G
     try:
         long_body = " ".join(["Ủy ban nhân dân xã thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi."] * 8)
         normal = bulletin(gateway, "Lịch tiêm chủng", long_body, "normal")
-        wait_for(lambda: (f"{normal}:", "started") in [(i[: len(str(normal)) + 1], e) for i, e in plays(client)])
+        wait_for(lambda: (f"{normal}:", "started") in [(i[: len(str(normal)) + 1], e) for i, e in plays(client)], 60)
         urgent = bulletin(gateway, "Bão khẩn cấp", "Bão số chín đổ bộ, bà con vào nơi trú ẩn ngay.", "emergency")
         wait_for(lambda: all(r["state"] == "delivered" for r in rows(client, normal) + rows(client, urgent)), 120)
     finally:

@@ -44,3 +44,14 @@ def admin_password(log: Path) -> str:
     match = re.search(r"admin / (\S+)", log.read_text())
     assert match, "the first start prints the one-time admin password"
     return match[1]
+
+
+def wait_for(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    """Poll ``check`` until it returns something truthy; that value, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
