@@ -89,7 +89,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     services.spool = Spool(settings.data_dir / "spool" / "recordings", store)
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
     services.feedback = FeedbackWorker(sessions, services.spool, queue)
-    services.channels["loudspeaker"] = LoudspeakerChannel(sessions, services.device_notifier)
+    services.channels["loudspeaker"] = LoudspeakerChannel(
+        sessions, services.device_notifier, icecast_password=settings.icecast_password
+    )
     services.presence = Presence(sessions)
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:

@@ -58,6 +58,7 @@ class Settings:
     modem_device: str = ""  # e.g. /dev/ttyUSB0
     modem_connection: str = "at"  # Gammu connection, e.g. at115200
     modem_poll_seconds: int = 10
+    icecast_password: str = ""  # the Icecast server's source password, for stream devices
     asr_model: str = ""  # installed ASR model name (loa asr list); empty: the first installed
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -105,6 +106,7 @@ _TYPES: dict[str, type] = {
     "modem_connection": str,
     "modem_poll_seconds": int,
     "asr_model": str,
+    "icecast_password": str,
 }
 
 

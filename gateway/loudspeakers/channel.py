@@ -2,6 +2,7 @@
 
 - pull devices: the row is ``sent`` once the item is in the device's schedule, and settled
   by the device's proof of play (gateway.loudspeakers.proof);
+- stream receivers: the render goes live, as MP3, to the device's Icecast mount;
 - RTP speakers: the render is encoded for the speaker's codec and streamed in paced 20 ms
   packets in the background; the row is delivered when the stream ends. An emergency for a
   speaker that is playing stops the normal stream, whose row goes back to the queue and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import soundfile as sf
@@ -22,7 +24,7 @@ from gateway.db.models import Delivery, Device, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
-from gateway.loudspeakers import proof
+from gateway.loudspeakers import icecast, proof
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.rtp import RtpSender, Stream, encode
 from gateway.sms import recipients
@@ -37,17 +39,25 @@ class LoudspeakerChannel:
     concurrency = 50
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, sender: RtpSender | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        sender: RtpSender | None = None,
+        icecast_password: str = "",
     ) -> None:
         self.sessions = sessions
         self.notifier = notifier
         self.sender = sender or RtpSender()
+        self.icecast_password = icecast_password
+        self.casting: dict[str, tuple[int, str, asyncio.Task[None]]] = {}  # mount -> (row, priority, task)
         self.playing: dict[str, tuple[int, str, Stream]] = {}  # device -> (row, priority, stream)
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
         for _row, _priority, stream in list(self.playing.values()):
             self.sender.stop(stream)
+        for _row, _priority, task in list(self.casting.values()):
+            task.cancel()
         for task in list(self.tasks):
             await task
         self.sender.close()
@@ -85,7 +95,47 @@ class LoudspeakerChannel:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return Outcome("sent", detail=f"đang phát RTP {codec} tới {host}:{port}")
+        if device.kind == "stream":
+            return await self._cast(job, device.rtp_address, str(audio))
         return Outcome("failed", detail=f"loại thiết bị '{device.kind}' chưa được kênh này hỗ trợ")
+
+    async def _cast(self, job: Job, url: str, audio: str) -> Outcome:
+        """Stream receivers listen to an Icecast mount: one live stream per mount at a time;
+        an emergency ends the normal one, which is queued again."""
+        current = self.casting.get(url)
+        if current is not None and not current[2].done():
+            if job.priority != "emergency" or current[1] == "emergency":
+                return Outcome("retry", detail="luồng đang phát bản tin khác", retry_after=15)
+            current[2].cancel()
+        data = await asyncio.to_thread(icecast.to_mp3, Path(audio))
+        mount = icecast.IcecastMount(url, self.icecast_password)
+        task = asyncio.create_task(self._cast_run(job.claim.id, url, mount, data))
+        self.casting[url] = (job.claim.id, job.priority, task)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return Outcome("sent", detail=f"đang phát trên luồng {url}")
+
+    async def _cast_run(self, row: int, url: str, mount: icecast.IcecastMount, data: bytes) -> None:
+        try:
+            seconds = await icecast.stream(mount, data)
+        except asyncio.CancelledError:
+            async with self.sessions() as session:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == row, Delivery.state == "sent")
+                    .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
+                )
+                await session.commit()
+            return
+        except (OSError, icecast.IcecastError) as exc:
+            async with self.sessions() as session:
+                await ledger.confirm(session, row, "failed", f"không phát được lên Icecast: {exc}"[:500])
+            return
+        finally:
+            if self.casting.get(url, (None,))[0] == row:
+                del self.casting[url]
+        async with self.sessions() as session:
+            await ledger.confirm(session, row, "delivered", f"đã phát {seconds:.0f} giây trên luồng {url}")
 
     async def _stream(self, job: Job, code: str, host: str, port: int, codec: str, data: bytes) -> None:
         """Play in the background; settle the row when the stream ends."""

@@ -48,6 +48,10 @@ def _check(data: DeviceIn) -> None:
     for window in filter(None, (w.strip() for w in data.windows.split(","))):
         if not _WINDOW.match(window):
             raise WorkflowError("windows", "khung giờ có dạng GG:PP-GG:PP, cách nhau bằng dấu phẩy", 422)
+    if data.kind == "stream" and not data.rtp_address.startswith(("http://", "https://")):
+        raise WorkflowError(
+            "rtp_address", "thiết bị thu luồng cần địa chỉ mount Icecast, ví dụ http://127.0.0.1:8000/loa.mp3", 422
+        )
     if data.kind == "rtp":
         host, _, port = data.rtp_address.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -165,3 +166,37 @@ async def test_a_lan_speaker_gets_paced_rtp_and_an_emergency_cuts_in(gateway: Ga
         assert states == {normal: "delivered", urgent: "delivered"}, states
         assert "retry" in seen  # the programme was cut by the emergency, queued again, then played whole
         await channel.close()  # type: ignore[attr-defined]
+
+
+async def test_a_stream_receiver_gets_the_bulletin_live_on_icecast(gateway: Gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import soundfile as sf
+
+    from tests.support.icecast import start_icecast
+
+    users = await seed(gateway)
+    server = start_icecast()
+    try:
+        url = f"http://127.0.0.1:{server.port}/xa1.mp3"
+        await register(gateway, "LUONG-XA", kind="stream", rtp_address=url)
+        channel = gateway.services.channels["loudspeaker"]
+        channel.icecast_password = server.password  # type: ignore[attr-defined]
+        bid = await emergency(gateway, users, "Bão số chín sắp đổ bộ. Bà con di chuyển đến nơi trú ẩn an toàn ngay.")
+        await gateway.run_worker()
+        await asyncio.sleep(0.8)
+        heard = tmp_path / "heard.wav"
+        listener = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-v", "error", "-y", "-i", url, "-t", "2", "-ac", "1", str(heard)
+        )
+        assert await asyncio.wait_for(listener.wait(), 30) == 0
+        for _ in range(300):
+            async with gateway.services.sessions() as s:
+                row = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalar_one()
+            if row.state == "delivered":
+                break
+            await asyncio.sleep(0.1)
+        assert row.state == "delivered" and url in row.detail
+        audio, _ = sf.read(heard, dtype="float32")
+        assert len(audio) > 0 and float(np.sqrt(np.mean(audio**2))) > 0.01  # speech, not silence
+        await channel.close()  # type: ignore[attr-defined]
+    finally:
+        server.stop()
