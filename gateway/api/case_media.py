@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.cases import out
 from gateway.api.deps import Caller, caller, db
 from gateway.api.schemas import CaseReplyIn
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Area, Artifact
+from gateway.db.models import Artifact
 from gateway.feedback import replies, service
-from gateway.feedback.intake import MAX_BYTES, Recording
-from gateway.phones import to_e164
+from gateway.feedback.intake import MAX_BYTES, Recording, receive
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -30,7 +27,6 @@ async def file_recording(
     area: str = Form(""),
     channel: str = Form("hotline"),
     text: str = Form(""),
-    session: AsyncSession = Depends(db),
     who: Caller = Depends(caller),
 ) -> Any:
     """A resident's recording (from the hotline's dialplan or an officer's upload): kept in
@@ -38,23 +34,17 @@ async def file_recording(
     yet (the recording is safe and will be filed by the worker)."""
     if channel not in service.CHANNELS:
         raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(service.CHANNELS)}", 422)
-    if caller_number.strip():
-        to_e164(caller_number, "caller")
-    if area and (await session.execute(select(Area.id).where(Area.code == area))).scalar_one_or_none() is None:
-        raise WorkflowError("area", f"không có địa bàn mã '{area}'", 422)
+    services = request.app.state.services
+    recording = Recording(channel, caller_number.strip(), area or None, text.strip())
     data = await audio.read(MAX_BYTES + 1)
-    extension = Path(audio.filename or "").suffix or ".wav"
-    spool = request.app.state.services.spool
-    ref = spool.accept(data, extension, Recording(channel, caller_number.strip(), area or None, text.strip()))
-    try:
-        case = await spool.file(request.app.state.services.sessions, ref)
-    except Exception:
+    filed = await receive(services.spool, services.sessions, data, audio.filename or "", recording)
+    if isinstance(filed, str):
         return JSONResponse(
-            {"accepted": ref, "message": "đã nhận bản ghi; sẽ vào sổ phản ánh khi cơ sở dữ liệu sẵn sàng"},
+            {"accepted": filed, "message": "đã nhận bản ghi; sẽ vào sổ phản ánh khi cơ sở dữ liệu sẵn sàng"},
             status_code=202,
         )
-    request.app.state.services.feedback.wake.set()
-    return out(case, who)
+    services.feedback.wake.set()
+    return out(filed, who)
 
 
 @router.get("/cases/{ticket}/audio")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -16,8 +15,8 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, templates, who
 from gateway.db.models import Area, Case
 from gateway.feedback import replies, reports, service, taxonomy
-from gateway.feedback.intake import MAX_BYTES, Recording
-from gateway.phones import masked, to_e164
+from gateway.feedback.intake import MAX_BYTES, Recording, receive
+from gateway.phones import masked
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS, TRANSCRIPT_STATUS=service.TRANSCRIPT_LABELS)
@@ -139,19 +138,15 @@ async def new_recording(
     services = request.app.state.services
     try:
         check_csrf(csrf, csrf_token)
-        if caller.strip():
-            to_e164(caller, "caller")
         data = await audio.read(MAX_BYTES + 1)
-        extension = Path(audio.filename or "").suffix or ".wav"
-        ref = services.spool.accept(data, extension, Recording("console", caller.strip(), area or None))
+        recording = Recording("console", caller.strip(), area or None)
+        filed = await receive(services.spool, services.sessions, data, audio.filename or "", recording)
     except WorkflowError as exc:
         return back("/cases", f"{exc.field}: {exc.message}")
-    try:
-        case = await services.spool.file(services.sessions, ref)
-    except Exception:
+    if isinstance(filed, str):
         return back("/cases", "audio: đã nhận bản ghi; sẽ vào sổ khi cơ sở dữ liệu sẵn sàng")
     services.feedback.wake.set()
-    return back(f"/cases/{case.ticket}")
+    return back(f"/cases/{filed.ticket}")
 
 
 @router.get("/reports", response_class=HTMLResponse)

@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Artifact, Case
+from gateway.db.models import Area, Artifact, Case
 from gateway.feedback import service
+from gateway.phones import to_e164
 from gateway.storage.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,24 @@ class Spool:
     def _remove(self, ref: str, ext: str) -> None:
         (self.root / f"{ref}.json").unlink(missing_ok=True)  # first: without it nothing is pending
         (self.root / f"{ref}.{ext}").unlink(missing_ok=True)
+
+
+async def receive(
+    spool: Spool, sessions: async_sessionmaker[AsyncSession], data: bytes, filename: str, recording: Recording
+) -> Case | str:
+    """One recording in, from the API or the console: checked (caller, area, format), kept
+    in the spool, then filed. The case, or the spool id when the database could not take it
+    yet (the worker files it later)."""
+    if recording.caller:
+        to_e164(recording.caller, "caller")
+    if recording.area_code:
+        async with sessions() as session:
+            found = await session.execute(select(Area.id).where(Area.code == recording.area_code))
+            if found.scalar_one_or_none() is None:
+                raise WorkflowError("area", f"không có địa bàn mã '{recording.area_code}'", 422)
+    ref = spool.accept(data, Path(filename).suffix or ".wav", recording)
+    try:
+        return await spool.file(sessions, ref)
+    except Exception:
+        log.exception("recording %s kept in the spool; the worker will file it", ref)
+        return ref

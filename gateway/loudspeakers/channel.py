@@ -20,6 +20,7 @@ import soundfile as sf
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.areas import subtree
 from gateway.db.models import Delivery, Device, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
@@ -27,7 +28,6 @@ from gateway.delivery.ledger import Outcome
 from gateway.loudspeakers import icecast, proof
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.rtp import RtpSender, Stream, encode
-from gateway.sms import recipients
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,18 @@ class LoudspeakerChannel:
             await task
         self.sender.close()
 
+    async def _requeue(self, row: int) -> None:
+        """An emergency cut this row's playing short: back in the queue, to play again after it."""
+        async with self.sessions() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == row, Delivery.state == "sent")
+                .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
+            )
+            await session.commit()
+
     async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Any:
-        areas = await recipients.subtree(session, area_ids)
+        areas = await subtree(session, area_ids)
         return select(Device.code).where(Device.area_id.in_(areas), Device.enabled.is_(True))
 
     async def deliver(self, job: Job) -> Outcome:
@@ -119,13 +129,7 @@ class LoudspeakerChannel:
         try:
             seconds = await icecast.stream(mount, data)
         except asyncio.CancelledError:
-            async with self.sessions() as session:
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == row, Delivery.state == "sent")
-                    .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
-                )
-                await session.commit()
+            await self._requeue(row)
             return
         except (OSError, icecast.IcecastError) as exc:
             async with self.sessions() as session:
@@ -146,15 +150,10 @@ class LoudspeakerChannel:
         finally:
             if self.playing.get(code, (None,))[0] == job.claim.id:
                 del self.playing[code]
+        if finished.stopped:
+            await self._requeue(job.claim.id)
+            return
         async with self.sessions() as session:
-            if finished.stopped:
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == job.claim.id, Delivery.state == "sent")
-                    .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
-                )
-                await session.commit()
-                return
             late = finished.late_max * 1000
             await ledger.confirm(
                 session, job.claim.id, "delivered", f"đã phát {finished.sent} gói RTP 20 ms (trễ tối đa {late:.1f} ms)"

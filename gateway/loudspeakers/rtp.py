@@ -26,8 +26,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-import soxr
 
+from tts.audio import effects
 from tts.audio.g711 import encode_alaw, encode_ulaw
 
 PAYLOAD_TYPES = {"pcmu": 0, "pcma": 8, "g722": 9}
@@ -41,8 +41,7 @@ SPIN_S = 0.002  # the OS wakes a sleeper up to a few hundred microseconds late: 
 
 def encode(samples: np.ndarray, rate: int, codec: str) -> bytes:
     """Mono float32 at ``rate`` -> the codec's byte stream."""
-    target = CODEC_RATES[codec]
-    resampled = samples if rate == target else soxr.resample(samples, rate, target, quality="VHQ")
+    resampled = effects.resample(samples, rate, CODEC_RATES[codec], quality="VHQ")
     pcm = (np.clip(resampled, -1, 1) * 32767).astype(np.int16)
     if codec == "pcmu":
         return encode_ulaw(pcm)

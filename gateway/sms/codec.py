@@ -15,7 +15,7 @@ _TO_GSM = {ch: bytes((i,)) for i, ch in enumerate(GSM7_BASIC) if ch != "\x1b"}
 _TO_GSM.update({ch: bytes((0x1B, code)) for ch, code in _EXT_CODES.items()})
 _FROM_EXT = {code: ch for ch, code in _EXT_CODES.items()}
 
-DC_GSM7, DC_UCS2 = 0x00, 0x08
+DC_GSM7, DC_IA5, DC_UCS2 = 0x00, 0x01, 0x08  # SMPP 3.4 §5.2.19 data_coding
 
 
 def gsm7_encode(text: str) -> bytes:
@@ -51,7 +51,7 @@ def decode(data: bytes, data_coding: int) -> str:
         return ucs2_decode(data)
     if data_coding == DC_GSM7:
         return gsm7_decode(data)
-    if data_coding == 0x01:
+    if data_coding == DC_IA5:
         return data.decode("ascii", errors="replace")
     return data.decode("latin-1")
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.sms.smpp.pdu import TLV_MESSAGE_STATE, TLV_RECEIPTED_MESSAGE_ID
+
 # message_state TLV values (SMPP 3.4 §5.3.2.35)
 MESSAGE_STATES = {
     1: "ENROUTE",
@@ -56,10 +58,10 @@ def parse(text: str, tlvs: dict[int, bytes] | None = None) -> ReceiptText | None
     tlvs = tlvs or {}
     message_id = fields.get("id", "")
     stat = fields.get("stat", "").upper()[:7]
-    if 0x001E in tlvs:  # receipted_message_id: C-string
-        message_id = tlvs[0x001E].split(b"\0", 1)[0].decode("latin-1") or message_id
-    if 0x0427 in tlvs and len(tlvs[0x0427]) == 1:
-        stat = MESSAGE_STATES.get(tlvs[0x0427][0], stat)
+    if TLV_RECEIPTED_MESSAGE_ID in tlvs:  # a C-string
+        message_id = tlvs[TLV_RECEIPTED_MESSAGE_ID].split(b"\0", 1)[0].decode("latin-1") or message_id
+    if TLV_MESSAGE_STATE in tlvs and len(tlvs[TLV_MESSAGE_STATE]) == 1:
+        stat = MESSAGE_STATES.get(tlvs[TLV_MESSAGE_STATE][0], stat)
     if not message_id or not stat:
         return None
     return ReceiptText(message_id, stat, fields.get("err", ""))

@@ -9,20 +9,11 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import areas as areas_tree
 from gateway.db.models import Area, Subscriber
 from gateway.sms.encoding import cost_preview, plan
 
 LONG_PARTS = 3  # above this a message is worth shortening: a warning, not a refusal
-
-
-async def subtree(session: AsyncSession, area_ids: Iterable[int]) -> set[int]:
-    areas = set(area_ids)
-    frontier = set(areas)
-    while frontier:
-        children = set((await session.execute(select(Area.id).where(Area.parent_id.in_(frontier)))).scalars())
-        frontier = children - areas
-        areas |= frontier
-    return areas
 
 
 def _active(areas: set[int]):  # type: ignore[no-untyped-def]
@@ -32,17 +23,12 @@ def _active(areas: set[int]):  # type: ignore[no-untyped-def]
 async def query(session: AsyncSession, area_ids: Iterable[int]) -> Select[Any]:
     """The numbers subscribed in these areas (and below), opted-out ones left out; each once
     (a number has one subscription)."""
-    areas = await subtree(session, area_ids)
+    areas = await areas_tree.subtree(session, area_ids)
     return select(Subscriber.phone).where(*_active(areas))
 
 
-async def subscribers(session: AsyncSession, area_ids: Iterable[int]) -> list[str]:
-    chosen = await query(session, area_ids)
-    return list((await session.execute(chosen.order_by(Subscriber.phone))).scalars())
-
-
 async def count(session: AsyncSession, area_ids: Iterable[int]) -> int:
-    areas = await subtree(session, area_ids)
+    areas = await areas_tree.subtree(session, area_ids)
     query = select(func.count(func.distinct(Subscriber.phone))).where(*_active(areas))
     return int((await session.execute(query)).scalar_one())
 

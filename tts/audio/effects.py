@@ -27,12 +27,13 @@ def fade(x: Audio, rate: int, fade_in_ms: float = 10.0, fade_out_ms: float = 30.
     return out
 
 
-def resample(x: Audio, rate_in: int, rate_out: int) -> Audio:
+def resample(x: Audio, rate_in: int, rate_out: int, quality: str = "HQ") -> Audio:
+    """soxr; ``quality`` as soxr names it (HQ for synthesis, VHQ where audio is analysed)."""
     if rate_in == rate_out or x.size == 0:
         return x.astype(np.float32, copy=False)
     import soxr
 
-    return np.asarray(soxr.resample(x, rate_in, rate_out, quality="HQ"), dtype=np.float32)
+    return np.asarray(soxr.resample(x, rate_in, rate_out, quality=quality), dtype=np.float32)
 
 
 def trim_silence(x: Audio, rate: int, threshold_db: float = -45.0, keep_ms: float = 20.0) -> Audio:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
+from tts.audio import effects
 from tts.audio.g711 import decode_alaw, decode_ulaw
 
 RAW_FORMATS = {"sln": 8000, "sln16": 16000, "ulaw": 8000, "alaw": 8000, "raw": 8000}
@@ -81,7 +81,5 @@ def check(clip: Clip) -> None:
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """The one place audio changes rate."""
-    if rate == target:
-        return samples.astype(np.float32, copy=False)
-    return np.asarray(soxr.resample(samples, rate, target, quality="VHQ"), dtype=np.float32)
+    """The one place recordings change rate (the engine's resampler, at soxr's VHQ)."""
+    return effects.resample(samples, rate, target, quality="VHQ")

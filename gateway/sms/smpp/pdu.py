@@ -68,10 +68,6 @@ TLV_SAR_SEGMENT_SEQNUM = 0x020F
 
 ESM_UDHI = 0x40  # §5.2.12: short_message begins with a User Data Header
 ESM_RECEIPT = 0x04  # §5.2.12: deliver_sm carries an SMSC delivery receipt
-DC_DEFAULT = 0x00  # SMSC default alphabet (GSM 03.38, unpacked, on most SMSCs)
-DC_IA5 = 0x01
-DC_LATIN1 = 0x03
-DC_UCS2 = 0x08
 
 
 class PduError(Exception):

@@ -1,0 +1,21 @@
+"""The area tree (province > commune/ward > village): what lies under an area."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import Area
+
+
+async def subtree(session: AsyncSession, area_ids: Iterable[int]) -> set[int]:
+    """The areas and every area under them."""
+    areas = set(area_ids)
+    frontier = set(areas)
+    while frontier:
+        children = set((await session.execute(select(Area.id).where(Area.parent_id.in_(frontier)))).scalars())
+        frontier = children - areas
+        areas |= frontier
+    return areas
