@@ -37,6 +37,7 @@ from gateway.sms.kannel import callback_key
 from gateway.sms.service import SmsService
 from gateway.sms.setup import build_sms
 from gateway.storage.artifacts import ArtifactStore
+from gateway.telephony.setup import Telephony, build_telephony
 from tts.cache import PhraseCache
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Services:
     presence: Presence | None = None
     feedback: FeedbackWorker | None = None
     sms_callback_key: str = ""
+    telephony: Telephony | None = None
 
 
 def secret_key(settings: Settings) -> str:
@@ -98,6 +100,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         if settings.sms_transport_kind == "kannel":
             services.sms_callback_key = callback_key(services.secret_key)
         services.channels["sms"] = SmsChannel(services.sms, settings.sms_daily_cap, settings.timezone)
+    services.telephony = build_telephony(settings, sessions, renderer, services.spool, services.sms, dispatcher.worker)
+    if services.telephony is not None:
+        services.channels["call"] = services.telephony.channel
     return services
 
 
@@ -143,6 +148,9 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         sms = services.sms if (run_worker or s.sms_transport_kind == "kannel") else None
         if sms is not None:
             await sms.start()
+        telephony = services.telephony if run_worker else None
+        if telephony is not None:
+            await telephony.start()
         tasks = []
         if services.presence is not None:
             tasks.append(asyncio.create_task(services.presence.run(stop)))
@@ -160,6 +168,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
                 await services.presence.flush()
             if sms is not None:
                 await sms.close()
+            if telephony is not None:
+                await telephony.close()
             for channel in services.channels.values():
                 close = getattr(channel, "close", None)
                 if close is not None:

@@ -19,3 +19,13 @@ async def subtree(session: AsyncSession, area_ids: Iterable[int]) -> set[int]:
         frontier = children - areas
         areas |= frontier
     return areas
+
+
+async def ancestors(session: AsyncSession, area_id: int) -> set[int]:
+    """The areas above ``area_id`` (its commune, its province), not itself."""
+    found: set[int] = set()
+    parent = (await session.execute(select(Area.parent_id).where(Area.id == area_id))).scalar_one_or_none()
+    while parent is not None and parent not in found:
+        found.add(parent)
+        parent = (await session.execute(select(Area.parent_id).where(Area.id == parent))).scalar_one_or_none()
+    return found

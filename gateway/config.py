@@ -28,6 +28,34 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
+class AsteriskServer:
+    """One Asterisk server: its manager login and its trunk's budget of calls."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = ""
+    secret: str = ""
+    channels: int = 10
+    dial: str = "PJSIP/{number}@trunk"  # {number}: 0912345678; {e164}: +84912345678
+    caller_id: str = ""
+
+
+def parse_delays(text: str) -> list[float]:
+    """ "5m,15m,1h" -> seconds; raises ValueError naming the bad item."""
+    out = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        unit = {"s": 1, "m": 60, "h": 3600}.get(item[-1])
+        number = item[:-1] if unit else item
+        if not number.replace(".", "", 1).isdigit():
+            raise ValueError(item)
+        out.append(float(number) * (unit or 1))
+    return out
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""  # default: sqlite+aiosqlite:///<data_dir>/loa.db
@@ -60,6 +88,18 @@ class Settings:
     modem_poll_seconds: int = 10
     icecast_password: str = ""  # the Icecast server's source password, for stream devices
     asr_model: str = ""  # installed ASR model name (loa asr list); empty: the first installed
+    agi_listen: str = "127.0.0.1:4573"  # where Loa's FastAGI server listens
+    agi_url: str = ""  # how Asterisk reaches it, e.g. agi://10.0.0.5:4573; default: agi://<agi_listen>
+    asterisk_sounds_dir: Path | None = None  # shared with Asterisk; default: <data_dir>/asterisk/sounds
+    asterisk_recordings_dir: Path | None = None  # shared with Asterisk; default: <data_dir>/asterisk/recordings
+    ivr_flows_dir: Path | None = None  # default: the ivr_flows/ shipped with Loa
+    call_cps: float = 2.0  # new calls per second over all Asterisk servers
+    call_ring_seconds: int = 30
+    call_retry_busy: str = "5m,15m"  # delays before each retry of a busy number (17)
+    call_retry_no_answer: str = "15m,60m"  # no answer (18/19), phone off (20)
+    call_congestion_backoff: str = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
+    call_daily_cap: int = 2  # bulletin calls answered per number per day (emergencies exempt); 0: none
+    asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
     @property
@@ -69,6 +109,23 @@ class Settings:
     @property
     def sms_transport_kind(self) -> str:
         return self.sms_transport or ("kannel" if self.kannel_sendsms_url else "")
+
+    @property
+    def sounds_dir(self) -> Path:
+        return self.asterisk_sounds_dir or self.data_dir / "asterisk" / "sounds"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.asterisk_recordings_dir or self.data_dir / "asterisk" / "recordings"
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.ivr_flows_dir or Path(__file__).resolve().parent.parent / "ivr_flows"
+
+    @property
+    def agi_address(self) -> tuple[str, int]:
+        host, _, port = self.agi_listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
 
     @property
     def outbox(self) -> Path:
@@ -107,11 +164,38 @@ _TYPES: dict[str, type] = {
     "modem_poll_seconds": int,
     "asr_model": str,
     "icecast_password": str,
+    "agi_listen": str,
+    "agi_url": str,
+    "asterisk_sounds_dir": Path,
+    "asterisk_recordings_dir": Path,
+    "ivr_flows_dir": Path,
+    "call_cps": float,
+    "call_ring_seconds": int,
+    "call_retry_busy": str,
+    "call_retry_no_answer": str,
+    "call_congestion_backoff": str,
+    "call_daily_cap": int,
+}
+_SERVER_TYPES: dict[str, type] = {
+    "name": str,
+    "host": str,
+    "port": int,
+    "username": str,
+    "secret": str,
+    "channels": int,
+    "dial": str,
+    "caller_id": str,
 }
 
 
 def _coerce(key: str, value: Any, problems: list[str]) -> Any:
     kind = _TYPES[key]
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            problems.append(f"{key}: phải là số (nhận được {value!r})")
+            return None
     if kind is int:
         try:
             number = int(value)
@@ -155,7 +239,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     values: dict[str, Any] = {}
     known = {f.name for f in fields(Settings)}
     for key, value in raw.items():
-        if key == "quiet_hours":
+        if key in ("quiet_hours", "asterisk"):
             continue
         if key not in known:
             problems.append(f"{key}: khóa không được hỗ trợ (các khóa: {', '.join(sorted(known))})")
@@ -178,12 +262,52 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         end = _check_hhmm(f"quiet_hours.{channel}.end", spec.get("end", "06:00"), problems)
         if start and end:
             quiet[channel] = QuietHours(start, end)
-    settings = Settings(**values, quiet_hours=quiet) if not problems else Settings()
+    servers = _servers(raw.get("asterisk", []), problems)
+    settings = Settings(**values, quiet_hours=quiet, asterisk=servers) if not problems else Settings()
     if not problems:
         problems += _validate(settings)
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _servers(raw: Any, problems: list[str]) -> tuple[AsteriskServer, ...]:
+    """``[[asterisk]]`` tables: one per Asterisk server."""
+    if not isinstance(raw, list):
+        problems.append("asterisk: cần dạng [[asterisk]] (mỗi máy chủ Asterisk một bảng)")
+        return ()
+    servers = []
+    for n, table in enumerate(raw):
+        where = f"asterisk[{n}]"
+        if not isinstance(table, dict):
+            problems.append(f"{where}: phải là một bảng")
+            continue
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = _SERVER_TYPES.get(key)
+            if kind is None:
+                problems.append(f"{where}.{key}: khóa không được hỗ trợ (các khóa: {', '.join(_SERVER_TYPES)})")
+            elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                problems.append(f"{where}.{key}: phải là số nguyên")
+            elif kind is str and not isinstance(value, str):
+                problems.append(f"{where}.{key}: phải là chuỗi ký tự")
+            else:
+                values[key] = value
+        if not values.get("name"):
+            problems.append(f"{where}.name: bắt buộc (tên máy chủ, ví dụ 'tong-dai-xa')")
+            continue
+        server = AsteriskServer(**values)
+        if not 1 <= server.channels <= 1000:
+            problems.append(f"{where}.channels: phải từ 1 đến 1000 (số cuộc gọi đồng thời của trung kế)")
+        if "{number}" not in server.dial and "{e164}" not in server.dial:
+            problems.append(f"{where}.dial: phải chứa {{number}} hoặc {{e164}}, ví dụ PJSIP/{{number}}@viettel")
+        if "/" not in server.dial:
+            problems.append(f"{where}.dial: phải có dạng Công_nghệ/đích, ví dụ PJSIP/{{number}}@viettel")
+        servers.append(server)
+    names = [s.name for s in servers]
+    if len(set(names)) != len(names):
+        problems.append("asterisk: tên máy chủ bị trùng")
+    return tuple(servers)
 
 
 def _validate(s: Settings) -> list[str]:
@@ -213,6 +337,26 @@ def _validate(s: Settings) -> list[str]:
         problems.append("role: phải là all, web hoặc worker")
     if not (s.db_url.startswith("sqlite+aiosqlite://") or s.db_url.startswith("postgresql+asyncpg://")):
         problems.append("database_url: phải bắt đầu bằng sqlite+aiosqlite:// hoặc postgresql+asyncpg://")
+    for key in ("call_retry_busy", "call_retry_no_answer", "call_congestion_backoff"):
+        try:
+            delays = parse_delays(getattr(s, key))
+        except ValueError as exc:
+            problems.append(f"{key}: '{exc}' không phải khoảng thời gian (ví dụ 30s, 5m, 1h)")
+            continue
+        if len(delays) > 10:
+            problems.append(f"{key}: tối đa 10 lần thử lại")
+    if not 0.05 <= s.call_cps <= 100:
+        problems.append("call_cps: phải từ 0.05 đến 100 cuộc gọi mỗi giây")
+    if not 5 <= s.call_ring_seconds <= 120:
+        problems.append("call_ring_seconds: phải từ 5 đến 120 giây")
+    if s.call_daily_cap < 0:
+        problems.append("call_daily_cap: không được âm")
+    try:
+        s.agi_address  # noqa: B018 (parse check)
+    except ValueError:
+        problems.append("agi_listen: phải có dạng máy:cổng, ví dụ 127.0.0.1:4573")
+    if s.agi_url and not s.agi_url.startswith("agi://"):
+        problems.append("agi_url: phải bắt đầu bằng agi://")
     try:
         from zoneinfo import ZoneInfo
 

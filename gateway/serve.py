@@ -86,10 +86,15 @@ async def _worker_only(services: object) -> int:
 
     assert isinstance(services, Services)
     await start(services)
+    if services.telephony is not None:
+        await services.telephony.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await services.dispatcher.run(stop)
+    if services.telephony is not None:
+        await services.telephony.close()
+        await services.telephony.channel.close()
     await services.engine.dispose()
     return 0

@@ -321,3 +321,25 @@ class PlayReport(Base):
     device_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallAttempt(Base):
+    """One dialling of one ledger row: what Asterisk said (OriginateResponse Reason, the
+    Hangup cause) and how much of the bulletin the resident heard. Written before the
+    Originate, so a worker that dies mid-call leaves a trace the next one reads."""
+
+    __tablename__ = "call_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(60), unique=True)  # ActionID and ChannelId of the Originate
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True, index=True)
+    number: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    server: Mapped[str] = mapped_column(String(60))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="dialing")
+    reason: Mapped[int | None] = mapped_column(Integer, nullable=True)  # OriginateResponse Reason
+    cause: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Hangup Cause (Q.850)
+    heard_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -40,8 +40,29 @@ class Dispatcher:
         self.channels = channels
         self.worker = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.wake = asyncio.Event()
+        self.feeders: dict[str, asyncio.Task[None]] = {}
+
+    def _feed(self, channel: Channel) -> None:
+        running = self.feeders.get(channel.name)
+        if running is None or running.done():
+            task = asyncio.create_task(self.feed_channel(channel))
+            task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+            self.feeders[channel.name] = task
+
+    async def stop_feeders(self) -> None:
+        """Calls in progress are cut off; their rows are settled by whoever claims them next."""
+        for task in self.feeders.values():
+            task.cancel()
+        await asyncio.gather(*self.feeders.values(), return_exceptions=True)
+        self.feeders.clear()
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        try:
+            await self._loop(stop, interval)
+        finally:
+            await self.stop_feeders()
+
+    async def _loop(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
             try:
                 busy = await self.tick()
@@ -59,7 +80,10 @@ class Dispatcher:
         busy = await self.run_schedules()
         await self.render_ahead()
         for channel in self.channels.values():
-            busy = await self.run_channel(channel) or busy
+            if getattr(channel, "background", False):
+                self._feed(channel)
+            else:
+                busy = await self.run_channel(channel) or busy
         await self.finish_bulletins()
         return busy
 
@@ -187,7 +211,7 @@ class Dispatcher:
     # --- channels ------------------------------------------------------------------
     async def run_channel(self, channel: Channel) -> bool:
         """Claim a batch and deliver it, ``channel.concurrency`` rows at a time (an SMPP
-        window, a trunk's channels); one at a time for channels that do not say."""
+        window); one at a time for channels that do not say."""
         concurrency = max(1, int(getattr(channel, "concurrency", 1)))
         async with self.sessions() as session:
             claims = await ledger.claim(
@@ -197,17 +221,45 @@ class Dispatcher:
 
         async def one(claim: ledger.Claim) -> None:
             async with gate:
-                job = await self._job(claim)
-                try:
-                    outcome = await channel.deliver(job)
-                except Exception as exc:
-                    log.exception("channel %s failed on delivery %s", channel.name, claim.id)
-                    outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
-                async with self.sessions() as session:
-                    await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
+                await self._deliver_one(channel, claim)
 
         await asyncio.gather(*(one(claim) for claim in claims))
         return bool(claims)
+
+    async def feed_channel(self, channel: Channel) -> None:
+        """For channels whose deliveries last minutes (calls): keep ``concurrency`` rows in
+        flight, claiming one as soon as a slot frees, so an emergency queued meanwhile
+        takes the next free slot instead of waiting for a whole batch. Runs until the
+        channel has nothing due."""
+        concurrency = max(1, int(getattr(channel, "concurrency", 1)))
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                free = concurrency - len(inflight)
+                if free > 0:
+                    async with self.sessions() as session:
+                        claims = await ledger.claim(
+                            session, channel.name, self.worker, self.settings.lease_seconds, limit=free
+                        )
+                    for claim in claims:
+                        inflight.add(asyncio.create_task(self._deliver_one(channel, claim)))
+                if not inflight:
+                    return
+                _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in inflight:
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _deliver_one(self, channel: Channel, claim: ledger.Claim) -> None:
+        job = await self._job(claim)
+        try:
+            outcome = await channel.deliver(job)
+        except Exception as exc:
+            log.exception("channel %s failed on delivery %s", channel.name, claim.id)
+            outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
+        async with self.sessions() as session:
+            await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
 
     async def _job(self, claim: ledger.Claim) -> Job:
         async with self.sessions() as session:

@@ -41,6 +41,7 @@ class Outcome:
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
+    defer: bool = False  # a retry that was not an attempt (outside the call window): not counted
 
     def __post_init__(self) -> None:
         if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled"):
@@ -117,7 +118,11 @@ async def report(session: AsyncSession, claim_id: int, worker: str, outcome: Out
     row.detail = outcome.detail
     row.lease_owner = None
     row.lease_expires_at = None
-    if outcome.kind == "retry":
+    if outcome.kind == "retry" and outcome.defer:
+        row.state = "retry"
+        row.attempts = max(0, row.attempts - 1)
+        row.next_attempt_at = utcnow() + timedelta(seconds=outcome.retry_after)
+    elif outcome.kind == "retry":
         if row.attempts >= max_attempts:
             row.state = "failed"
             row.detail = f"{outcome.detail} (hết {max_attempts} lần thử)".strip()

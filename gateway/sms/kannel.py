@@ -16,7 +16,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from gateway.sms.transport import MoHandler, OutPart, Pacer, ReceiptHandler, SubmitResult
+from gateway.pacing import Pacer
+from gateway.sms.transport import MoHandler, OutPart, ReceiptHandler, SubmitResult
 
 # dlr-mask bits: 1 delivered to phone, 2 not delivered to phone, 4 queued on SMSC,
 # 8 delivered to SMSC (ACK), 16 not delivered to SMSC (NACK).

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.sms.transport import Mo, MoHandler, OutPart, Pacer, Receipt, ReceiptHandler, SubmitResult
+from gateway.pacing import Pacer
+from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 log = logging.getLogger(__name__)
 

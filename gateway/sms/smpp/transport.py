@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from gateway.pacing import Pacer
 from gateway.sms import codec, receipts
 from gateway.sms.smpp import pdu
 from gateway.sms.smpp.session import SessionConfig, SmppSession, SubmitError
-from gateway.sms.transport import Mo, MoHandler, OutPart, Pacer, Receipt, ReceiptHandler, SubmitResult
+from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 INCOMPLETE_MARK = "[tin nhắn thiếu phần] "
 

@@ -1,0 +1,92 @@
+"""Prompts and bulletins as files Asterisk plays.
+
+Flows give prompts as text; Loa renders each once with its voice into G.711 μ-law at
+8 kHz (``.ulaw``, what a G.711 trunk plays without transcoding, reference/telephony.md
+§2.6) under the sounds directory shared with Asterisk, named by a hash of voice and text,
+so a changed prompt is a new file and an unchanged one is never rendered again.
+Bulletins' telephone renders are linked there too. AGI commands name files by absolute
+path without extension.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from gateway.bulletins.render import PURPOSES, Renderer
+
+DIGIT_WORDS = {
+    "0": "không",
+    "1": "một",
+    "2": "hai",
+    "3": "ba",
+    "4": "bốn",
+    "5": "năm",
+    "6": "sáu",
+    "7": "bảy",
+    "8": "tám",
+    "9": "chín",
+}
+
+
+class Prompts:
+    def __init__(self, renderer: Renderer, sounds_dir: Path, voice: str) -> None:
+        self.renderer = renderer
+        self.sounds_dir = sounds_dir
+        self.voice = voice
+        self._locks: dict[str, asyncio.Lock] = {}
+        (sounds_dir / "prompts").mkdir(parents=True, exist_ok=True)
+        (sounds_dir / "bulletins").mkdir(parents=True, exist_ok=True)
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.voice}\n{text}".encode()).hexdigest()[:24]
+
+    async def path(self, text: str) -> str:
+        """The prompt's file (absolute, no extension), rendered on first use."""
+        base = self.sounds_dir / "prompts" / self._key(text)
+        target = base.with_suffix(".ulaw")
+        if target.exists():
+            return str(base)
+        lock = self._locks.setdefault(base.name, asyncio.Lock())
+        async with lock:
+            if not target.exists():
+                synth = await self.renderer.synthesizer(self.voice)
+                _, settings = PURPOSES["telephone"]
+                with tempfile.TemporaryDirectory(dir=self.sounds_dir) as tmp:
+                    out = Path(tmp) / "prompt.ulaw"
+                    await synth.arender(text, out, settings)
+                    await asyncio.to_thread(os.replace, out, target)
+        self._locks.pop(base.name, None)
+        return str(base)
+
+    async def digit(self, digit: str) -> str:
+        return await self.path(DIGIT_WORDS[digit])
+
+    async def warm(self, texts: list[str]) -> None:
+        for text in texts:
+            await self.path(text)
+        for digit in DIGIT_WORDS:
+            await self.digit(digit)
+
+    async def bulletin(self, artifact: Path) -> str:
+        """Place a bulletin's telephone render where Asterisk reads it (a hard link when the
+        sounds directory is on the same disk, a copy otherwise)."""
+        base = self.sounds_dir / "bulletins" / artifact.stem
+        target = base.with_suffix(artifact.suffix)
+        if not target.exists():
+            await asyncio.to_thread(_link_or_copy, artifact, target)
+        return str(base)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

@@ -1,0 +1,205 @@
+"""Run a flow over one FastAGI session, node by node.
+
+The runner speaks AGI and nothing else; what a node needs from the gateway (the latest
+bulletins, filing a recording as a case, a case's status, an opt-out) comes through the
+small ``Backend`` interface. A caller may hang up at any node: the runner stops there,
+and a recording cut by the hangup is still filed (Asterisk keeps the file,
+``result=-1 (hangup)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gateway.ivr.flows import Flow, Node
+from gateway.ivr.prompts import Prompts
+from gateway.ivr.server import AgiSession, Hangup
+
+log = logging.getLogger(__name__)
+MAX_STEPS = 200  # a flow that loops forever (menu -> menu on no input) ends here
+
+
+class Backend(Protocol):
+    recordings_dir: Path
+
+    async def latest_bulletins(self, caller: str, count: int) -> list[Path]: ...
+
+    async def file_recording(self, path: Path, caller: str, flow: str) -> str: ...
+
+    async def case_status(self, ticket: str) -> str | None: ...
+
+    async def opt_out(self, caller: str) -> None: ...
+
+
+@dataclass
+class CallState:
+    caller: str
+    uniqueid: str
+    bulletin: Path | None = None  # the call's bulletin (outbound)
+    variables: dict[str, str] = field(default_factory=dict)
+    visited: list[str] = field(default_factory=list)
+    bulletin_samples: int = 0  # how much of the call's bulletin was played (8 kHz samples)
+    bulletin_complete: bool = False
+    recordings: list[Path] = field(default_factory=list)
+    hung_up: bool = False
+
+
+class Runner:
+    def __init__(self, flows: dict[str, Flow], prompts: Prompts, backend: Backend) -> None:
+        self.flows = flows
+        self.prompts = prompts
+        self.backend = backend
+
+    async def run(self, session: AgiSession, flow: Flow, state: CallState) -> CallState:
+        node_name: str | None = flow.start
+        state.variables.setdefault("flow", flow.name)
+        try:
+            await session.send("ANSWER")
+            steps = 0
+            while node_name and steps < MAX_STEPS:
+                steps += 1
+                node = flow.nodes[node_name]
+                state.visited.append(node.name)
+                node_name = await self._node(session, flow, node, state)
+                if session.hungup:
+                    raise Hangup
+        except Hangup:
+            state.hung_up = True
+        return state
+
+    # --- media helpers ---------------------------------------------------------------
+    async def _stream(self, session: AgiSession, path: str, escape: str = "") -> tuple[str, int, bool]:
+        """(key pressed, samples played, played at all). Raises Hangup when the caller left."""
+        reply = await session.send("STREAM FILE", path, escape)
+        if reply.value == -1:
+            if not await session.alive():
+                raise Hangup
+            log.warning("Asterisk could not play %s (missing in the shared sounds directory?)", path)
+            return "", 0, False
+        return reply.digit, reply.endpos or 0, True
+
+    async def _say(self, session: AgiSession, text: str, escape: str = "") -> str:
+        if not text:
+            return ""
+        key, _, _ = await self._stream(session, await self.prompts.path(text), escape)
+        return key
+
+    # --- nodes -------------------------------------------------------------------------
+    async def _node(self, session: AgiSession, flow: Flow, node: Node, state: CallState) -> str | None:
+        handler = getattr(self, f"_{node.kind}")
+        result: str | None = await handler(session, node, state)
+        return result
+
+    async def _play(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        if node.bulletin:
+            if state.bulletin is None:
+                await self._say(session, "Xin lỗi, bản tin hiện chưa sẵn sàng.")
+                return node.next
+            path = await self.prompts.bulletin(state.bulletin)
+            reply = await session.send("STREAM FILE", path, "")
+            if reply.value == -1:
+                if not await session.alive():
+                    raise Hangup
+                return node.next
+            state.bulletin_samples = max(state.bulletin_samples, reply.endpos or 0)
+            state.bulletin_complete = True
+            return node.next
+        await self._say(session, node.text)
+        return node.next
+
+    async def _menu(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        keys = "".join(d for d, _ in node.choices)
+        for attempt in range(node.retries + 1):
+            key = await self._say(session, node.text, keys)
+            if not key:
+                reply = await session.send("WAIT FOR DIGIT", str(int(node.timeout * 1000)))
+                if reply.value == -1:
+                    raise Hangup
+                key = reply.digit
+            target = node.choice(key) if key else None
+            if target is not None:
+                return target
+            if key and attempt < node.retries:
+                await self._say(session, node.invalid_text)
+        return node.no_input or None
+
+    async def _input(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        prompt = await self.prompts.path(node.text)
+        reply = await session.send("GET DATA", prompt, str(int(node.timeout * 1000)), str(node.digits))
+        if reply.result == "-1":
+            raise Hangup
+        state.variables[node.store] = reply.result if reply.result.isdigit() else ""
+        return node.next
+
+    async def _record(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        await self._say(session, node.text)
+        self.backend.recordings_dir.mkdir(parents=True, exist_ok=True)
+        base = self.backend.recordings_dir / f"{state.uniqueid or 'call'}-{len(state.recordings) + 1}"
+        words = ["RECORD FILE", str(base), "wav", node.finish_key, str(node.max_seconds * 1000), "0"]
+        if node.beep:
+            words.append("BEEP")
+        words.append(f"s={node.silence_seconds}")
+        reply = await session.send(*words, wait=node.max_seconds + 30)
+        recording = base.with_suffix(".wav")
+        hung_up = reply.value == -1 and "hangup" in reply.data
+        if reply.value == -1 and not hung_up:
+            log.warning("RECORD FILE failed on %s: %s", state.uniqueid, reply.text)
+        if recording.exists() and recording.stat().st_size > 44:
+            state.recordings.append(recording)
+            ticket = await self.backend.file_recording(recording, state.caller, state.variables["flow"])
+            if ticket:
+                state.variables["ticket"] = ticket
+        if hung_up:
+            raise Hangup
+        return node.next
+
+    async def _say_digits(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        digits = state.variables.get(node.value, "")
+        if not digits:
+            await self._say(session, "Ý kiến của bạn đã được ghi nhận. Mã số sẽ được gửi qua tin nhắn.")
+            return node.next
+        await self._say(session, node.text)
+        for digit in digits:
+            await self._stream(session, await self.prompts.digit(digit))
+        return node.next
+
+    async def _lookup(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        ticket = state.variables.get(node.value or "ticket", "")
+        sentence = await self.backend.case_status(ticket) if ticket else None
+        await self._say(session, sentence or node.not_found_text)
+        return node.next
+
+    async def _bulletins(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        found = await self.backend.latest_bulletins(state.caller, node.count)
+        if not found:
+            await self._say(session, node.empty_text)
+            return node.next
+        key = await self._say(session, node.text, "*")
+        for artifact in found:
+            if key == "*":
+                break
+            key, _, _ = await self._stream(session, await self.prompts.bulletin(artifact), "2*")
+        return node.next
+
+    async def _transfer(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        await self._say(session, node.text)
+        app, data = ("Queue", node.target) if node.via == "queue" else ("Dial", f"{node.target},30")
+        reply = await session.send("EXEC", app, data)
+        if reply.value == -2:
+            log.error("Asterisk has no %s application: check conf/asterisk", app)
+            await self._say(session, "Xin lỗi, hiện không chuyển được cuộc gọi tới cán bộ.")
+        return node.next or None
+
+    async def _optout(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        if state.caller:
+            await self.backend.opt_out(state.caller)
+        await self._say(session, node.text)
+        return node.next
+
+    async def _hangup(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        await self._say(session, node.text)
+        await session.send("HANGUP")
+        return None

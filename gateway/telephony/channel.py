@@ -1,0 +1,298 @@
+"""The call channel: one ledger row is one resident's number; each attempt is an
+Originate (Async) into the ``outbound`` IVR flow, tracked by its ActionID/ChannelId ->
+OriginateResponse -> Hangup, written to ``call_attempts`` and classified by
+``outcomes.RetryPolicy``.
+
+Before dialling: the number may have opted out since the campaign was planned, the
+daily cap may be reached (emergencies exempt), and outside the call window only
+emergencies ring (a deferral does not count as an attempt). A row taken over from a
+worker that died mid-call is settled from its attempt record, never dialled twice
+blindly: an attempt that reached the resident counts, one that left no trace is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.bulletins.schedule import in_quiet_hours
+from gateway.config import QuietHours
+from gateway.db.models import CallAttempt, Subscriber, utcnow
+from gateway.delivery import ledger
+from gateway.delivery.channel import Job
+from gateway.delivery.ledger import Outcome
+from gateway.ivr.app import OutboundCalls
+from gateway.ivr.runner import CallState
+from gateway.pacing import Pacer
+from gateway.sms import recipients
+from gateway.telephony.ami import AmiDisconnected, AmiError
+from gateway.telephony.outcomes import CallResult, RetryPolicy
+from gateway.telephony.trunks import HangupInfo, Trunk, TrunkPool
+
+log = logging.getLogger(__name__)
+MAX_CALL_SECONDS = 30 * 60
+AGI_GRACE = 5.0  # after the Hangup event, how long the IVR may take to report
+
+
+class CallChannel:
+    name = "call"
+    quiet_hours_apply = True
+    background = True  # calls last minutes: the dispatcher keeps slots filled, not batches
+    empty_detail = "không có người đăng ký nhận cuộc gọi ở địa bàn này"
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: TrunkPool,
+        outbound: OutboundCalls,
+        agi_url: str,
+        policy: RetryPolicy,
+        cps: float,
+        ring_seconds: int = 30,
+        daily_cap: int = 2,
+        window: QuietHours | None = None,
+        timezone: str = "Asia/Ho_Chi_Minh",
+        lease: tuple[str, int] = ("", 60),
+    ) -> None:
+        self.sessions = sessions
+        self.pool = pool
+        self.outbound = outbound
+        self.agi_url = agi_url.rstrip("/")
+        self.policy = policy
+        self.pacer = Pacer(cps)
+        self.ring_seconds = ring_seconds
+        self.daily_cap = daily_cap
+        self.window = window
+        self.zone = ZoneInfo(timezone)
+        self.worker, self.lease_seconds = lease
+        self.concurrency = max(1, pool.capacity)
+        self.originated: list[float] = []  # monotonic times of Originates, for the benchmark
+
+    async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Select[Any]:
+        return await recipients.query(session, area_ids)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    # --- before dialling ---------------------------------------------------------------
+    async def _refusal(self, job: Job) -> Outcome | None:
+        emergency = job.priority == "emergency"
+        if self.window is not None and not emergency:
+            resume = in_quiet_hours(utcnow(), self.window.start, self.window.end, self.zone)
+            if resume is not None:
+                wait = max(60.0, (resume - utcnow()).total_seconds())
+                local = resume.astimezone(self.zone)
+                return Outcome("retry", detail=f"ngoài giờ gọi, chờ tới {local:%H:%M}", retry_after=wait, defer=True)
+        async with self.sessions() as session:
+            opted_out = (
+                await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
+            ).scalar_one_or_none()
+            if opted_out:
+                return Outcome("cancelled", detail="người nghe đã từ chối nhận bản tin sau khi lập danh sách")
+            if self.daily_cap and not emergency:
+                midnight = datetime.now(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+                answered = (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(CallAttempt)
+                        .where(
+                            CallAttempt.number == job.claim.target,
+                            CallAttempt.answered_at >= midnight,
+                            CallAttempt.priority < ledger.PRIORITY_RANK["emergency"],
+                        )
+                    )
+                ).scalar_one()
+                if answered >= self.daily_cap:
+                    return Outcome(
+                        "failed",
+                        detail=f"số này đã nghe {answered} cuộc gọi bản tin hôm nay (hạn mức {self.daily_cap}/ngày)",
+                    )
+        return None
+
+    # --- the call ------------------------------------------------------------------------
+    async def deliver(self, job: Job) -> Outcome:
+        if job.claim.recovered:
+            settled = await self._recover(job)
+            if settled is not None:
+                return settled
+        refusal = await self._refusal(job)
+        if refusal is not None:
+            return refusal
+        trunk = await self.pool.acquire(wait=30.0)
+        if trunk is None:
+            busy = "chưa có tổng đài Asterisk sẵn sàng (mất kết nối hoặc hết kênh)"
+            return Outcome("retry", detail=busy, retry_after=60, defer=True)
+        call_id = f"loa-{job.claim.id}-{job.claim.attempts}"
+        try:
+            await self.pacer.wait()
+            await self._begin(job, trunk, call_id)
+            keep = asyncio.create_task(self._keep_lease(job.claim.id))
+            try:
+                result = await self._call(job, trunk, call_id)
+            finally:
+                keep.cancel()
+        finally:
+            await self.pool.release(trunk)
+        decision = self.policy.decide(result, job.claim.attempts)
+        if decision.trunk_backoff:
+            trunk.back_off(self.policy.congestion_backoff)
+        await self._end(call_id, result, decision.label, decision.detail)
+        detail = f"{decision.detail} [{trunk.name}]"
+        if decision.kind == "retry":
+            return Outcome("retry", reference=call_id, detail=detail, retry_after=self._outside_window(decision, job))
+        return Outcome(decision.kind, reference=call_id, detail=detail)
+
+    def _outside_window(self, decision: Any, job: Job) -> float:
+        """A retry that would ring at night waits for the morning (emergencies do not)."""
+        delay = float(decision.retry_after)
+        if self.window is None or job.priority == "emergency":
+            return delay
+        at = utcnow() + timedelta(seconds=delay)
+        resume = in_quiet_hours(at, self.window.start, self.window.end, self.zone)
+        return delay if resume is None else (resume - utcnow()).total_seconds()
+
+    async def _call(self, job: Job, trunk: Trunk, call_id: str) -> CallResult:
+        config = trunk.client.config
+        number = job.claim.target
+        national = "0" + number[3:] if number.startswith("+84") else number
+        hangup = trunk.watch(call_id)
+        agi_done = self.outbound.expect(call_id, job.artifacts.get("telephone"), number)
+        headers: dict[str, Any] = {
+            "Action": "Originate",
+            "ActionID": call_id,
+            "ChannelId": call_id,
+            "Channel": config.dial.format(number=national, e164=number),
+            "Application": "AGI",
+            "Data": f"{self.agi_url}/outbound?call={call_id}",
+            "Timeout": str(self.ring_seconds * 1000),
+            "Async": "true",
+            "Variable": [f"LOA_CALL={call_id}", f"LOA_BULLETIN={job.bulletin_id}"],
+        }
+        if config.caller_id:
+            headers["CallerID"] = config.caller_id
+        self.originated.append(asyncio.get_running_loop().time())
+        try:
+            answer = await trunk.client.action(headers, wait=self.ring_seconds + 30)
+        except AmiDisconnected:
+            return await self._settle(hangup, agi_done, call_id, trunk, answered=None)
+        except AmiError as exc:
+            trunk.unwatch(call_id)
+            self.outbound.forget(call_id)
+            return CallResult(error=f"Asterisk từ chối lệnh gọi: {exc}")
+        final = answer[-1] if isinstance(answer, list) else answer
+        reason = int(final.get("Reason", "0") or 0) if str(final.get("Reason", "")).isdigit() else None
+        answered = final.get("Response", "") == "Success" and final.get("Event", "") == "OriginateResponse"
+        return await self._settle(hangup, agi_done, call_id, trunk, answered=answered, reason=reason)
+
+    async def _settle(
+        self,
+        hangup: asyncio.Future[HangupInfo],
+        agi_done: asyncio.Future[CallState],
+        call_id: str,
+        trunk: Trunk,
+        answered: bool | None,
+        reason: int | None = None,
+    ) -> CallResult:
+        """Wait for the end of the call: the Hangup event of our channel, and the IVR's
+        report when the call was answered."""
+        lost = False
+        info: HangupInfo | None = None
+        try:
+            if answered is False:  # the Hangup came first or comes right after
+                info = await asyncio.wait_for(asyncio.shield(hangup), 5.0)
+            else:
+                if answered:
+                    await self._mark_answered(call_id)
+                info = await asyncio.wait_for(asyncio.shield(hangup), MAX_CALL_SECONDS)
+        except (AmiDisconnected, TimeoutError):
+            lost = True
+        finally:
+            trunk.unwatch(call_id)
+        state: CallState | None = None
+        if answered or (answered is None and call_id in self.outbound.connected):
+            try:
+                state = await asyncio.wait_for(asyncio.shield(agi_done), AGI_GRACE)
+            except TimeoutError:
+                state = None
+        self.outbound.forget(call_id)
+        if answered is None:
+            answered = state is not None  # the IVR ran: Asterisk had answered before the drop
+        heard = (state.bulletin_samples / 8000) if state is not None else 0.0
+        return CallResult(
+            answered=bool(answered),
+            reason=reason,
+            cause=info.cause if info is not None else None,
+            heard_seconds=heard,
+            bulletin_complete=bool(state and state.bulletin_complete),
+            lost=lost,
+        )
+
+    # --- the attempt record -------------------------------------------------------------
+    async def _begin(self, job: Job, trunk: Trunk, call_id: str) -> None:
+        async with self.sessions() as session:
+            session.add(
+                CallAttempt(
+                    call_id=call_id,
+                    delivery_id=job.claim.id,
+                    number=job.claim.target,
+                    server=trunk.name,
+                    priority=ledger.PRIORITY_RANK[job.priority],
+                )
+            )
+            await session.commit()
+
+    async def _mark_answered(self, call_id: str) -> None:
+        async with self.sessions() as session:
+            row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
+            row.outcome, row.answered_at = "answered", utcnow()
+            await session.commit()
+
+    async def _end(self, call_id: str, result: CallResult, label: str, detail: str) -> None:
+        async with self.sessions() as session:
+            row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
+            row.outcome = label
+            row.reason, row.cause = result.reason, result.cause
+            row.heard_seconds = result.heard_seconds
+            row.detail = detail[:1000]
+            row.ended_at = utcnow()
+            if result.answered and row.answered_at is None:
+                row.answered_at = row.ended_at
+            await session.commit()
+
+    async def _recover(self, job: Job) -> Outcome | None:
+        """The previous holder died mid-attempt: settle from its record."""
+        async with self.sessions() as session:
+            last = (
+                await session.execute(
+                    select(CallAttempt)
+                    .where(CallAttempt.delivery_id == job.claim.id)
+                    .order_by(CallAttempt.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if last is None or last.outcome in ("delivered", "partial"):
+                return Outcome("delivered", detail=last.detail) if last is not None else None
+            if last.answered_at is not None or last.outcome == "answered":
+                last.outcome, last.ended_at = "partial", last.ended_at or utcnow()
+                last.detail = "đã nhấc máy; tiến trình gửi dừng giữa cuộc gọi nên không rõ đã nghe bao nhiêu"
+                await session.commit()
+                return Outcome("delivered", reference=last.call_id, detail=last.detail)
+            if last.outcome == "dialing":
+                last.outcome, last.ended_at = "lost", utcnow()
+                last.detail = "tiến trình gửi dừng khi đang quay số; người nghe chưa nhấc máy"
+                await session.commit()
+        return None  # nobody heard it: dial again
+
+    async def _keep_lease(self, claim_id: int) -> None:
+        if not self.worker:
+            return
+        while True:
+            await asyncio.sleep(max(5.0, self.lease_seconds / 3))
+            async with self.sessions() as session:
+                await ledger.extend(session, claim_id, self.worker, self.lease_seconds)
