@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import loudspeaker_bench, sms_bench
+from bench import loudspeaker_bench, sms_bench, telephony_bench
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -122,7 +122,15 @@ def main() -> None:
     parser.add_argument(
         "--only-loudspeakers", action="store_true", help="only the loudspeaker benchmarks (pull API, RTP pacing)"
     )
+    parser.add_argument(
+        "--only-telephony", action="store_true", help="only the telephony benchmarks (hotline AGI, campaign pacing)"
+    )
+    parser.add_argument("--calls", type=int, default=10_000, help="numbers in the campaign pacing benchmark")
+    parser.add_argument("--cps", type=float, default=100.0, help="call_cps of the campaign pacing benchmark")
     args = parser.parse_args()
+    if args.only_telephony:
+        telephony_bench.main(args.calls, args.cps)
+        return
     if args.only_sms:
         sms_bench.main()
         return
@@ -142,6 +150,7 @@ def main() -> None:
     if not args.only_viettts:
         sms_bench.main()
         loudspeaker_bench.main()
+        telephony_bench.main(args.calls, args.cps)
 
 
 def espeak_and_installed(args: argparse.Namespace, cases: dict[str, str], results: dict[str, list[CaseResult]]) -> None:

@@ -189,7 +189,18 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
 
-    from gateway.api import admin, alerts, bulletins, case_media, cases, devices, reports, sms, sms_callbacks
+    from gateway.api import (
+        admin,
+        alerts,
+        bulletins,
+        case_media,
+        cases,
+        devices,
+        reports,
+        sms,
+        sms_callbacks,
+        telephony,
+    )
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
@@ -223,6 +234,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(devices.device_api)
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
+    app.include_router(telephony.router)
     app.include_router(console_router)
     app.include_router(admin_pages_router)
     app.include_router(cases_pages_router)

@@ -8,6 +8,7 @@ import sys
 from gateway import serve
 from gateway.config import ConfigError
 from gateway.feedback.asr import cli as asr_cli
+from gateway.ivr import cli as ivr_cli
 from gateway.loudspeakers import agent
 from tts import cli as tts_cli
 
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     asr_cli.register(sub)
     agent.register(sub)
+    ivr_cli.register(sub)
     return parser
 
 

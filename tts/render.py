@@ -154,23 +154,26 @@ def render_to_file(
             gain_db = float(min(MAX_GAIN_DB, settings.loudness_lufs - loudness))
         samples = np.memmap(tmp, dtype=np.float32, mode="r", shape=(total,)) if total else np.zeros(0, np.float32)
         env_handle = tempfile.TemporaryFile()
-        envelope = _envelope_file(samples, rate, env_handle)
-        if settings.loudness_lufs is not None and np.isfinite(loudness):
-            # The limiter lowers loudness where it acts: measure the limited result and
-            # add make-up gain until the delivered file is within 0.3 LU of the target.
-            base = gain_db
-            for _ in range(_MAKEUP_PASSES):
-                achieved = _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), None)
-                miss = settings.loudness_lufs - achieved
-                if not np.isfinite(miss) or abs(miss) < 0.1:
-                    break
-                gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
-        writer = open_writer(path, fmt, rate, settings.bitrate)
-        try:
-            _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), writer)
+        try:  # closed whatever fails (an output folder removed under a running render included)
+            envelope = _envelope_file(samples, rate, env_handle)
+            if settings.loudness_lufs is not None and np.isfinite(loudness):
+                # The limiter lowers loudness where it acts: measure the limited result and
+                # add make-up gain until the delivered file is within 0.3 LU of the target.
+                base = gain_db
+                for _ in range(_MAKEUP_PASSES):
+                    achieved = _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), None)
+                    miss = settings.loudness_lufs - achieved
+                    if not np.isfinite(miss) or abs(miss) < 0.1:
+                        break
+                    gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
+            writer = open_writer(path, fmt, rate, settings.bitrate)
+            try:
+                _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), writer)
+            finally:
+                writer.close()
+                del envelope
         finally:
-            writer.close()
-            del samples, envelope
+            del samples
             env_handle.close()
     return RenderResult(
         path=path,

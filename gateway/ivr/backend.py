@@ -54,9 +54,27 @@ class DatabaseBackend:
         ).scalar_one_or_none()
         return await session.get(Area, area_id) if area_id is not None else None
 
-    async def latest_bulletins(self, caller: str, count: int) -> list[Path]:
-        """The newest bulletins sent to the caller's area or the areas above it (the whole
-        commune's bulletins when the caller is not a subscriber), telephone renders only."""
+    async def caller_area(self, caller: str) -> str | None:
+        """The area of a subscribed caller, by number."""
+        async with self.sessions() as session:
+            area = await self._area(session, _e164(caller))
+            return area.code if area is not None else None
+
+    async def area_choices(self) -> list[tuple[str, str]]:
+        """What an unknown caller may choose from: the villages (the communes where no
+        villages are registered), by code."""
+        async with self.sessions() as session:
+            for level in ("village", "commune"):
+                rows = (
+                    await session.execute(select(Area.code, Area.name).where(Area.level == level).order_by(Area.code))
+                ).all()
+                if rows:
+                    return [(code, name) for code, name in rows]
+        return []
+
+    async def latest_bulletins(self, area_code: str | None, count: int) -> list[Path]:
+        """The newest bulletins sent to the area or the areas above it (every bulletin when
+        no area is known), telephone renders only."""
         async with self.sessions() as session:
             query = (
                 select(Artifact.path)
@@ -66,7 +84,11 @@ class DatabaseBackend:
                 .order_by(Bulletin.updated_at.desc(), Bulletin.id.desc())
                 .limit(count)
             )
-            area = await self._area(session, _e164(caller))
+            area = (
+                (await session.execute(select(Area).where(Area.code == area_code))).scalar_one_or_none()
+                if area_code
+                else None
+            )
             if area is not None:
                 above = await areas_tree.ancestors(session, area.id)
                 targeted = select(Target.bulletin_id).where(Target.area_id.in_(above | {area.id}))

@@ -50,6 +50,7 @@ class Node:
     via: str = "dial"
     target: str = ""
     bulletin: str = ""
+    ask_area: bool = False
 
     def choice(self, key: str) -> str | None:
         return dict(self.choices).get(key)
@@ -80,7 +81,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     "record": ({"next"}, {"text", "max_seconds", "silence_seconds", "beep", "finish_key"}),
     "say_digits": ({"value", "next"}, {"text"}),
     "lookup": ({"next"}, {"not_found_text", "value"}),
-    "bulletins": ({"next"}, {"text", "count", "empty_text"}),
+    "bulletins": ({"next"}, {"text", "count", "empty_text", "ask_area"}),
     "transfer": ({"target"}, {"via", "text", "next"}),
     "optout": ({"next"}, {"text"}),
     "hangup": (set(), {"text"}),
@@ -126,7 +127,7 @@ def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
                 problems.append(f"{field}: phải là số từ {low:g} đến {high:g}")
                 continue
             values[key] = kind_of(value)
-        elif key == "beep":
+        elif key in ("beep", "ask_area"):
             if not isinstance(value, bool):
                 problems.append(f"{field}: phải là true hoặc false")
                 continue
@@ -139,9 +140,9 @@ def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
             for digit, target in value.items():
                 digit = str(digit)
                 if len(digit) != 1 or digit not in KEYS:
-                    problems.append(f"{field}.{digit}: phím phải là một trong 0-9, * hoặc #")
+                    problems.append(f"{here}, trường 'choices.{digit}': phím phải là một trong 0-9, * hoặc #")
                 elif not isinstance(target, str):
-                    problems.append(f"{field}.{digit}: phải là tên một nút")
+                    problems.append(f"{here}, trường 'choices.{digit}': phải là tên một nút")
                 else:
                     pairs.append((digit, target))
             values[key] = tuple(pairs)

@@ -25,7 +25,11 @@ MAX_STEPS = 200  # a flow that loops forever (menu -> menu on no input) ends her
 class Backend(Protocol):
     recordings_dir: Path
 
-    async def latest_bulletins(self, caller: str, count: int) -> list[Path]: ...
+    async def caller_area(self, caller: str) -> str | None: ...
+
+    async def area_choices(self) -> list[tuple[str, str]]: ...
+
+    async def latest_bulletins(self, area_code: str | None, count: int) -> list[Path]: ...
 
     async def file_recording(self, path: Path, caller: str, flow: str) -> str: ...
 
@@ -137,13 +141,14 @@ class Runner:
     async def _record(self, session: AgiSession, node: Node, state: CallState) -> str | None:
         await self._say(session, node.text)
         self.backend.recordings_dir.mkdir(parents=True, exist_ok=True)
-        base = self.backend.recordings_dir / f"{state.uniqueid or 'call'}-{len(state.recordings) + 1}"
+        stem = "".join(c if c.isalnum() else "-" for c in state.uniqueid or "call")
+        base = self.backend.recordings_dir / f"{stem}-{len(state.recordings) + 1}"
         words = ["RECORD FILE", str(base), "wav", node.finish_key, str(node.max_seconds * 1000), "0"]
         if node.beep:
             words.append("BEEP")
         words.append(f"s={node.silence_seconds}")
         reply = await session.send(*words, wait=node.max_seconds + 30)
-        recording = base.with_suffix(".wav")
+        recording = base.with_name(base.name + ".wav")
         hung_up = reply.value == -1 and "hangup" in reply.data
         if reply.value == -1 and not hung_up:
             log.warning("RECORD FILE failed on %s: %s", state.uniqueid, reply.text)
@@ -172,8 +177,26 @@ class Runner:
         await self._say(session, sentence or node.not_found_text)
         return node.next
 
+    async def _choose_area(self, session: AgiSession, node: Node) -> str | None:
+        """For a caller Loa does not know: which village? (0 or no key: the whole commune)."""
+        choices = (await self.backend.area_choices())[:9]
+        if not choices:
+            return None
+        menu = ", ".join(f"bấm phím {n} cho {name}" for n, (_, name) in enumerate(choices, 1))
+        keys = "".join(str(n) for n in range(len(choices) + 1))
+        key = await self._say(session, f"Bạn ở đâu? {menu}. Bấm phím 0 để nghe tin của cả xã.", keys)
+        if not key:
+            reply = await session.send("WAIT FOR DIGIT", str(int(node.timeout * 1000)))
+            if reply.value == -1:
+                raise Hangup
+            key = reply.digit
+        return choices[int(key) - 1][0] if key.isdigit() and 0 < int(key) <= len(choices) else None
+
     async def _bulletins(self, session: AgiSession, node: Node, state: CallState) -> str | None:
-        found = await self.backend.latest_bulletins(state.caller, node.count)
+        area = await self.backend.caller_area(state.caller)
+        if area is None and node.ask_area:
+            area = await self._choose_area(session, node)
+        found = await self.backend.latest_bulletins(area, node.count)
         if not found:
             await self._say(session, node.empty_text)
             return node.next

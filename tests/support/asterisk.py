@@ -351,6 +351,10 @@ async def _exec(call: AgiCall, args: list[str], hangs: bool) -> str:
     return "200 result=0"
 
 
+async def _noop(call: AgiCall, args: list[str], hangs: bool) -> str:
+    return "200 result=0"
+
+
 async def _channel_status(call: AgiCall, args: list[str], hangs: bool) -> str:
     return "200 result=6"  # AST_STATE_UP
 
@@ -372,6 +376,7 @@ HANDLERS = {
     "EXEC": _exec,
     "HANGUP": _hangup,
     "CHANNEL STATUS": _channel_status,
+    "NOOP": _noop,
 }
 
 

@@ -1,0 +1,65 @@
+"""Telephony for staff: are the Asterisk servers connected, and what happened to each
+call of a bulletin (the answer to "did the typhoon warning reach this number?")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.api.deps import Caller, caller, db
+from gateway.bulletins.errors import WorkflowError
+from gateway.db.models import Bulletin, CallAttempt, Delivery
+from gateway.phones import masked
+
+router = APIRouter(prefix="/api/v1", tags=["telephony"])
+
+
+@router.get("/telephony/status")
+async def status(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
+    """Each Asterisk server: connected, calls in progress of its budget, back-off, last error."""
+    telephony = getattr(request.app.state.services, "telephony", None)
+    if telephony is None:
+        return {"configured": False, "servers": [], "message": "chưa cấu hình máy chủ Asterisk ([[asterisk]])"}
+    return {
+        "configured": True,
+        "servers": telephony.channel.pool.status(),
+        "agi": {"port": telephony.agi.port, "calls_in_ivr": len(telephony.agi.active)},
+    }
+
+
+@router.get("/bulletins/{bulletin_id}/calls")
+async def calls(bulletin_id: int, session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> dict[str, Any]:
+    """Every call attempt of the bulletin: number, server, Asterisk's Reason and Hangup cause,
+    the outcome and how long the resident listened."""
+    if await session.get(Bulletin, bulletin_id) is None:
+        raise WorkflowError("bulletin_id", f"không có bản tin số {bulletin_id}", 404)
+    rows = (
+        await session.execute(
+            select(CallAttempt)
+            .join(Delivery, Delivery.id == CallAttempt.delivery_id)
+            .where(Delivery.bulletin_id == bulletin_id)
+            .order_by(CallAttempt.id)
+        )
+    ).scalars()
+    hide = who.user.role == "operator"
+    return {
+        "calls": [
+            {
+                "call_id": a.call_id,
+                "number": masked(a.number) if hide else a.number,
+                "server": a.server,
+                "outcome": a.outcome,
+                "reason": a.reason,
+                "cause": a.cause,
+                "heard_seconds": round(a.heard_seconds, 1),
+                "detail": a.detail,
+                "started_at": a.started_at.isoformat(),
+                "answered_at": a.answered_at.isoformat() if a.answered_at else None,
+                "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+            }
+            for a in rows
+        ]
+    }
