@@ -48,7 +48,7 @@ async def out(session: AsyncSession, bulletin: Bulletin) -> BulletinOut:
 async def list_bulletins(
     status: str | None = None, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> list[BulletinOut]:
-    query = select(Bulletin).order_by(Bulletin.id.desc()).limit(200)
+    query = select(Bulletin).where(Bulletin.source != "reply").order_by(Bulletin.id.desc()).limit(200)
     if status:
         query = query.where(Bulletin.status == status)
     return [await out(session, b) for b in (await session.execute(query)).scalars()]

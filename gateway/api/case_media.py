@@ -60,6 +60,14 @@ async def case_audio(ticket: str, session: AsyncSession = Depends(db), who: Call
 async def reply(
     ticket: str, data: CaseReplyIn, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> dict[str, Any]:
-    sms = request.app.state.services.sms
-    case, parts = await replies.reply_by_sms(session, sms, who.user.username, ticket, data.text, data.version)
+    services = request.app.state.services
+    if data.via == "call":
+        if "call" not in services.channels:
+            raise WorkflowError("via", "chưa cấu hình tổng đài Asterisk ([[asterisk]]) nên không gọi trả lời được", 422)
+        actor = (who.user.id, who.user.username)
+        renderer, voice = services.renderer, services.settings.voice
+        case, row = await replies.reply_by_call(session, renderer, actor, ticket, data.text, data.version, voice)
+        services.dispatcher.wake.set()
+        return out(case, who) | {"reply_delivery": row}
+    case, parts = await replies.reply_by_sms(session, services.sms, who.user.username, ticket, data.text, data.version)
     return out(case, who) | {"reply_parts": parts}

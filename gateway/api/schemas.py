@@ -134,7 +134,7 @@ class SubscribersIn(Strict):
 
 class CaseReplyIn(Strict):
     text: str = Field(min_length=1, max_length=2_000)
-    via: Literal["sms"] = "sms"
+    via: Literal["sms", "call"] = "sms"
     version: int | None = None
 
 

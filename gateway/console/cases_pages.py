@@ -93,6 +93,7 @@ async def case_page(ticket: str, request: Request, error: str = "", session: Asy
         next_states=service.TRANSITIONS[case.status],
         overdue=service.is_overdue(case),
         sms_ready=request.app.state.services.sms is not None,
+        call_ready="call" in request.app.state.services.channels,
     )
 
 
@@ -117,6 +118,15 @@ async def case_action(
         elif action == "reply_sms":
             sms = request.app.state.services.sms
             await replies.reply_by_sms(session, sms, user.username, ticket, answer, version)
+        elif action == "reply_call":
+            services = request.app.state.services
+            if "call" not in services.channels:
+                raise WorkflowError("via", "chưa cấu hình tổng đài Asterisk nên không gọi trả lời được", 422)
+            actor = (user.id, user.username)
+            await replies.reply_by_call(
+                session, services.renderer, actor, ticket, answer, version, services.settings.voice
+            )
+            services.dispatcher.wake.set()
         else:
             await service.transition(session, user.username, ticket, action, version, reason, assignee, answer)
     except WorkflowError as exc:

@@ -67,7 +67,7 @@ async def logout(request: Request, session: AsyncSession = Depends(db)) -> Respo
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, status: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
-    query = select(Bulletin).order_by(Bulletin.id.desc()).limit(100)
+    query = select(Bulletin).where(Bulletin.source != "reply").order_by(Bulletin.id.desc()).limit(100)
     if status:
         query = query.where(Bulletin.status == status)
     bulletins = (await session.execute(query)).scalars().all()

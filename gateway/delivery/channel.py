@@ -19,6 +19,7 @@ class Job:
     priority: str
     sms_text: str
     artifacts: dict[str, Path] = field(default_factory=dict)  # purpose -> file
+    source: str = ""  # console | api | cap | reply (an answer to a resident's case)
 
 
 class Channel(Protocol):

@@ -279,6 +279,7 @@ class Dispatcher:
             bulletin.priority,
             bulletin.sms_text,
             {purpose: Path(path) for purpose, path in renders},
+            bulletin.source,
         )
 
     async def finish_bulletins(self) -> None:

@@ -1,14 +1,16 @@
-"""Answer a resident: by SMS (the SMS channel's encoding rules and ledger of parts), and
-record the answer on the case. A reply by outbound call reads the same answer with the
-TTS engine once the telephony channel exists."""
+"""Answer a resident: by SMS (the SMS channel's encoding rules and ledger of parts) or by
+an outbound call that reads the answer with the TTS engine (a one-row campaign on the call
+channel, so retries by cause, the call window and the ledger apply), and record the answer
+on the case."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.render import Renderer
 from gateway.bulletins.service import audit
-from gateway.db.models import Case
+from gateway.db.models import Bulletin, Case, Delivery, utcnow
 from gateway.feedback import service
 from gateway.sms.encoding import plan
 from gateway.sms.inbound import reply_text
@@ -39,11 +41,59 @@ async def reply_by_sms(
     if sent.kind != "sent":
         raise WorkflowError("sms", f"không gửi được tin trả lời: {sent.detail}", 502)
     await audit(session, actor, "case_reply", "case", case.ticket, via="sms", parts=sent.parts, result=sent.kind)
+    return await _answered(session, actor, case, body), sent.parts
+
+
+async def _answered(session: AsyncSession, actor: str, case: Case, body: str) -> Case:
     if case.status == "new":  # the officer who answers a new case has taken it on
-        case = await service.transition(session, actor, ticket, "assigned", assignee=actor)
+        case = await service.transition(session, actor, case.ticket, "assigned", assignee=actor)
     if "answered" in service.TRANSITIONS[case.status]:
-        case = await service.transition(session, actor, ticket, "answered", answer=body)
+        case = await service.transition(session, actor, case.ticket, "answered", answer=body)
     else:  # answered already: a further answer is recorded
         case.answer = body
         await session.commit()
-    return case, sent.parts
+    return case
+
+
+def call_text(ticket: str, body: str) -> str:
+    """What the call reads: the ticket digit by digit, then the answer."""
+    return f"Mã số phản ánh của bạn là {' '.join(ticket)}.\n{body}"
+
+
+async def reply_by_call(
+    session: AsyncSession,
+    renderer: Renderer,
+    actor: tuple[int, str],
+    ticket: str,
+    text: str,
+    version: int | None,
+    voice: str,
+) -> tuple[Case, int]:
+    """Queue a call that reads ``text`` to the case's caller; (case, ledger row id). The
+    answer is rendered now (off the event loop) so the call can ring at once."""
+    case = await service.get(session, ticket)
+    service.check_version(case, version)
+    if not case.caller:
+        raise WorkflowError("caller", "phản ánh không có số điện thoại người gửi để gọi trả lời", 422)
+    body = text.strip()
+    if not body:
+        raise WorkflowError("text", "cần nội dung trả lời", 422)
+    user_id, username = actor
+    bulletin = Bulletin(
+        title="Ủy ban nhân dân xã trả lời phản ánh",
+        body=call_text(case.ticket, body),
+        priority="normal",
+        status="delivering",
+        source="reply",
+        created_by=user_id,
+        approved_by=user_id,
+        voice=voice,
+    )
+    session.add(bulletin)
+    await session.commit()
+    await renderer.render(session, bulletin)
+    row = Delivery(bulletin_id=bulletin.id, channel="call", target=case.caller, next_attempt_at=utcnow())
+    session.add(row)
+    await session.commit()
+    await audit(session, username, "case_reply", "case", case.ticket, via="call", delivery=row.id)
+    return await _answered(session, username, case, body), row.id

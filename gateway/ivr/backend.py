@@ -80,7 +80,7 @@ class DatabaseBackend:
                 select(Artifact.path)
                 .join(Render, Render.artifact_sha256 == Artifact.sha256)
                 .join(Bulletin, (Bulletin.id == Render.bulletin_id) & (Bulletin.version == Render.version))
-                .where(Render.purpose == "telephone", Bulletin.status.in_(HEARD_STATES))
+                .where(Render.purpose == "telephone", Bulletin.status.in_(HEARD_STATES), Bulletin.source != "reply")
                 .order_by(Bulletin.updated_at.desc(), Bulletin.id.desc())
                 .limit(count)
             )

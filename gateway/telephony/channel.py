@@ -169,7 +169,7 @@ class CallChannel:
             "ChannelId": call_id,
             "Channel": config.dial.format(number=national, e164=number),
             "Application": "AGI",
-            "Data": f"{self.agi_url}/outbound?call={call_id}",
+            "Data": f"{self.agi_url}/{'reply' if job.source == 'reply' else 'outbound'}?call={call_id}",
             "Timeout": str(self.ring_seconds * 1000),
             "Async": "true",
             "Variable": [f"LOA_CALL={call_id}", f"LOA_BULLETIN={job.bulletin_id}"],

@@ -77,7 +77,7 @@ def build_telephony(
     if not settings.asterisk:
         return None
     flows = flow_files.load_dir(settings.flows_dir)  # FlowError names every problem
-    for needed in ("hotline", "outbound"):
+    for needed in ("hotline", "outbound", "reply"):
         if needed not in flows:
             raise flow_files.FlowError([f"{settings.flows_dir}: thiếu luồng '{needed}'"])
     pool = TrunkPool([ServerConfig(**vars(server)) for server in settings.asterisk])

@@ -20,7 +20,7 @@ from gateway.delivery import ledger
 from gateway.telephony.setup import Telephony, build_telephony
 from tests.gateway.conftest import Gateway, seed
 from tests.support.asterisk import Asterisk, Script
-from tests.support.smsc import wait_until
+from tests.support.smsc import Smsc, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(180)]
 NUMBERS = {
@@ -241,6 +241,37 @@ async def test_an_unknown_caller_chooses_a_village_and_hears_only_its_news(
     assert any("/bulletins/" in p for p in there.played)
 
 
+async def test_the_ticket_is_also_sent_by_sms_when_sms_is_configured(
+    gateway: Gateway, telephony: Telephony, asterisk: Asterisk, smsc: Smsc, tmp_path: Path
+) -> None:
+    from gateway.ivr.backend import DatabaseBackend
+    from gateway.sms.codec import split_udh
+    from gateway.sms.service import SmsService
+    from gateway.sms.smpp.session import SessionConfig
+    from gateway.sms.smpp.transport import SmppConfig, SmppTransport
+
+    await seed(gateway)
+    config = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", reconnect_min_s=0.1)
+    sms = SmsService(gateway.services.sessions, SmppTransport(SmppConfig(config, sender="UBNDXA")))
+    await sms.start()
+    await wait_until(lambda: smsc.esmes)
+    backend = telephony.ivr.runner.backend
+    assert isinstance(backend, DatabaseBackend)
+    backend.sms = sms
+    try:
+        url = f"agi://127.0.0.1:{telephony.agi.port}/hotline"
+        await asterisk.call_in("0987000444", url, Script(keys=["2", "#"], say=_speech(tmp_path / "y.wav")))
+        async with gateway.services.sessions() as s:
+            case = (await s.execute(select(Case))).scalar_one()
+        await wait_until(lambda: smsc.accepted)
+        seen = smsc.accepted[0]
+        _, data = split_udh(seen.payload) if seen.esm_class & 0x40 else (None, seen.payload)
+        text = data.decode("utf-16-be") if seen.data_coding == 8 else data.decode("latin-1")
+        assert case.ticket in text and seen.destination.endswith("987000444")
+    finally:
+        await sms.close()
+
+
 @pytest.mark.parametrize("node", range(0, 12))
 async def test_a_caller_hanging_up_at_any_step_loses_no_recording(
     gateway: Gateway, telephony: Telephony, asterisk: Asterisk, tmp_path: Path, node: int
@@ -279,3 +310,31 @@ async def test_an_asterisk_restart_mid_campaign_leaves_no_row_stuck_and_no_one_c
     assert lost, "the restart cut at least one call"
     for number in numbers:
         assert calls[number][-1].outcome == "delivered"
+
+
+async def test_an_officer_answers_a_case_by_phone(gateway: Gateway, telephony: Telephony, asterisk: Asterisk) -> None:
+    users = await seed(gateway)
+    officer, csrf = users["admin"]
+    h = {"X-CSRF-Token": csrf}
+    filed = await officer.post("/api/v1/cases", headers=h, json={"text": "Đèn đường hỏng", "caller": "0912000009"})
+    ticket = filed.json()["ticket"]
+    answer = "Xã đã thay bóng đèn ở đầu thôn Một."
+    r = await officer.post(f"/api/v1/cases/{ticket}/reply", headers=h, json={"text": answer, "via": "call"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "answered"
+    async with gateway.services.sessions() as s:
+        row = await s.get(Delivery, r.json()["reply_delivery"])
+        assert row is not None
+        bulletin_id = row.bulletin_id
+    rows = await settle(gateway, bulletin_id)
+    assert rows["+84912000009"].state == "delivered"
+    (call,) = [log for log in asterisk.calls.values() if log.number == "0912000009"]
+    assert any("/bulletins/" in p for p in call.played)
+    outbound = asterisk.originates[-1]
+    assert "/reply?call=" in outbound["data"]
+    listed = (await officer.get("/api/v1/bulletins")).json()
+    assert all(b["id"] != bulletin_id for b in listed)  # replies are not bulletins to the officer
+    # without Asterisk the choice is refused with the reason
+    del gateway.services.channels["call"]
+    r = await officer.post(f"/api/v1/cases/{ticket}/reply", headers=h, json={"text": answer, "via": "call"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "via"

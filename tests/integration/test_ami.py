@@ -219,3 +219,22 @@ async def test_a_wrong_secret_is_reported_and_retried_with_backoff(asterisk: Ast
         assert client.manager is not None and client.manager.reconnect_timeout >= 0.1
     finally:
         await client.close()
+
+
+async def test_malformed_manager_output_costs_nothing(asterisk: Asterisk) -> None:
+    """Junk lines, a bare event without a name, invalid UTF-8, an orphan response: the
+    connection stays up and the next real event is routed."""
+    client = await client_for(asterisk)
+    seen: list[AmiEvent] = []
+    client.listeners.append(seen.append)
+    try:
+        for session in asterisk.sessions:
+            session.write("garbage without a colon\r\n\xff\r\n\r\n")
+            session.writer.write(b"Event: Bad\xc3\r\nValue: \xff\xfe\r\n\r\n")
+            session.write("Response: Success\r\nActionID: nobody-asked\r\n\r\n")
+            session.write("Event\r\n: no name\r\n\r\n")
+        asterisk.broadcast("Hangup", {"Uniqueid": "1.2", "Cause": "16", "Cause-txt": "Normal Clearing"})
+        await wait_until(lambda: any(e.name == "Hangup" for e in seen))
+        assert (await client.action({"Action": "Ping"}))["Ping"] == "Pong"  # type: ignore[call-overload]
+    finally:
+        await client.close()
