@@ -38,9 +38,23 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"lỗi: {problem}")
         return 2
+    flows_line = ""
+    if settings.asterisk:
+        from gateway.ivr.flows import FlowError, load_dir
+
+        try:
+            flows = load_dir(settings.flows_dir)
+        except FlowError as exc:
+            for problem in exc.problems:
+                print(f"lỗi luồng IVR: {problem}")
+            return 2
+        names = ", ".join(s.name for s in settings.asterisk)
+        flows_line = f"tổng đài: {names}; luồng IVR: {', '.join(sorted(flows))} ({settings.flows_dir})"
     print(
         f"cấu hình hợp lệ: dữ liệu {settings.data_dir}, CSDL {settings.db_url}, http://{settings.host}:{settings.port}"
     )
+    if settings.asterisk:
+        print(flows_line)
     if settings.sms_transport_kind == "kannel":
         from gateway.app import secret_key
         from gateway.sms.kannel import callback_key
@@ -68,10 +82,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import build_services, create_app
+    from gateway.ivr.flows import FlowError
 
     settings = load_settings(args.config)
     role = args.role or settings.role
-    services = build_services(settings, file_pace_ms=args.file_pace_ms)
+    try:
+        services = build_services(settings, file_pace_ms=args.file_pace_ms)
+    except FlowError as exc:  # the IVR flows are checked before any call can reach them
+        for problem in exc.problems:
+            print(f"lỗi luồng IVR: {problem}")
+        return 2
     if role == "worker":
         return asyncio.run(_worker_only(services))
     app = create_app(services, run_worker=role == "all")

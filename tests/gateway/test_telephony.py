@@ -338,3 +338,70 @@ async def test_an_officer_answers_a_case_by_phone(gateway: Gateway, telephony: T
     del gateway.services.channels["call"]
     r = await officer.post(f"/api/v1/cases/{ticket}/reply", headers=h, json={"text": answer, "via": "call"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "via"
+
+
+async def test_opt_out_daily_cap_and_call_window_are_checked_before_dialling(
+    gateway: Gateway, telephony: Telephony, asterisk: Asterisk
+) -> None:
+    from gateway.config import QuietHours
+
+    users = await seed(gateway)
+    await subscribe(gateway, ["+84912000011", "+84912000012"])
+    telephony.channel.daily_cap = 1
+    first = await release(gateway, users)
+    await settle(gateway, first)
+    async with gateway.services.sessions() as s:
+        row = (await s.execute(select(Subscriber).where(Subscriber.phone == "+84912000012"))).scalar_one()
+    # a second bulletin the same day: one number opts out after it was planned
+    telephony.channel.window = QuietHours("00:00", "23:59")  # night all day: normal calls wait
+    second = await release(gateway, users)
+    for _ in range(100):
+        async with gateway.services.sessions() as s:
+            rows = (await s.execute(select(Delivery).where(Delivery.bulletin_id == second))).scalars().all()
+        if len(rows) == 2 and all(r.state == "retry" for r in rows):
+            break
+        await asyncio.sleep(0.1)
+    assert all(r.state == "retry" and r.attempts == 0 and "ngoài giờ gọi" in r.detail for r in rows)
+    dialled_before = len(asterisk.originates)
+    async with gateway.services.sessions() as s:
+        subscriber = await s.get(Subscriber, row.id)
+        assert subscriber is not None
+        subscriber.opted_out = True
+        for r in (await s.execute(select(Delivery).where(Delivery.bulletin_id == second))).scalars():
+            r.next_attempt_at = r.created_at  # due again
+        await s.commit()
+    telephony.channel.window = None
+    rows_by = await settle(gateway, second)
+    assert rows_by["+84912000012"].state == "cancelled"
+    assert rows_by["+84912000011"].state == "failed" and "hạn mức 1/ngày" in rows_by["+84912000011"].detail
+    assert len(asterisk.originates) == dialled_before  # nobody was dialled
+
+
+async def test_a_row_taken_over_from_a_dead_worker_is_settled_from_its_attempt_record(
+    gateway: Gateway, telephony: Telephony, asterisk: Asterisk
+) -> None:
+    from gateway.delivery.channel import Job
+
+    users = await seed(gateway)
+    await subscribe(gateway, ["+84912000021", "+84912000022"])
+    bid = await release(gateway, users, channel="file")  # a bulletin to hang the rows on
+    await settle(gateway, bid)
+    async with gateway.services.sessions() as s:
+        rows = []
+        for number, outcome in (("+84912000021", "answered"), ("+84912000022", "dialing")):
+            row = Delivery(bulletin_id=bid, channel="call-x", target=number, state="in_progress", attempts=1)
+            s.add(row)
+            await s.flush()
+            s.add(
+                CallAttempt(call_id=f"loa-{row.id}-1", delivery_id=row.id, number=number, server="xa", outcome=outcome)
+            )
+            rows.append(row.id)
+        await s.commit()
+    answered = Job(ledger.Claim(rows[0], bid, 0, "call", "+84912000021", 2, recovered=True), bid, "t", "normal", "")
+    outcome = await telephony.channel.deliver(answered)
+    assert outcome.kind == "delivered" and not asterisk.originates  # heard already: not dialled again
+    ringing = Job(ledger.Claim(rows[1], bid, 0, "call", "+84912000022", 2, recovered=True), bid, "t", "normal", "")
+    outcome = await telephony.channel.deliver(ringing)
+    assert len(asterisk.originates) == 1  # nobody had picked up: dialled again
+    calls = await attempts(gateway)
+    assert [a.outcome for a in calls["+84912000022"]][0] == "lost"
