@@ -32,6 +32,7 @@ from gateway.file_channel.adapter import FileChannel
 from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
+from gateway.programmes.worker import ProgrammeWorker
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
 from gateway.sms.service import SmsService
@@ -62,6 +63,7 @@ class Services:
     feedback: FeedbackWorker | None = None
     sms_callback_key: str = ""
     telephony: Telephony | None = None
+    programmes: ProgrammeWorker | None = None
 
 
 def secret_key(settings: Settings) -> str:
@@ -95,6 +97,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         sessions, services.device_notifier, icecast_password=settings.icecast_password
     )
     services.presence = Presence(sessions)
+    services.programmes = ProgrammeWorker(sessions, renderer, settings.timezone)
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:
         if settings.sms_transport_kind == "kannel":
@@ -158,6 +161,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             tasks.append(asyncio.create_task(services.dispatcher.run(stop)))
             if services.feedback is not None:
                 tasks.append(asyncio.create_task(services.feedback.run(stop)))
+            if services.programmes is not None:
+                tasks.append(asyncio.create_task(services.programmes.run(stop)))
         try:
             yield
         finally:
@@ -196,6 +201,9 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         case_media,
         cases,
         devices,
+        export,
+        programmes,
+        public,
         reports,
         sms,
         sms_callbacks,
@@ -235,6 +243,9 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(telephony.router)
+    app.include_router(programmes.router)
+    app.include_router(public.router)
+    app.include_router(export.router)
     app.include_router(console_router)
     app.include_router(admin_pages_router)
     app.include_router(cases_pages_router)

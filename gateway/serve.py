@@ -112,7 +112,15 @@ async def _worker_only(services: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await services.dispatcher.run(stop)
+    if services.sms is not None:
+        await services.sms.start()
+    workers = [services.dispatcher.run(stop)]
+    for extra in (services.feedback, services.programmes):
+        if extra is not None:
+            workers.append(extra.run(stop))
+    await asyncio.gather(*workers)
+    if services.sms is not None:
+        await services.sms.close()
     if services.telephony is not None:
         await services.telephony.close()
         await services.telephony.channel.close()

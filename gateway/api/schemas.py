@@ -167,3 +167,29 @@ class HeartbeatIn(Strict):
     signal: int | None = None
     battery: int | None = Field(default=None, ge=0, le=100)
     playing: str = Field(default="", max_length=40)
+
+
+class ImportSourceIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["feed", "folder"]
+    location: str = Field(min_length=1, max_length=1000)
+    interval_minutes: int = Field(30, ge=5, le=1440)
+
+
+class ArticleIn(Strict):
+    title: str = Field("", max_length=300)
+    text: str = Field(min_length=1, max_length=500_000)
+    html: bool = False  # the text is a saved web page
+    link: str | None = Field(None, max_length=1000)
+
+
+class ProgrammeIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    times: str = Field(min_length=5, max_length=100, pattern=r"^\d{2}:\d{2}(,\d{2}:\d{2})*$")
+    areas: list[str] = Field(min_length=1, max_length=50)
+    max_minutes: int = Field(15, ge=1, le=180)
+    greeting: str = Field("", max_length=1000)
+    closing: str = Field("", max_length=1000)
+    bridge: str = Field("", max_length=300)
+    jingle: bool = True
+    voice: str = Field("vi-espeak", max_length=100)

@@ -64,8 +64,15 @@ async def _resolve_targets(session: AsyncSession, targets: tuple[tuple[str, str]
 
 
 async def create(
-    session: AsyncSession, user: User, data: BulletinInput, source: str = "console", external_id: str | None = None
+    session: AsyncSession,
+    user: User,
+    data: BulletinInput,
+    source: str = "console",
+    external_id: str | None = None,
+    for_programme: bool = False,
+    commit: bool = True,
 ) -> Bulletin:
+    """A new draft. With ``commit=False`` the caller commits it with its own rows."""
     # Operators may file bulletins only from CAP alerts (the warning-centre integration).
     if user.role not in ("admin", "editor", "approver") and not (user.role == "operator" and source == "cap"):
         raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được soạn bản tin", 403)
@@ -79,6 +86,7 @@ async def create(
         created_by=user.id,
         source=source,
         external_id=external_id,
+        for_programme=for_programme,
     )
     session.add(bulletin)
     await session.flush()
@@ -95,7 +103,8 @@ async def create(
     for channel, area in targets:
         session.add(Target(bulletin_id=bulletin.id, channel=channel, area_id=area.id))
     await audit(session, user.username, "create", "bulletin", bulletin.id, priority=data.priority, source=source)
-    await session.commit()
+    if commit:
+        await session.commit()
     return bulletin
 
 
@@ -159,7 +168,7 @@ async def submit(session: AsyncSession, user: User, bulletin_id: int) -> Bulleti
     count = (
         await session.execute(select(func.count()).select_from(Target).where(Target.bulletin_id == bulletin.id))
     ).scalar_one()
-    if not count:
+    if not count and not bulletin.for_programme:  # a programme item goes where its programme goes
         raise WorkflowError("targets", "bản tin cần ít nhất một nơi nhận (kênh và địa bàn) trước khi gửi duyệt", 422)
     return await _transition(session, user, bulletin, EDITABLE, "submitted", "submit")
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -101,7 +102,10 @@ class Bulletin(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     return_comment: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(40), default="console")  # console | api | cap
+    # console | api | cap | feed | folder | upload | reply | programme
+    source: Mapped[str] = mapped_column(String(40), default="console")
+    # an item waiting for the next programme (imported articles, once approved)
+    for_programme: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     external_id: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
     render_progress: Mapped[float] = mapped_column(default=0.0)
     render_error: Mapped[str] = mapped_column(Text, default="")
@@ -343,3 +347,90 @@ class CallAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ImportSource(Base):
+    """Where articles come from by themselves: an RSS/Atom feed, or a folder watched for
+    .txt, .docx and .html files."""
+
+    __tablename__ = "import_sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # feed | folder
+    location: Mapped[str] = mapped_column(String(1000))  # feed URL or folder path
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportedItem(Base):
+    """One article imported as a draft: where it came from, and what the cleaner removed.
+    The link and the text's hash are unique: the same article twice is one draft."""
+
+    __tablename__ = "imported_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("import_sources.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(8))  # feed | folder | upload | api
+    link: Mapped[str | None] = mapped_column(String(1000), nullable=True, unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    body_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletins.id"))
+    removed: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportRun(Base):
+    """The import log: one row per run of a source (or per upload)."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("import_sources.id"), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(8), default="running")  # running | ok | partial | failed
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProgrammeTemplate(Base):
+    """A recurring programme, e.g. "Bản tin sáng" at 06:00 every day for the commune."""
+
+    __tablename__ = "programme_templates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    times: Mapped[str] = mapped_column(String(100))  # "06:00" or "06:00,17:00", local time
+    areas: Mapped[str] = mapped_column(String(500))  # area codes, comma separated
+    max_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    greeting: Mapped[str] = mapped_column(Text, default="")
+    closing: Mapped[str] = mapped_column(Text, default="")
+    bridge: Mapped[str] = mapped_column(String(300), default="")
+    jingle: Mapped[bool] = mapped_column(Boolean, default=True)
+    voice: Mapped[str] = mapped_column(String(100), default="vi-espeak")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProgrammeRun(Base):
+    """One compiled programme: its items with their start times (chapter marks), what did
+    not fit, and the bulletin that carries its audio to the channels."""
+
+    __tablename__ = "programme_runs"
+    __table_args__ = (UniqueConstraint("template_id", "air_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("programme_templates.id"))
+    air_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="compiling")  # compiling | ready | empty | failed
+    bulletin_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id"), nullable=True)
+    chapters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dropped: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    warning: Mapped[str] = mapped_column(Text, default="")
+    web_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # MP3 for the podcast
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

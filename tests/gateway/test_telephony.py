@@ -404,4 +404,4 @@ async def test_a_row_taken_over_from_a_dead_worker_is_settled_from_its_attempt_r
     outcome = await telephony.channel.deliver(ringing)
     assert len(asterisk.originates) == 1  # nobody had picked up: dialled again
     calls = await attempts(gateway)
-    assert [a.outcome for a in calls["+84912000022"]][0] == "lost"
+    assert calls["+84912000022"][0].outcome == "lost"

@@ -1,0 +1,266 @@
+"""Articles in (feeds, folders, uploads, the API) and programmes out: the import sources
+and their log, drafts from files, programme templates and their compiled runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.api.deps import Caller, caller, db, require_role
+from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.schedule import parse_recurrence
+from gateway.bulletins.service import audit
+from gateway.db.models import (
+    Area,
+    ImportedItem,
+    ImportRun,
+    ImportSource,
+    ProgrammeRun,
+    ProgrammeTemplate,
+    utcnow,
+)
+from gateway.programmes import extract, sources
+from gateway.programmes.compile import Compiler
+from gateway.programmes.importer import RunLog, add_article, write_log
+from gateway.programmes.worker import first_air
+
+router = APIRouter(prefix="/api/v1", tags=["programmes"])
+STAFF = ("admin", "editor", "approver")
+MAX_UPLOAD = 1024 * 1024  # the gateway's body limit: a Word bulletin is tens of KB
+
+
+def _run_out(run: ImportRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "source_id": run.source_id,
+        "kind": run.kind,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "status": run.status,
+        "fetched": run.fetched,
+        "created": run.created,
+        "duplicates": run.duplicates,
+        "errors": run.errors,
+        "detail": run.detail,
+    }
+
+
+def _source_out(s: ImportSource) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "kind": s.kind,
+        "location": s.location,
+        "enabled": s.enabled,
+        "interval_minutes": s.interval_minutes,
+        "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
+    }
+
+
+@router.get("/import/sources")
+async def list_sources(session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> list[dict[str, Any]]:
+    return [_source_out(s) for s in (await session.execute(select(ImportSource).order_by(ImportSource.id))).scalars()]
+
+
+@router.post("/import/sources", status_code=201)
+async def add_source(
+    data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+) -> dict[str, Any]:
+    if data.kind == "feed" and not data.location.startswith(("http://", "https://")):
+        raise WorkflowError("location", "địa chỉ nguồn tin RSS/Atom phải bắt đầu bằng http:// hoặc https://", 422)
+    if data.kind == "folder" and not data.location.startswith("/"):
+        raise WorkflowError("location", "thư mục theo dõi phải là đường dẫn tuyệt đối, ví dụ /srv/loa/tin-moi", 422)
+    if (await session.execute(select(ImportSource).where(ImportSource.name == data.name))).first():
+        raise WorkflowError("name", f"đã có nguồn tin tên '{data.name}'", 409)
+    source = ImportSource(
+        name=data.name, kind=data.kind, location=data.location, interval_minutes=data.interval_minutes
+    )
+    session.add(source)
+    await audit(session, who.user.username, "import_source_add", "import_source", data.name, kind=data.kind)
+    await session.commit()
+    return _source_out(source)
+
+
+@router.post("/import/sources/{source_id}/run")
+async def run_source_now(
+    source_id: int, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+) -> dict[str, Any]:
+    source = await session.get(ImportSource, source_id)
+    if source is None:
+        raise WorkflowError("source_id", f"không có nguồn tin số {source_id}", 404)
+    sessions = request.app.state.services.sessions
+    async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
+        run = await sources.run_source(sessions, source, client)
+    return {"status": run.status, "created": run.created, "duplicates": run.duplicates, "errors": run.errors}
+
+
+@router.get("/import/log")
+async def import_log(
+    limit: int = 50, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> list[dict[str, Any]]:
+    query = select(ImportRun).order_by(ImportRun.id.desc()).limit(max(1, min(limit, 500)))
+    return [_run_out(r) for r in (await session.execute(query)).scalars()]
+
+
+async def _file_one(request: Request, who: Caller, article: extract.Article, kind: str, link: str | None) -> Any:
+    services = request.app.state.services
+    run = RunLog(kind)
+    run.fetched = 1
+    started = utcnow()
+    bulletin_id = await add_article(services.sessions, article, run, link=link, user=who.user)
+    await write_log(services.sessions, run, started)
+    removed = [{"text": r.text, "reason": r.reason} for r in article.cleaned.removed]
+    return {
+        "bulletin_id": bulletin_id,
+        "duplicate": bulletin_id is None,
+        "title": article.title,
+        "paragraphs": len(article.cleaned.paragraphs),
+        "removed": removed,
+    }
+
+
+@router.post("/import/upload", status_code=201)
+async def upload(request: Request, file: UploadFile = File(...), who: Caller = Depends(require_role(*STAFF))) -> Any:
+    """A .txt, .docx or .html file becomes a draft for the next programme."""
+    from pathlib import Path
+
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise WorkflowError("file", f"tệp quá lớn (tối đa {MAX_UPLOAD // 1024} KB)", 413)
+    try:
+        article = sources.read_file(Path(file.filename or "tep.txt"), data)
+    except extract.ExtractError as exc:
+        raise WorkflowError(exc.field, exc.message, 422) from exc
+    return await _file_one(request, who, article, "upload", None)
+
+
+@router.post("/import/article", status_code=201)
+async def article_in(request: Request, data: ArticleIn, who: Caller = Depends(require_role(*STAFF))) -> Any:
+    """An article from another system (the province's portal, the source information system)."""
+    try:
+        if data.html:
+            article = extract.from_html(data.text)
+        else:
+            article = extract.from_text(f"{data.title}\n\n{data.text}" if data.title else data.text)
+    except extract.ExtractError as exc:
+        raise WorkflowError(exc.field, exc.message, 422) from exc
+    return await _file_one(request, who, article, "api", data.link)
+
+
+@router.get("/bulletins/{bulletin_id}/import")
+async def import_of(bulletin_id: int, session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> Any:
+    """Where an imported draft came from and what the cleaner removed from it."""
+    item = (
+        await session.execute(select(ImportedItem).where(ImportedItem.bulletin_id == bulletin_id))
+    ).scalar_one_or_none()
+    if item is None:
+        raise WorkflowError("bulletin_id", "bản tin này không được nhập từ nguồn tin", 404)
+    return {
+        "kind": item.kind,
+        "source_id": item.source_id,
+        "link": item.link,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "removed": item.removed,
+    }
+
+
+def _template_out(t: ProgrammeTemplate) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "times": t.times,
+        "areas": [a for a in t.areas.split(",") if a],
+        "max_minutes": t.max_minutes,
+        "greeting": t.greeting,
+        "closing": t.closing,
+        "bridge": t.bridge,
+        "jingle": t.jingle,
+        "voice": t.voice,
+        "enabled": t.enabled,
+        "next_run_at": t.next_run_at.isoformat() if t.next_run_at else None,
+    }
+
+
+def run_out(r: ProgrammeRun) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "template_id": r.template_id,
+        "air_at": r.air_at.isoformat(),
+        "status": r.status,
+        "bulletin_id": r.bulletin_id,
+        "duration_seconds": r.duration_seconds,
+        "chapters": r.chapters,
+        "dropped": r.dropped,
+        "warning": r.warning,
+        "podcast": bool(r.web_sha256),
+    }
+
+
+@router.get("/programmes")
+async def list_programmes(session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> Any:
+    query = select(ProgrammeTemplate).order_by(ProgrammeTemplate.id)
+    return [_template_out(t) for t in (await session.execute(query)).scalars()]
+
+
+@router.post("/programmes", status_code=201)
+async def add_programme(
+    data: ProgrammeIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+) -> Any:
+    try:
+        parse_recurrence(f"daily {data.times}")
+    except WorkflowError as exc:
+        raise WorkflowError("times", f"giờ phát không hợp lệ: {exc.message}", 422) from exc
+    known = set((await session.execute(select(Area.code).where(Area.code.in_(data.areas)))).scalars())
+    missing = [a for a in data.areas if a not in known]
+    if missing:
+        raise WorkflowError("areas", f"không có địa bàn mã: {', '.join(missing)}", 422)
+    if (await session.execute(select(ProgrammeTemplate).where(ProgrammeTemplate.name == data.name))).first():
+        raise WorkflowError("name", f"đã có chương trình tên '{data.name}'", 409)
+    template = ProgrammeTemplate(
+        name=data.name,
+        times=data.times,
+        areas=",".join(data.areas),
+        max_minutes=data.max_minutes,
+        greeting=data.greeting,
+        closing=data.closing,
+        bridge=data.bridge,
+        jingle=data.jingle,
+        voice=data.voice,
+        next_run_at=first_air(data.times),
+    )
+    session.add(template)
+    await audit(session, who.user.username, "programme_add", "programme", data.name, times=data.times)
+    await session.commit()
+    return _template_out(template)
+
+
+@router.post("/programmes/{template_id}/compile")
+async def compile_now(
+    template_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role(*STAFF)),
+) -> Any:
+    """Compile the next air time now (to listen before it airs, or after approving late items)."""
+    template = await session.get(ProgrammeTemplate, template_id)
+    if template is None:
+        raise WorkflowError("template_id", f"không có chương trình số {template_id}", 404)
+    air_at = template.next_run_at or first_air(template.times)
+    if air_at is None:
+        raise WorkflowError("times", "không tính được giờ phát tiếp theo", 422)
+    template.next_run_at = first_air(template.times, air_at)
+    await session.commit()
+    services = request.app.state.services
+    run = await Compiler(services.sessions, services.renderer, services.settings.timezone).compile(template_id, air_at)
+    return run_out(run)
+
+
+@router.get("/programmes/runs")
+async def runs(limit: int = 50, session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> Any:
+    query = select(ProgrammeRun).order_by(ProgrammeRun.id.desc()).limit(max(1, min(limit, 500)))
+    return [run_out(r) for r in (await session.execute(query)).scalars()]
