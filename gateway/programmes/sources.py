@@ -97,9 +97,9 @@ async def _article(client: httpx.AsyncClient, entry: Any, link: str | None) -> e
             problem = exc
     content = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary")
     if content:
-        page = f"<h1>{entry.get('title', '')}</h1><div>{content}</div>"
+        summary = f"<h1>{entry.get('title', '')}</h1><div>{content}</div>"
         try:
-            return await asyncio.to_thread(extract.from_html, page)
+            return await asyncio.to_thread(extract.from_html, summary)
         except extract.ExtractError:
             if problem is None:
                 raise
