@@ -214,6 +214,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     from gateway.console.cases_pages import router as cases_pages_router
     from gateway.console.common import NotLoggedIn
     from gateway.console.devices_pages import router as devices_pages_router
+    from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
     async def to_login(_request: Request, _exc: Exception) -> RedirectResponse:
@@ -250,6 +251,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     app.include_router(admin_pages_router)
     app.include_router(cases_pages_router)
     app.include_router(devices_pages_router)
+    app.include_router(programmes_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")

@@ -23,6 +23,7 @@ from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
+from gateway.programmes.importer import removed_of
 from gateway.sms import recipients
 
 __all__ = ["NotLoggedIn", "router"]
@@ -208,6 +209,7 @@ async def view_bulletin(
         channels=service.CHANNELS,
         editable=bulletin.status in service.EDITABLE,
         now_local=datetime.now(LOCAL).strftime("%Y-%m-%dT%H:%M"),
+        removed=await removed_of(session, bulletin),
     )
 
 

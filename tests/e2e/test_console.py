@@ -228,3 +228,29 @@ def test_administrator_registers_a_cluster_and_sees_it_on_the_dashboard(server: 
     row = page.locator("#devices tr:has-text('CUM-T1-01')")
     assert "mất liên lạc" in row.inner_text() and "chưa bao giờ" in row.inner_text()
     page.close()
+
+
+def test_editor_imports_a_word_file_and_sees_what_was_removed(server: tuple[str, str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    base, _, root = server
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Thông báo lịch tiêm phòng dại")
+    document.add_paragraph("Sáng thứ hai, trạm y tế xã tiêm phòng dại cho chó mèo tại nhà văn hóa thôn Một.")
+    document.add_paragraph("Ảnh: Cán bộ thú y kiểm tra vắc xin")
+    document.add_paragraph("Đọc thêm: Lịch tiêm phòng tháng trước")
+    path = root / "tiem-phong.docx"
+    document.save(str(path))
+    page = browser.new_page()
+    login(page, base, "bientap", "mat-khau-dai-1")
+    page.click("nav >> text=Chương trình")
+    page.locator("#upload input[name=file]").set_input_files(str(path))
+    page.locator("#upload button").click()
+    page.wait_for_selector("#removed")
+    removed = page.locator("#removed").inner_text()
+    assert "chú thích ảnh" in removed and "liên kết đọc thêm" in removed
+    assert page.input_value("textarea[name=body]").startswith("Sáng thứ hai")
+    page.click("nav >> text=Chương trình")
+    assert "Thông báo lịch tiêm phòng dại" in page.locator("#waiting").inner_text()
+    assert "upload" in page.locator("#import-log").inner_text()
+    page.close()

@@ -18,7 +18,7 @@ class Site:
 
     def add(
         self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8", status: int = 200
-    ) -> str:  # noqa: E501
+    ) -> str:
         self.pages[path] = (status, content_type, body.encode() if isinstance(body, str) else body)
         return self.url(path)
 
