@@ -126,7 +126,7 @@ def main() -> None:
         "--only-telephony", action="store_true", help="only the telephony benchmarks (hotline AGI, campaign pacing)"
     )
     parser.add_argument("--calls", type=int, default=10_000, help="numbers in the campaign pacing benchmark")
-    parser.add_argument("--cps", type=float, default=100.0, help="call_cps of the campaign pacing benchmark")
+    parser.add_argument("--cps", type=float, default=50.0, help="call_cps of the campaign pacing benchmark")
     args = parser.parse_args()
     if args.only_telephony:
         telephony_bench.main(args.calls, args.cps)

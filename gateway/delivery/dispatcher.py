@@ -5,9 +5,12 @@ against one database: schedules and rows are taken with guarded updates and leas
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +44,7 @@ class Dispatcher:
         self.worker = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.wake = asyncio.Event()
         self.feeders: dict[str, asyncio.Task[None]] = {}
+        self._jobs: dict[int, tuple[float, Job]] = {}
 
     def _feed(self, channel: Channel) -> None:
         running = self.feeders.get(channel.name)
@@ -228,21 +232,27 @@ class Dispatcher:
 
     async def feed_channel(self, channel: Channel) -> None:
         """For channels whose deliveries last minutes (calls): keep ``concurrency`` rows in
-        flight, claiming one as soon as a slot frees, so an emergency queued meanwhile
-        takes the next free slot instead of waiting for a whole batch. Runs until the
-        channel has nothing due."""
+        flight, starting one as soon as a slot frees, so an emergency queued meanwhile takes
+        one of the next slots instead of waiting for a whole batch. Rows are claimed a few
+        at a time, as many as the channel starts in about two seconds at its rate, so a
+        campaign does not cost one claim transaction per call. Runs until nothing is due."""
         concurrency = max(1, int(getattr(channel, "concurrency", 1)))
+        ahead = max(1, min(concurrency, int(float(getattr(channel, "rate", 1.0)) * 2)))
         inflight: set[asyncio.Task[None]] = set()
+        waiting: collections.deque[ledger.Claim] = collections.deque()
         try:
             while True:
                 free = concurrency - len(inflight)
-                if free > 0:
+                if free > 0 and not waiting:
                     async with self.sessions() as session:
-                        claims = await ledger.claim(
-                            session, channel.name, self.worker, self.settings.lease_seconds, limit=free
+                        waiting.extend(
+                            await ledger.claim(
+                                session, channel.name, self.worker, self.settings.lease_seconds, limit=free + ahead
+                            )
                         )
-                    for claim in claims:
-                        inflight.add(asyncio.create_task(self._deliver_one(channel, claim)))
+                while free > 0 and waiting:
+                    inflight.add(asyncio.create_task(self._deliver_one(channel, waiting.popleft())))
+                    free -= 1
                 if not inflight:
                     return
                 _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
@@ -262,6 +272,18 @@ class Dispatcher:
             await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
 
     async def _job(self, claim: ledger.Claim) -> Job:
+        """What a channel needs for a row; cached per bulletin for a minute (a bulletin is
+        not edited while it is delivered: only drafts and returned ones are)."""
+        cached = self._jobs.get(claim.bulletin_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return dataclasses.replace(cached[1], claim=claim)
+        job = await self._load_job(claim)
+        if len(self._jobs) > 256:
+            self._jobs.clear()
+        self._jobs[claim.bulletin_id] = (time.monotonic() + 60.0, job)
+        return job
+
+    async def _load_job(self, claim: ledger.Claim) -> Job:
         async with self.sessions() as session:
             bulletin = await session.get(Bulletin, claim.bulletin_id)
             assert bulletin is not None  # ledger rows reference bulletins

@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from gateway.bulletins.render import PURPOSES, Renderer
@@ -78,13 +79,15 @@ class Prompts:
         base = self.sounds_dir / "bulletins" / artifact.stem
         target = base.with_suffix(artifact.suffix)
         if not target.exists():
-            await asyncio.to_thread(_link_or_copy, artifact, target)
+            lock = self._locks.setdefault(str(target), asyncio.Lock())
+            async with lock:  # many callers asking for the same new bulletin at once
+                if not target.exists():
+                    await asyncio.to_thread(_link_or_copy, artifact, target)
         return str(base)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         os.link(source, tmp)
     except OSError:

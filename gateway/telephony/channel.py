@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.schedule import in_quiet_hours
@@ -72,6 +72,7 @@ class CallChannel:
         self.zone = ZoneInfo(timezone)
         self.worker, self.lease_seconds = lease
         self.concurrency = max(1, pool.capacity)
+        self.rate = cps  # the dispatcher claims about two seconds of calls at a time
         self.originated: list[float] = []  # monotonic times of Originates, for the benchmark
 
     async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Select[Any]:
@@ -254,15 +255,23 @@ class CallChannel:
             await session.commit()
 
     async def _end(self, call_id: str, result: CallResult, label: str, detail: str) -> None:
+        ended = utcnow()
+        values: dict[str, Any] = {
+            "outcome": label,
+            "reason": result.reason,
+            "cause": result.cause,
+            "heard_seconds": result.heard_seconds,
+            "detail": detail[:1000],
+            "ended_at": ended,
+        }
         async with self.sessions() as session:
-            row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
-            row.outcome = label
-            row.reason, row.cause = result.reason, result.cause
-            row.heard_seconds = result.heard_seconds
-            row.detail = detail[:1000]
-            row.ended_at = utcnow()
-            if result.answered and row.answered_at is None:
-                row.answered_at = row.ended_at
+            await session.execute(update(CallAttempt).where(CallAttempt.call_id == call_id).values(**values))
+            if result.answered:  # answered before the IVR could say so (a very short call)
+                await session.execute(
+                    update(CallAttempt)
+                    .where(CallAttempt.call_id == call_id, CallAttempt.answered_at.is_(None))
+                    .values(answered_at=ended)
+                )
             await session.commit()
 
     async def _recover(self, job: Job) -> Outcome | None:

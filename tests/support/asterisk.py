@@ -96,6 +96,7 @@ class CallLog:
     variables: dict[str, str] = field(default_factory=dict)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     cause: int = 0
+    waits: list[float] = field(default_factory=list)  # seconds from a reply (or the header) to the next command
 
 
 class _Dead(Exception):
@@ -113,6 +114,7 @@ class AgiCall:
         self.keys = list(script.keys)
         self.count = 0
         self.hung_up = False
+        self.replied = 0.0
         self.reader: asyncio.StreamReader
         self.writer: asyncio.StreamWriter
 
@@ -127,11 +129,14 @@ class AgiCall:
         header.update(self.env)
         self.writer.write("".join(f"{k}: {v}\n" for k, v in header.items()).encode() + b"\n")
         await self.writer.drain()
+        loop = asyncio.get_running_loop()
+        self.replied = loop.time()
         try:
             while True:
                 line = await self.reader.readline()
                 if not line:
                     break
+                self.log.waits.append(loop.time() - self.replied)
                 command = line.decode("utf-8", "replace").strip()
                 if command:
                     await self._one(command)
@@ -145,6 +150,7 @@ class AgiCall:
     async def _send(self, text: str) -> None:
         self.writer.write(text.encode() + b"\n")
         await self.writer.drain()
+        self.replied = asyncio.get_running_loop().time()
 
     async def _one(self, command: str) -> None:
         index = self.count
