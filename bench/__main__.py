@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import loudspeaker_bench, sms_bench, telephony_bench
+from bench import loudspeaker_bench, programme_bench, sms_bench, telephony_bench
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -127,9 +127,16 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=10_000, help="numbers in the campaign pacing benchmark")
     parser.add_argument("--cps", type=float, default=50.0, help="call_cps of the campaign pacing benchmark")
+    parser.add_argument(
+        "--only-programmes", action="store_true", help="only the programme benchmark (a 15-minute programme)"
+    )
     args = parser.parse_args()
+    if args.only_programmes:
+        programme_bench.main(prepare_viettts())
+        return
     if args.only_telephony:
         telephony_bench.main(args.calls, args.cps)
+        programme_bench.main(prepare_viettts())
         return
     if args.only_sms:
         sms_bench.main()
@@ -151,6 +158,7 @@ def main() -> None:
         sms_bench.main()
         loudspeaker_bench.main()
         telephony_bench.main(args.calls, args.cps)
+        programme_bench.main(prepare_viettts())
 
 
 def espeak_and_installed(args: argparse.Namespace, cases: dict[str, str], results: dict[str, list[CaseResult]]) -> None:
