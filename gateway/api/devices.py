@@ -150,6 +150,7 @@ async def device_reports(
 ) -> dict[str, int]:
     reports = [proof.ReportIn(r.item, r.event, r.at, r.seq, r.detail) for r in data.reports]
     accepted, duplicates = await proof.record(session, device, reports)
+    schedule.forget_device(device.code)
     return {"accepted": accepted, "duplicates": duplicates}
 
 

@@ -25,7 +25,7 @@ from gateway.db.models import Delivery, Device, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
-from gateway.loudspeakers import icecast, proof
+from gateway.loudspeakers import icecast, proof, schedule
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.rtp import RtpSender, Stream, encode
 
@@ -87,6 +87,7 @@ class LoudspeakerChannel:
                 if early is not None:
                     kind = proof.SETTLES[early.event]
                     return Outcome(kind, detail=f"cụm loa đã báo {early.event} (theo lịch của cụm)")
+                schedule.forget()
                 self.notifier.notify()  # long-polling clusters fetch it now
                 return Outcome("sent", detail="đã vào lịch của cụm loa, chờ cụm báo đã phát")
             host, _, port = device.rtp_address.rpartition(":")

@@ -82,6 +82,8 @@ class _AreaTree:
 _trees: dict[int, _AreaTree] = {}  # per database (engine), as a process may serve one only in practice
 _upcoming: dict[tuple[int, tuple[int, ...]], tuple[float, list[Item]]] = {}
 UPCOMING_TTL = 2.0  # devices of one village share the answer for this long
+_started: dict[tuple[int, str], tuple[float, list[Item]]] = {}
+STARTED_TTL = 2.0  # a device polling every few seconds costs one query per this long
 
 
 async def ancestors(session: AsyncSession, area_id: int) -> list[int]:
@@ -115,26 +117,40 @@ def _rendered() -> Any:  # a Select of (Bulletin, Render, Artifact), extended by
 
 
 async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
+    items: dict[str, Item] = {item.id: item for item in await _started_for(session, device.code)}
+    areas = await ancestors(session, device.area_id)
+    for item in await _upcoming_for(session, tuple(areas)):
+        items.setdefault(item.id, item)
+    return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+
+
+async def _started_for(session: AsyncSession, code: str) -> list[Item]:
+    """The device's open ledger rows as items; kept ``STARTED_TTL`` seconds, dropped at once
+    when the channel queues something (``forget``) or the device reports (``forget_device``)."""
+    key = (id(session.get_bind()), code)
+    cached = _started.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     now = utcnow()
-    items: dict[str, Item] = {}
     started = await session.execute(
         _rendered()
         .add_columns(Delivery.occurrence, Delivery.created_at)
         .join(Delivery, Delivery.bulletin_id == Bulletin.id)
         .where(
             Delivery.channel == PURPOSE,
-            Delivery.target == device.code,
+            Delivery.target == code,
             Delivery.state.in_(OPEN_ROWS),
             Delivery.created_at >= now - timedelta(hours=12),
         )
     )
-    for bulletin, render, artifact, occurrence, created in started.all():
-        item = _item(bulletin, occurrence, created, render, artifact)
-        items[item.id] = item
-    areas = await ancestors(session, device.area_id)
-    for item in await _upcoming_for(session, tuple(areas)):
-        items.setdefault(item.id, item)
-    return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+    found = [
+        _item(bulletin, occurrence, created, render, artifact)
+        for bulletin, render, artifact, occurrence, created in started.all()
+    ]
+    if len(_started) > 100_000:
+        _started.clear()
+    _started[key] = (time.monotonic() + STARTED_TTL, found)
+    return found
 
 
 async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[Item]:
@@ -167,8 +183,16 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
 
 
 def forget() -> None:
-    """A schedule changed: answer from the database again (the worker calls this)."""
+    """A schedule changed: answer from the database again (the loudspeaker channel calls
+    this when it queues an item, before it wakes the long-polling clusters)."""
     _upcoming.clear()
+    _started.clear()
+
+
+def forget_device(code: str) -> None:
+    """The device reported: its open rows may have been settled."""
+    for key in [k for k in _started if k[1] == code]:
+        _started.pop(key, None)
 
 
 def document(device: DeviceLike, items: list[Item]) -> tuple[dict[str, object], str]:
