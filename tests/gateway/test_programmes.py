@@ -209,6 +209,27 @@ async def test_the_morning_programme_is_compiled_with_date_chapters_and_publishe
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg" and len(audio.content) > 1000
     page = await client.get("/public/programmes")
     assert "Cảnh báo lũ" in page.text and "<audio" in page.text
+    # a cluster in a village of the commune finds it in its schedule, with its audio
+    from tests.gateway.test_devices import register
+
+    token = await register(gateway, "CUM-T1")
+    cluster = gateway.client()
+    cluster.headers["Authorization"] = f"Bearer {token}"
+    items = (await cluster.get("/api/device/v1/schedule")).json()["items"]
+    assert [i["bulletin"] for i in items] == [run.bulletin_id]
+    assert (await cluster.get(items[0]["audio_url"])).status_code == 200
+    await cluster.aclose()
+    # once aired, the hotline's "latest bulletins" offers it (the telephone render)
+    from gateway.ivr.backend import DatabaseBackend
+
+    async with gateway.services.sessions() as s:
+        aired = await s.get(Bulletin, run.bulletin_id)
+        assert aired is not None
+        aired.status = "done"
+        await s.commit()
+    backend = DatabaseBackend(gateway.services.sessions, gateway.services.spool, Path("/nonexistent"))  # type: ignore[arg-type]
+    latest = await backend.latest_bulletins("T1", 3)
+    assert latest and latest[0].suffix == ".ulaw"
     # the items went out once: a second programme has nothing to say
     again = await compiler.compile(template_id, air_at + timedelta(days=1))
     assert again.status == "empty" and again.warning
