@@ -200,3 +200,48 @@ async def test_a_stream_receiver_gets_the_bulletin_live_on_icecast(gateway: Gate
         await channel.close()  # type: ignore[attr-defined]
     finally:
         server.stop()
+
+
+async def test_an_emergency_cuts_a_live_icecast_stream_and_the_programme_plays_again(gateway: Gateway) -> None:
+    from tests.support.icecast import start_icecast
+
+    users = await seed(gateway)
+    server = start_icecast()
+    try:
+        url = f"http://127.0.0.1:{server.port}/xa1.mp3"
+        await register(gateway, "LUONG-XA", kind="stream", rtp_address=url)
+        channel = gateway.services.channels["loudspeaker"]
+        channel.icecast_password = server.password  # type: ignore[attr-defined]
+        editor, ecsrf = users["bientap"]
+        approver, acsrf = users["duyet"]
+        long_text = " ".join(["Chợ phiên sáng chủ nhật mở cửa từ năm giờ, bà con đến sớm."] * 3)
+        body = {"title": "Chợ phiên", "body": long_text, "targets": [{"channel": "loudspeaker", "area": "T1"}]}
+        normal = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])
+        await editor.post(f"/api/v1/bulletins/{normal}/submit", headers={"X-CSRF-Token": ecsrf})
+        await approver.post(f"/api/v1/bulletins/{normal}/approve", headers={"X-CSRF-Token": acsrf})
+        await approver.post(f"/api/v1/bulletins/{normal}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+        await gateway.run_worker()
+        for _ in range(100):  # the programme is on air
+            if url in channel.casting:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        urgent = await emergency(gateway, users)
+        seen: set[str] = set()
+        for _ in range(900):  # the emergency plays at once, then the interrupted programme again
+            await gateway.run_worker(rounds=1)
+            async with gateway.services.sessions() as s:
+                rows = {
+                    r.bulletin_id: r
+                    for r in (await s.execute(select(Delivery).where(Delivery.channel == "loudspeaker"))).scalars()
+                }
+            seen.add(rows[normal].state)
+            if {b: r.state for b, r in rows.items()} == {normal: "delivered", urgent: "delivered"}:
+                break
+            await asyncio.sleep(0.1)
+        assert {b: r.state for b, r in rows.items()} == {normal: "delivered", urgent: "delivered"}
+        assert "retry" in seen  # cut by the emergency, queued again, then streamed whole
+        assert url in rows[urgent].detail and url in rows[normal].detail
+        await channel.close()  # type: ignore[attr-defined]
+    finally:
+        server.stop()
