@@ -11,9 +11,11 @@ An item expires if it could not be played in time (an old programme is not news)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -82,8 +84,8 @@ class _AreaTree:
 _trees: dict[int, _AreaTree] = {}  # per database (engine), as a process may serve one only in practice
 _upcoming: dict[tuple[int, tuple[int, ...]], tuple[float, list[Item]]] = {}
 UPCOMING_TTL = 2.0  # devices of one village share the answer for this long
-_started: dict[tuple[int, str], tuple[float, list[Item]]] = {}
-STARTED_TTL = 2.0  # a device polling every few seconds costs one query per this long
+_open_rows: weakref.WeakKeyDictionary[Any, _OpenRows] = weakref.WeakKeyDictionary()  # per database (engine)
+STARTED_TTL = 2.0
 
 
 async def ancestors(session: AsyncSession, area_id: int) -> list[int]:
@@ -124,33 +126,63 @@ async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
     return sorted(items.values(), key=lambda i: (i.play_at, i.id))
 
 
-async def _started_for(session: AsyncSession, code: str) -> list[Item]:
-    """The device's open ledger rows as items; kept ``STARTED_TTL`` seconds, dropped at once
-    when the channel queues something (``forget``) or the device reports (``forget_device``)."""
-    key = (id(session.get_bind()), code)
-    cached = _started.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    now = utcnow()
-    started = await session.execute(
-        _rendered()
-        .add_columns(Delivery.occurrence, Delivery.created_at)
-        .join(Delivery, Delivery.bulletin_id == Bulletin.id)
-        .where(
-            Delivery.channel == PURPOSE,
-            Delivery.target == code,
-            Delivery.state.in_(OPEN_ROWS),
-            Delivery.created_at >= now - timedelta(hours=12),
+class _OpenRows:
+    """Every device's open ledger rows, loaded with one query and kept ``STARTED_TTL``
+    seconds: 5,000 clusters polling cost one query per TTL instead of one per poll; one
+    reload serves all waiters. The channel drops it all when it queues an item
+    (``forget``); a device that reported is read alone on its next poll (``forget_device``),
+    so what it just played is off its schedule at once."""
+
+    def __init__(self) -> None:
+        self.by_device: dict[str, list[Item]] = {}
+        self.expires = 0.0
+        self.loaded = 0.0
+        self.lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.dirty: set[str] = set()
+
+    async def get(self, session: AsyncSession, code: str) -> list[Item]:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # a lock belongs to one event loop
+            self.lock, self.loop = asyncio.Lock(), loop
+        if self.expires <= time.monotonic():
+            async with self.lock:
+                if self.expires <= time.monotonic():
+                    self.by_device = await self._load(session, None)
+                    self.loaded = time.monotonic()
+                    self.expires = self.loaded + STARTED_TTL
+                    self.dirty.clear()
+        if code in self.dirty:
+            self.dirty.discard(code)
+            self.by_device.update({code: []} | await self._load(session, code))
+        return self.by_device.get(code, [])
+
+    @staticmethod
+    async def _load(session: AsyncSession, code: str | None) -> dict[str, list[Item]]:
+        query = (
+            _rendered()
+            .add_columns(Delivery.target, Delivery.occurrence, Delivery.created_at)
+            .join(Delivery, Delivery.bulletin_id == Bulletin.id)
+            .where(
+                Delivery.channel == PURPOSE,
+                Delivery.state.in_(OPEN_ROWS),
+                Delivery.created_at >= utcnow() - timedelta(hours=12),
+            )
         )
-    )
-    found = [
-        _item(bulletin, occurrence, created, render, artifact)
-        for bulletin, render, artifact, occurrence, created in started.all()
-    ]
-    if len(_started) > 100_000:
-        _started.clear()
-    _started[key] = (time.monotonic() + STARTED_TTL, found)
-    return found
+        if code is not None:
+            query = query.where(Delivery.target == code)
+        by_device: dict[str, list[Item]] = {}
+        for bulletin, render, artifact, target, occurrence, created in (await session.execute(query)).all():
+            by_device.setdefault(target, []).append(_item(bulletin, occurrence, created, render, artifact))
+        return by_device
+
+
+async def _started_for(session: AsyncSession, code: str) -> list[Item]:
+    engine = session.get_bind()
+    rows = _open_rows.get(engine)
+    if rows is None:
+        rows = _open_rows[engine] = _OpenRows()
+    return await rows.get(session, code)
 
 
 async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[Item]:
@@ -186,13 +218,14 @@ def forget() -> None:
     """A schedule changed: answer from the database again (the loudspeaker channel calls
     this when it queues an item, before it wakes the long-polling clusters)."""
     _upcoming.clear()
-    _started.clear()
+    for rows in _open_rows.values():
+        rows.expires = 0.0
 
 
 def forget_device(code: str) -> None:
-    """The device reported: its open rows may have been settled."""
-    for key in [k for k in _started if k[1] == code]:
-        _started.pop(key, None)
+    """A device reported: its open rows may have been settled."""
+    for rows in _open_rows.values():
+        rows.dirty.add(code)
 
 
 def document(device: DeviceLike, items: list[Item]) -> tuple[dict[str, object], str]:
