@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 import secrets
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,32 +118,78 @@ class DeviceRef:
     windows: str
 
 
+log = logging.getLogger(__name__)
 AUTH_TTL = 15.0  # seconds a disabled device or a rotated token may still be answered
-_auth: dict[str, tuple[float, DeviceRef]] = {}
+
+
+class _Tokens:
+    """Every enabled device by token hash, loaded with one query every ``AUTH_TTL``: 5,000
+    clusters polling once each cost no query per poll. A token not in the table (a device
+    registered since, maybe by another process) is looked up alone."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, DeviceRef] = {}
+        self.expires = 0.0
+        self.lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.refresh: asyncio.Task[None] | None = None
+
+    async def get(self, session: AsyncSession, digest: str) -> DeviceRef | None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # a lock belongs to one event loop
+            self.lock, self.loop = asyncio.Lock(), loop
+        if self.expires <= time.monotonic():
+            if not self.by_hash:
+                async with self.lock:  # cold start: everyone waits for the one load
+                    if self.expires <= time.monotonic():
+                        await self._load(session)
+            elif self.refresh is None or self.refresh.done():  # the others go on with the old table
+                self.refresh = asyncio.create_task(self._refresh(session.bind))
+        ref = self.by_hash.get(digest)
+        if ref is not None:
+            return ref
+        columns = (Device.id, Device.code, Device.area_id, Device.volume, Device.windows)
+        query = select(*columns).where(Device.token_sha256 == digest, Device.enabled.is_(True))
+        row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        self.by_hash[digest] = DeviceRef(row[0], row[1], row[2], row[3], row[4])
+        return self.by_hash[digest]
+
+    async def _load(self, session: AsyncSession) -> None:
+        """Plain rows, not ORM objects: thousands of devices load in milliseconds."""
+        columns = (Device.token_sha256, Device.id, Device.code, Device.area_id, Device.volume, Device.windows)
+        rows = (await session.execute(select(*columns).where(Device.enabled.is_(True)))).all()
+        self.by_hash = {r[0]: DeviceRef(r[1], r[2], r[3], r[4], r[5]) for r in rows if r[0]}
+        self.expires = time.monotonic() + AUTH_TTL
+
+    async def _refresh(self, bind: Any) -> None:
+        try:
+            async with AsyncSession(bind) as session:
+                await self._load(session)
+        except Exception:  # the old table stays; the next poll after AUTH_TTL tries again
+            log.exception("reloading the device tokens failed")
+            self.expires = time.monotonic() + AUTH_TTL
+
+
+_tokens: weakref.WeakKeyDictionary[Any, _Tokens] = weakref.WeakKeyDictionary()  # per database (engine)
 
 
 async def authenticate(session: AsyncSession, token: str) -> DeviceRef | None:
     if not token:
         return None
-    digest = token_hash(token)
-    cached = _auth.get(digest)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    query = select(Device).where(Device.token_sha256 == digest, Device.enabled.is_(True))
-    device = (await session.execute(query)).scalar_one_or_none()
-    if device is None:
-        _auth.pop(digest, None)
-        return None
-    ref = DeviceRef(device.id, device.code, device.area_id, device.volume, device.windows)
-    if len(_auth) > 100_000:
-        _auth.clear()
-    _auth[digest] = (time.monotonic() + AUTH_TTL, ref)
-    return ref
+    engine = session.get_bind()
+    table = _tokens.get(engine)
+    if table is None:
+        table = _tokens[engine] = _Tokens()
+    return await table.get(session, token_hash(token))
 
 
 def forget_tokens() -> None:
     """After a token rotation or a device change, answer from the database again."""
-    _auth.clear()
+    for table in _tokens.values():
+        table.expires = 0.0
+        table.by_hash = {}
 
 
 def online(device: Device, now: datetime | None = None) -> bool:
