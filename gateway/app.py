@@ -31,6 +31,7 @@ from gateway.feedback.transcription import TranscriptionQueue
 from gateway.feedback.worker import FeedbackWorker
 from gateway.file_channel.adapter import FileChannel
 from gateway.loudspeakers.channel import LoudspeakerChannel
+from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
 from gateway.programmes.worker import ProgrammeWorker
@@ -65,6 +66,7 @@ class Services:
     sms_callback_key: str = ""
     telephony: Telephony | None = None
     programmes: ProgrammeWorker | None = None
+    live: LiveHub = field(default_factory=LiveHub)
 
 
 def secret_key(settings: Settings) -> str:
@@ -95,7 +97,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
     services.feedback = FeedbackWorker(sessions, services.spool, queue)
     services.channels["loudspeaker"] = LoudspeakerChannel(
-        sessions, services.device_notifier, icecast_password=settings.icecast_password
+        sessions, services.device_notifier, icecast_password=settings.icecast_password, live_hub=services.live
     )
     services.presence = Presence(sessions)
     services.programmes = ProgrammeWorker(sessions, renderer, settings.timezone)

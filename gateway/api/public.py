@@ -12,7 +12,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,6 +95,14 @@ async def podcast(request: Request, session: AsyncSession = Depends(db)) -> Resp
         f"{''.join(entries)}</channel></rss>"
     )
     return Response(xml, media_type="application/rss+xml; charset=utf-8")
+
+
+@router.get("/live.mp3")
+async def live(request: Request) -> StreamingResponse:
+    """What the commune's loudspeakers play now, for residents on a phone or a PC (the
+    stream device ``loa:live``); silence between items."""
+    hub = request.app.state.services.live
+    return StreamingResponse(hub.listen(), media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/programmes/{run_id}.{ext}", name="programme_audio")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from gateway.db.models import Delivery, Device, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
-from gateway.loudspeakers import icecast, proof, schedule
+from gateway.loudspeakers import icecast, live, proof, schedule
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.rtp import RtpSender, Stream, encode
 
@@ -44,8 +45,10 @@ class LoudspeakerChannel:
         notifier: Notifier,
         sender: RtpSender | None = None,
         icecast_password: str = "",
+        live_hub: live.LiveHub | None = None,
     ) -> None:
         self.sessions = sessions
+        self.live = live_hub or live.LiveHub()
         self.notifier = notifier
         self.sender = sender or RtpSender()
         self.icecast_password = icecast_password
@@ -119,16 +122,19 @@ class LoudspeakerChannel:
                 return Outcome("retry", detail="luồng đang phát bản tin khác", retry_after=15)
             current[2].cancel()
         data = await asyncio.to_thread(icecast.to_mp3, Path(audio))
-        mount = icecast.IcecastMount(url, self.icecast_password)
-        task = asyncio.create_task(self._cast_run(job.claim.id, url, mount, data))
+        if url == live.ADDRESS:  # the gateway's own /public/live.mp3
+            send = self.live.play(data)
+        else:
+            send = icecast.stream(icecast.IcecastMount(url, self.icecast_password), data)
+        task = asyncio.create_task(self._cast_run(job.claim.id, url, send))
         self.casting[url] = (job.claim.id, job.priority, task)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return Outcome("sent", detail=f"đang phát trên luồng {url}")
 
-    async def _cast_run(self, row: int, url: str, mount: icecast.IcecastMount, data: bytes) -> None:
+    async def _cast_run(self, row: int, url: str, send: Coroutine[Any, Any, float]) -> None:
         try:
-            seconds = await icecast.stream(mount, data)
+            seconds = await send
         except asyncio.CancelledError:
             await self._requeue(row)
             return

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +41,19 @@ def to_mp3(path: Path, bitrate: int = BITRATE) -> bytes:
     return bytes(result.stdout)
 
 
+async def paced(data: bytes, send: Callable[[bytes], Awaitable[None]], bitrate: int = BITRATE) -> float:
+    """Hand ``data`` (MP3) to ``send`` in ``CHUNK_S`` pieces at ``bitrate``, as a live
+    source does; the seconds it took."""
+    size = int(bitrate / 8 * CHUNK_S)
+    start = time.monotonic()
+    for n, offset in enumerate(range(0, len(data), size)):
+        delay = start + n * CHUNK_S - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send(data[offset : offset + size])
+    return time.monotonic() - start
+
+
 async def stream(mount: IcecastMount, data: bytes, bitrate: int = BITRATE) -> float:
     """Send ``data`` (MP3) to the mount at ``bitrate``; the seconds it took."""
     parts = urlsplit(mount.url)
@@ -59,15 +73,12 @@ async def stream(mount: IcecastMount, data: bytes, bitrate: int = BITRATE) -> fl
         status = answer.split(b" ", 2)[1]
         if status not in (b"100", b"200"):
             raise IcecastError(f"Icecast từ chối nguồn phát: {answer.splitlines()[0].decode(errors='replace')}")
-        size = int(bitrate / 8 * CHUNK_S)
-        start = time.monotonic()
-        for n, offset in enumerate(range(0, len(data), size)):
-            delay = start + n * CHUNK_S - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            writer.write(data[offset : offset + size])
+
+        async def send(chunk: bytes) -> None:
+            writer.write(chunk)
             await writer.drain()
-        return time.monotonic() - start
+
+        return await paced(data, send, bitrate)
     finally:
         writer.close()
         try:

@@ -52,9 +52,14 @@ def _check(data: DeviceIn) -> None:
     for window in filter(None, (w.strip() for w in data.windows.split(","))):
         if not _WINDOW.match(window):
             raise WorkflowError("windows", "khung giờ có dạng GG:PP-GG:PP, cách nhau bằng dấu phẩy", 422)
-    if data.kind == "stream" and not data.rtp_address.startswith(("http://", "https://")):
+    if data.kind == "stream" and not (
+        data.rtp_address.startswith(("http://", "https://")) or data.rtp_address == "loa:live"
+    ):
         raise WorkflowError(
-            "rtp_address", "thiết bị thu luồng cần địa chỉ mount Icecast, ví dụ http://127.0.0.1:8000/loa.mp3", 422
+            "rtp_address",
+            "thiết bị thu luồng cần địa chỉ mount Icecast (ví dụ http://127.0.0.1:8000/loa.mp3)"
+            " hoặc loa:live (luồng nghe trực tiếp của chính cổng Loa, /public/live.mp3)",
+            422,
         )
     if data.kind == "rtp":
         host, _, port = data.rtp_address.rpartition(":")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from gateway.db.models import Delivery
 from tests.gateway.conftest import Gateway, seed
+from tests.support.smsc import wait_until
 from tests.support.udp_capture import main as _capture_main  # noqa: F401 - the module must import cleanly
 
 pytestmark = pytest.mark.asyncio
@@ -245,3 +246,50 @@ async def test_an_emergency_cuts_a_live_icecast_stream_and_the_programme_plays_a
         await channel.close()  # type: ignore[attr-defined]
     finally:
         server.stop()
+
+
+async def test_residents_hear_the_live_programme_on_the_gateways_own_stream(gateway: Gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import soundfile as sf
+    import uvicorn
+
+    from tests.support.server import free_port
+
+    users = await seed(gateway)
+    await register(gateway, "LIVE-XA", kind="stream", rtp_address="loa:live")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(gateway.app, host="127.0.0.1", port=port, lifespan="off", log_level="error"))  # type: ignore[arg-type]
+    serving = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: server.started)
+        heard = tmp_path / "live.wav"
+        listener = await asyncio.create_subprocess_exec(
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            f"http://127.0.0.1:{port}/public/live.mp3",
+            "-t",
+            "6",
+            "-ac",
+            "1",
+            str(heard),
+        )
+        await asyncio.sleep(0.5)  # tuned in: silence until something airs
+        bid = await emergency(gateway, users, "Bão số chín sắp đổ bộ. Bà con di chuyển đến nơi trú ẩn an toàn ngay.")
+        await gateway.run_worker()
+        assert await asyncio.wait_for(listener.wait(), 60) == 0
+        audio, rate = sf.read(heard, dtype="float32")
+        loudest = max(float(np.sqrt(np.mean(audio[i : i + rate] ** 2))) for i in range(0, len(audio) - rate, rate // 2))
+        assert len(audio) >= 5 * rate and loudest > 0.01  # the emergency, spoken, in the listener's stream
+        for _ in range(300):
+            async with gateway.services.sessions() as s:
+                row = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalar_one()
+            if row.state == "delivered":
+                break
+            await asyncio.sleep(0.1)
+        assert row.state == "delivered" and "loa:live" in row.detail
+    finally:
+        server.should_exit = True
+        await serving
+        await gateway.services.channels["loudspeaker"].close()  # type: ignore[attr-defined]
