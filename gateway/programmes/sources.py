@@ -155,18 +155,20 @@ def _move(path: Path, directory: Path) -> None:
     os.replace(path, directory / path.name)
 
 
-async def run_due(sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient) -> int:
-    """Run every enabled source whose interval has passed; how many ran."""
+async def due_sources(sessions: async_sessionmaker[AsyncSession]) -> list[ImportSource]:
+    """Enabled sources whose interval has passed."""
     now = utcnow()
     async with sessions() as session:
         sources = (await session.execute(select(ImportSource).where(ImportSource.enabled.is_(True)))).scalars().all()
-    ran = 0
-    for source in sources:
-        if source.last_run_at and source.last_run_at + timedelta(minutes=source.interval_minutes) > now:
-            continue
+    return [s for s in sources if not s.last_run_at or s.last_run_at + timedelta(minutes=s.interval_minutes) <= now]
+
+
+async def run_due(sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient) -> int:
+    """Run every enabled source whose interval has passed; how many ran."""
+    due = await due_sources(sessions)
+    for source in due:
         await run_source(sessions, source, client)
-        ran += 1
-    return ran
+    return len(due)
 
 
 async def run_source(
