@@ -38,6 +38,7 @@ from gateway.telephony.trunks import HangupInfo, Trunk, TrunkPool
 log = logging.getLogger(__name__)
 MAX_CALL_SECONDS = 30 * 60
 AGI_GRACE = 5.0  # after the Hangup event, how long the IVR may take to report
+HANGUP_GRACE = 10.0  # after the IVR ended, how long the Hangup event may take
 
 
 class CallChannel:
@@ -189,6 +190,11 @@ class CallChannel:
         final = answer[-1] if isinstance(answer, list) else answer
         reason = int(final.get("Reason", "0") or 0) if str(final.get("Reason", "")).isdigit() else None
         answered = final.get("Response", "") == "Success" and final.get("Event", "") == "OriginateResponse"
+        if not answered and final.get("Uniqueid", "") in ("", "<unknown>", "<null>"):
+            # No channel was created (ast_dial_prerun failed): there will be no Hangup.
+            trunk.unwatch(call_id)
+            self.outbound.forget(call_id)
+            return CallResult(reason=reason)
         return await self._settle(hangup, agi_done, call_id, trunk, answered=answered, reason=reason)
 
     async def _settle(
@@ -205,14 +211,22 @@ class CallChannel:
         lost = False
         info: HangupInfo | None = None
         try:
-            if answered is False:  # the Hangup came first or comes right after
+            if answered is False:
+                # The Hangup came first or comes right after; a channel that was never
+                # created (Reason 0, Uniqueid <unknown>) has none: the Reason decides.
                 info = await asyncio.wait_for(asyncio.shield(hangup), 5.0)
             else:
                 if answered:
                     await self._mark_answered(call_id)
-                info = await asyncio.wait_for(asyncio.shield(hangup), MAX_CALL_SECONDS)
-        except (AmiDisconnected, TimeoutError):
+                # Until the Hangup, or the IVR's end plus a grace for the event to arrive:
+                # a lost event must not hold a line of the trunk for half an hour.
+                either: set[asyncio.Future[Any]] = {hangup, agi_done}
+                await asyncio.wait(either, timeout=MAX_CALL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+                info = await asyncio.wait_for(asyncio.shield(hangup), HANGUP_GRACE)
+        except AmiDisconnected:
             lost = True
+        except TimeoutError:
+            lost = answered is None  # nothing heard of a call cut by a drop; otherwise it simply ended
         finally:
             trunk.unwatch(call_id)
         state: CallState | None = None

@@ -30,6 +30,7 @@ NUMBERS = {
     "+84912000004": Script("unallocated"),
     "+84912000005": Script("rejected"),
     "+84912000006": Script("congestion"),
+    "+84912000007": Script("chanunavail"),
 }
 
 
@@ -144,7 +145,9 @@ async def test_a_campaign_retries_exactly_by_cause_and_the_resident_hears_the_bu
     assert rows["+84912000005"].state == "failed" and "21" in rows["+84912000005"].detail
     assert rows["+84912000006"].state == "delivered"
     # busy: 1 retry configured; no answer: 2; unallocated and rejected: none; congestion: until it clears
-    assert [dialled(asterisk, n) for n in NUMBERS] == [1, 2, 3, 1, 1, 2]
+    # no channel at all (Reason 0, no Hangup): retried like a call nobody answered
+    assert rows["+84912000007"].state == "failed" and "Reason 0" in rows["+84912000007"].detail
+    assert [dialled(asterisk, n) for n in NUMBERS] == [1, 2, 3, 1, 1, 2, 3]
     calls = await attempts(gateway)
     assert [(a.reason, a.cause) for a in calls["+84912000002"]] == [(5, 17), (5, 17)]
     assert [(a.reason, a.cause) for a in calls["+84912000004"]] == [(0, 1)]
@@ -167,7 +170,7 @@ async def test_a_campaign_retries_exactly_by_cause_and_the_resident_hears_the_bu
     # the operator's view: every attempt with Asterisk's own codes, and the trunk's state
     admin, _ = users["admin"]
     listed = (await admin.get(f"/api/v1/bulletins/{bid}/calls")).json()["calls"]
-    assert len(listed) == 10
+    assert len(listed) == 13
     busy = [c for c in listed if c["number"] == "+84912000002"]
     assert [(c["reason"], c["cause"], c["outcome"]) for c in busy] == [(5, 17, "busy"), (5, 17, "busy")]
     trunks = (await admin.get("/api/v1/telephony/status")).json()["servers"]

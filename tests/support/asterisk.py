@@ -44,6 +44,7 @@ CAUSES = {
     "rejected": (21, "Call Rejected"),
     "congestion": (34, "Circuit/channel congestion"),
     "network_down": (38, "Network out of order"),
+    "chanunavail": (0, "Unknown"),  # the channel could not even be created: no channel, no Hangup
 }
 # main/pbx.c pbx_dial_reason (Asterisk >= 12): the Reason of an OriginateResponse.
 CONGESTION_CAUSES = {21, 27, 34, 38, 41, 42}
@@ -493,6 +494,18 @@ class Asterisk:
         channel = f"{tech_data.split('@')[0].split('/')[0]}/trunk-{seq:08x}"
         log = CallLog(uniqueid, number)
         self.calls[uniqueid] = log
+        if script.outcome == "chanunavail":  # fast_originate: Reason 0, Uniqueid <unknown>
+            log.ended.set()
+            return False, {
+                "Response": "Failure",
+                "Channel": tech_data,
+                "Reason": "0",
+                "Uniqueid": "<unknown>",
+                "CallerIDNum": "<unknown>",
+                "CallerIDName": "<unknown>",
+                "Application": action.get("application", ""),
+                "Data": action.get("data", ""),
+            }
         snap = self._snapshot(channel, uniqueid, number, (0, "Down"))
         self.live[uniqueid] = snap
         self.broadcast("Newchannel", snap)
