@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db
-from gateway.api.reports import as_json, default_period
+from gateway.api.reports import default_period, feedback_report
 from gateway.db.models import Area, Bulletin, Delivery, Device, PlayReport
 from gateway.feedback import reports
 
@@ -38,8 +38,11 @@ BULLETIN_FIELDS = (
 PLAY_FIELDS = ("device", "device_name", "area", "item", "event", "device_at", "received_at", "detail")
 
 
-def _bounds(start: str, end: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    first, last = reports.period(start, end)
+def _bounds(request: Request, start: str, end: str) -> tuple[datetime, datetime]:
+    """The period's first and last local days (this month by default) as UTC bounds."""
+    zone = ZoneInfo(request.app.state.services.settings.timezone)
+    default_first, default_last = default_period(zone)
+    first, last = reports.period(start or default_first, end or default_last)
     return (
         datetime.combine(first, time(), tzinfo=zone),
         datetime.combine(last + timedelta(days=1), time(), tzinfo=zone),
@@ -69,9 +72,7 @@ async def bulletins(
     who: Caller = Depends(caller),
 ) -> Any:
     """Per bulletin and channel: targets, delivered, failed, first and last delivery."""
-    zone = ZoneInfo(request.app.state.services.settings.timezone)
-    default_first, default_last = default_period(zone)
-    since, until = _bounds(start or default_first, end or default_last, zone)
+    since, until = _bounds(request, start, end)
     delivered = func.sum(case((Delivery.state == "delivered", 1), else_=0))
     failed = func.sum(case((Delivery.state.in_(("failed", "unknown")), 1), else_=0))
     query = (
@@ -121,9 +122,7 @@ async def plays(
     who: Caller = Depends(caller),
 ) -> Any:
     """Every play report of every device in the period (proof of play)."""
-    zone = ZoneInfo(request.app.state.services.settings.timezone)
-    default_first, default_last = default_period(zone)
-    since, until = _bounds(start or default_first, end or default_last, zone)
+    since, until = _bounds(request, start, end)
     query = (
         select(PlayReport, Device.code, Device.name, Area.code)
         .join(Device, Device.id == PlayReport.device_id)
@@ -159,17 +158,6 @@ async def feedback(
     session: AsyncSession = Depends(db),
     who: Caller = Depends(caller),
 ) -> Any:
-    """Feedback statistics per area for the period (the same figures as the report page)."""
-    zone = ZoneInfo(request.app.state.services.settings.timezone)
-    default_first, default_last = default_period(zone)
-    first, last = reports.period(start or default_first, end or default_last)
-    report = await reports.build(session, first, last, zone)
-    if format == "csv":
-        from gateway.feedback.report_files import to_csv
-
-        return Response(
-            to_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="phan-anh.csv"'},
-        )
-    return as_json(report)
+    """Feedback statistics per area for the period: the report page's figures, as its own
+    endpoint serves them (``/api/v1/reports/feedback``)."""
+    return await feedback_report(request, start, end, format, session, who)

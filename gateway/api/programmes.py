@@ -13,21 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import Caller, caller, db, require_role
 from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
 from gateway.bulletins.errors import WorkflowError
-from gateway.bulletins.schedule import parse_recurrence
-from gateway.bulletins.service import audit
 from gateway.db.models import (
-    Area,
     ImportedItem,
     ImportRun,
     ImportSource,
     ProgrammeRun,
     ProgrammeTemplate,
-    utcnow,
 )
-from gateway.programmes import extract, sources
-from gateway.programmes.compile import Compiler
-from gateway.programmes.importer import RunLog, add_article, write_log
-from gateway.programmes.worker import first_air
+from gateway.programmes import extract, manage, sources
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
 STAFF = ("admin", "editor", "approver")
@@ -71,18 +64,9 @@ async def list_sources(session: AsyncSession = Depends(db), who: Caller = Depend
 async def add_source(
     data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
 ) -> dict[str, Any]:
-    if data.kind == "feed" and not data.location.startswith(("http://", "https://")):
-        raise WorkflowError("location", "địa chỉ nguồn tin RSS/Atom phải bắt đầu bằng http:// hoặc https://", 422)
-    if data.kind == "folder" and not data.location.startswith("/"):
-        raise WorkflowError("location", "thư mục theo dõi phải là đường dẫn tuyệt đối, ví dụ /srv/loa/tin-moi", 422)
-    if (await session.execute(select(ImportSource).where(ImportSource.name == data.name))).first():
-        raise WorkflowError("name", f"đã có nguồn tin tên '{data.name}'", 409)
-    source = ImportSource(
-        name=data.name, kind=data.kind, location=data.location, interval_minutes=data.interval_minutes
+    source = await manage.add_source(
+        session, who.user.username, data.name, data.kind, data.location, data.interval_minutes
     )
-    session.add(source)
-    await audit(session, who.user.username, "import_source_add", "import_source", data.name, kind=data.kind)
-    await session.commit()
     return _source_out(source)
 
 
@@ -108,12 +92,7 @@ async def import_log(
 
 
 async def _file_one(request: Request, who: Caller, article: extract.Article, kind: str, link: str | None) -> Any:
-    services = request.app.state.services
-    run = RunLog(kind)
-    run.fetched = 1
-    started = utcnow()
-    bulletin_id = await add_article(services.sessions, article, run, link=link, user=who.user)
-    await write_log(services.sessions, run, started)
+    bulletin_id = await manage.import_one(request.app.state.services.sessions, article, kind, who.user, link)
     removed = [{"text": r.text, "reason": r.reason} for r in article.cleaned.removed]
     return {
         "bulletin_id": bulletin_id,
@@ -211,31 +190,7 @@ async def list_programmes(session: AsyncSession = Depends(db), who: Caller = Dep
 async def add_programme(
     data: ProgrammeIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
 ) -> Any:
-    try:
-        parse_recurrence(f"daily {data.times}")
-    except WorkflowError as exc:
-        raise WorkflowError("times", f"giờ phát không hợp lệ: {exc.message}", 422) from exc
-    known = set((await session.execute(select(Area.code).where(Area.code.in_(data.areas)))).scalars())
-    missing = [a for a in data.areas if a not in known]
-    if missing:
-        raise WorkflowError("areas", f"không có địa bàn mã: {', '.join(missing)}", 422)
-    if (await session.execute(select(ProgrammeTemplate).where(ProgrammeTemplate.name == data.name))).first():
-        raise WorkflowError("name", f"đã có chương trình tên '{data.name}'", 409)
-    template = ProgrammeTemplate(
-        name=data.name,
-        times=data.times,
-        areas=",".join(data.areas),
-        max_minutes=data.max_minutes,
-        greeting=data.greeting,
-        closing=data.closing,
-        bridge=data.bridge,
-        jingle=data.jingle,
-        voice=data.voice,
-        next_run_at=first_air(data.times),
-    )
-    session.add(template)
-    await audit(session, who.user.username, "programme_add", "programme", data.name, times=data.times)
-    await session.commit()
+    template = await manage.add_template(session, who.user.username, manage.TemplateIn(**data.model_dump()))
     return _template_out(template)
 
 
@@ -247,16 +202,9 @@ async def compile_now(
     who: Caller = Depends(require_role(*STAFF)),
 ) -> Any:
     """Compile the next air time now (to listen before it airs, or after approving late items)."""
-    template = await session.get(ProgrammeTemplate, template_id)
-    if template is None:
-        raise WorkflowError("template_id", f"không có chương trình số {template_id}", 404)
-    air_at = template.next_run_at or first_air(template.times)
-    if air_at is None:
-        raise WorkflowError("times", "không tính được giờ phát tiếp theo", 422)
-    template.next_run_at = first_air(template.times, air_at)
-    await session.commit()
     services = request.app.state.services
-    run = await Compiler(services.sessions, services.renderer, services.settings.timezone).compile(template_id, air_at)
+    timezone = services.settings.timezone
+    run = await manage.compile_next(session, services.sessions, services.renderer, timezone, template_id)
     return run_out(run)
 
 

@@ -14,14 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
-from gateway.bulletins.schedule import parse_recurrence
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, page, who
-from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, utcnow
-from gateway.programmes import extract, sources
-from gateway.programmes.compile import Compiler
-from gateway.programmes.importer import RunLog, add_article, write_log
-from gateway.programmes.worker import first_air
+from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate
+from gateway.programmes import extract, manage, sources
 
 router = APIRouter(include_in_schema=False)
 STAFF = ("admin", "editor", "approver")
@@ -87,12 +83,7 @@ async def upload(
             article = sources.read_file(Path(file.filename or "tep.txt"), data)
         except extract.ExtractError as exc:
             raise WorkflowError(exc.field, exc.message, 422) from exc
-        run = RunLog("upload")
-        run.fetched = 1
-        started = utcnow()
-        sessions = request.app.state.services.sessions
-        bulletin_id = await add_article(sessions, article, run, user=user)
-        await write_log(sessions, run, started)
+        bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     if bulletin_id is None:
@@ -114,14 +105,7 @@ async def add_source(
         check_csrf(csrf, csrf_token)
         if user.role not in STAFF:
             raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được thêm nguồn tin", 403)
-        if kind not in ("feed", "folder") or not name.strip() or not location.strip():
-            raise WorkflowError("location", "cần tên, loại (RSS hoặc thư mục) và địa chỉ của nguồn tin", 422)
-        if kind == "feed" and not location.startswith(("http://", "https://")):
-            raise WorkflowError("location", "địa chỉ RSS phải bắt đầu bằng http:// hoặc https://", 422)
-        if kind == "folder" and not location.startswith("/"):
-            raise WorkflowError("location", "thư mục phải là đường dẫn tuyệt đối", 422)
-        session.add(ImportSource(name=name.strip(), kind=kind, location=location.strip()))
-        await session.commit()
+        await manage.add_source(session, user.username, name.strip(), kind, location.strip())
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes")
@@ -161,21 +145,8 @@ async def add_template(
         check_csrf(csrf, csrf_token)
         if user.role not in STAFF:
             raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được tạo chương trình", 403)
-        if not name.strip() or not areas:
-            raise WorkflowError("name", "cần tên chương trình và ít nhất một địa bàn", 422)
-        parse_recurrence(f"daily {times.replace(' ', '')}")
-        if not 1 <= max_minutes <= 180:
-            raise WorkflowError("max_minutes", "độ dài tối đa phải từ 1 đến 180 phút", 422)
-        session.add(
-            ProgrammeTemplate(
-                name=name.strip(),
-                times=times.replace(" ", ""),
-                areas=",".join(areas),
-                max_minutes=max_minutes,
-                next_run_at=first_air(times.replace(" ", "")),
-            )
-        )
-        await session.commit()
+        data = manage.TemplateIn(name.strip(), times.replace(" ", ""), areas, max_minutes)
+        await manage.add_template(session, user.username, data)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes")
@@ -190,17 +161,9 @@ async def compile_now(
         check_csrf(csrf, csrf_token)
         if user.role not in STAFF:
             raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được tạo chương trình", 403)
-        template = await session.get(ProgrammeTemplate, template_id)
-        if template is None:
-            raise WorkflowError("template", "không có chương trình này", 404)
-        air_at = template.next_run_at or first_air(template.times)
-        if air_at is None:
-            raise WorkflowError("times", "không tính được giờ phát tiếp theo", 422)
-        template.next_run_at = first_air(template.times, air_at)
-        await session.commit()
         services = request.app.state.services
-        run = await Compiler(services.sessions, services.renderer, services.settings.timezone).compile(
-            template_id, air_at
+        run = await manage.compile_next(
+            session, services.sessions, services.renderer, services.settings.timezone, template_id
         )
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
