@@ -157,17 +157,18 @@ async def retry_now(session: AsyncSession, delivery_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: str = "") -> bool:
+async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "") -> bool:
     """A receipt from the network (an SMS delivery report, a cluster's proof of play)
     settles a row that is not final yet, whatever its place in the queue: a cluster that
     played by its own clock may report before the worker has even claimed the row, and the
-    worker's later report is refused because it no longer holds the row."""
+    worker's later report is refused because it no longer holds the row: whatever that
+    report would have recorded (the parts of an SMS) comes with the receipt as ``reference``."""
     if kind not in ("delivered", "failed"):
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
     result = await session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state.in_((*OPEN_STATES, "sent", "unknown")))
-        .values(state=kind, detail=detail)
+        .values(state=kind, detail=detail, **({"reference": reference} if reference else {}))
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from gateway.db.models import Subscriber
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
 from gateway.sms import recipients
-from gateway.sms.service import BULLETIN_PREFIX, SmsService
+from gateway.sms.service import BULLETIN_PREFIX, SmsService, parts_reference
 
 
 class SmsChannel:
@@ -71,4 +71,4 @@ class SmsChannel:
         sent = await self.service.send(job.claim.target, text, reference, delivery_id=job.claim.id)
         if sent.kind == "retry":
             return Outcome("retry", detail=sent.detail, retry_after=60)
-        return Outcome(sent.kind, reference=f"{sent.parts} phần", detail=sent.detail)
+        return Outcome(sent.kind, reference=parts_reference(sent.parts), detail=sent.detail)

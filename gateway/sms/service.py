@@ -41,6 +41,11 @@ class Sent:
     detail: str
 
 
+def parts_reference(parts: int) -> str:
+    """What the ledger row of an SMS shows as its reference: how many parts it took."""
+    return f"{parts} phần"
+
+
 def concat_reference(reference: str) -> int:
     """The 8-bit concatenation reference of a message: stable across retries."""
     return hashlib.blake2s(reference.encode(), digest_size=1).digest()[0]
@@ -147,11 +152,14 @@ class SmsService:
     async def _settle(self, session: AsyncSession, delivery_id: int) -> None:
         parts = (await session.execute(select(SmsPart).where(SmsPart.delivery_id == delivery_id))).scalars().all()
         failed = [p for p in parts if p.state == "failed"]
+        reference = parts_reference(parts[0].total) if parts else ""
         if failed:
             first = failed[0]
-            await ledger.confirm(session, delivery_id, "failed", f"phần {first.seq}/{first.total}: {first.detail}")
+            detail = f"phần {first.seq}/{first.total}: {first.detail}"
+            await ledger.confirm(session, delivery_id, "failed", detail, reference=reference)
         elif parts and all(p.state == "delivered" for p in parts) and len(parts) == parts[0].total:
-            await ledger.confirm(session, delivery_id, "delivered", f"đã đến máy người nhận ({len(parts)} phần)")
+            detail = f"đã đến máy người nhận ({len(parts)} phần)"
+            await ledger.confirm(session, delivery_id, "delivered", detail, reference=reference)
 
     # --- inbound ---------------------------------------------------------------------
     async def on_mo(self, mo: Mo) -> None:

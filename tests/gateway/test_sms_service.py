@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gateway.bulletins.schedule import LOCAL
 from gateway.config import QuietHours
 from gateway.db.models import AuditLog, Case, Delivery, SmsPart
+from gateway.delivery import ledger
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.codec import split_udh
 from gateway.sms.inbound import handle
@@ -236,3 +237,25 @@ async def test_quiet_hours_hold_normal_sms_until_morning_but_not_emergencies(gat
     assert timedelta(minutes=55) < row.next_attempt_at - datetime.now(UTC) <= timedelta(hours=1)
     urgent = await release(gateway, users, "Bao so 9: so tan ngay", "emergency")
     assert [r.state for r in (await rows(gateway, urgent)).values()] == ["sent"]
+
+
+async def test_receipts_that_beat_the_workers_report_still_record_the_parts(gateway: Gateway, sms, smsc: Smsc) -> None:  # type: ignore[no-untyped-def]
+    """The SMSC may report delivery of the last part before the worker has written its own
+    outcome: the receipt settles the row, the worker's report is refused, and the row still
+    shows how many parts the message took."""
+    users = await seed(gateway)
+    await subscribe(smsc, "84912000001")
+    bid = await release(gateway, users, STORM, "normal", work=False)
+    await gateway.services.dispatcher.run_schedules()
+    async with gateway.services.sessions() as s:
+        (claim,) = await ledger.claim(s, "sms", "w-test", 60)
+    first = len(smsc.accepted)
+    sent = await sms.send(claim.target, STORM, f"b{claim.id}", delivery_id=claim.id)
+    assert sent.kind == "sent" and len(smsc.accepted) == first + 3
+    for seen in smsc.accepted[first:]:
+        assert await smsc.receipt(seen.message_id, "DELIVRD") == 0
+    async with gateway.services.sessions() as s:
+        outcome = ledger.Outcome("sent", reference="3 phần")
+        assert not await ledger.report(s, claim.id, "w-test", outcome, max_attempts=3)
+    row = (await rows(gateway, bid))["+84912000001"]
+    assert (row.state, row.reference) == ("delivered", "3 phần")
