@@ -34,6 +34,7 @@ from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
+from gateway.programmes import manage as programmes_manage
 from gateway.programmes.worker import ProgrammeWorker
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
@@ -174,6 +175,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             yield
         finally:
             stop.set()
+            await programmes_manage.stop_rendering()
             for task in tasks:
                 await task
             if services.presence is not None:

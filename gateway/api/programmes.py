@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,13 +15,15 @@ from gateway.api.deps import Caller, caller, db, require_role
 from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import (
+    Artifact,
     ImportedItem,
     ImportRun,
     ImportSource,
     ProgrammeRun,
     ProgrammeTemplate,
 )
-from gateway.programmes import extract, manage, sources
+from gateway.programmes import extract, manage, preview, sources
+from gateway.programmes.compile import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
 STAFF = ("admin", "editor", "approver")
@@ -177,6 +180,7 @@ def run_out(r: ProgrammeRun) -> dict[str, Any]:
         "dropped": r.dropped,
         "warning": r.warning,
         "podcast": bool(r.web_sha256),
+        "listen_url": f"/api/v1/programmes/runs/{r.id}/listen.mp3",
     }
 
 
@@ -194,18 +198,44 @@ async def add_programme(
     return _template_out(template)
 
 
-@router.post("/programmes/{template_id}/compile")
+@router.post("/programmes/{template_id}/compile", status_code=202)
 async def compile_now(
     template_id: int,
     request: Request,
     session: AsyncSession = Depends(db),
     who: Caller = Depends(require_role(*STAFF)),
 ) -> Any:
-    """Compile the next air time now (to listen before it airs, or after approving late items)."""
+    """Start compiling the next air time now (to listen before it airs, or after approving
+    late items). Answers at once with the run, "compiling"; its ``listen_url`` plays the
+    programme as it is rendered, and ``GET /programmes/runs`` shows when it is ready."""
     services = request.app.state.services
     timezone = services.settings.timezone
     run = await manage.compile_next(session, services.sessions, services.renderer, timezone, template_id)
     return run_out(run)
+
+
+@router.get("/programmes/runs/{run_id}/listen.mp3", response_model=None)
+async def listen(
+    run_id: int, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> StreamingResponse | FileResponse:
+    """The run's audio for staff: while it is compiling, the MP3 as it is rendered (the
+    first item can be heard before the rest is done); once ready, the finished file."""
+    run = await session.get(ProgrammeRun, run_id)
+    if run is None:
+        raise WorkflowError("run_id", f"không có lần tạo chương trình số {run_id}", 404)
+    if run.status == "compiling":
+        path = preview_file(request.app.state.services.renderer.store.root, run.id)
+        fh = await preview.open_when_there(path, within=30.0)
+        if fh is not None:
+            headers = {"Cache-Control": "no-store"}
+            return StreamingResponse(preview.follow(fh, path), media_type="audio/mpeg", headers=headers)
+        await session.refresh(run)
+    artifact = await session.get(Artifact, run.web_sha256) if run.status == "ready" and run.web_sha256 else None
+    if artifact is None:
+        raise WorkflowError(
+            "run_id", "chương trình này chưa có âm thanh MP3 (đang tạo lỗi, trống, hoặc thiếu ffmpeg)", 404
+        )
+    return FileResponse(artifact.path, media_type=artifact.media_type)
 
 
 @router.get("/programmes/runs")

@@ -5,10 +5,11 @@ did not fit and why)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +53,7 @@ async def programmes_page(
         user=user,
         csrf=csrf,
         error=error,
+        note=note,
         sources=(await session.execute(select(ImportSource).order_by(ImportSource.id))).scalars().all(),
         log=(await session.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(30))).scalars().all(),
         waiting=list(waiting),
@@ -167,4 +169,7 @@ async def compile_now(
         )
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
-    return back("/programmes", f"chương trình: {run.warning}") if run.warning else back("/programmes")
+    if run.status != "compiling":
+        return back("/programmes", f"chương trình: {run.warning or 'đã tạo cho giờ phát này'}")
+    note = "Đang tạo chương trình: bấm nghe trong bảng 'Các lần tạo chương trình', tin đầu nghe được ngay."
+    return RedirectResponse(f"/programmes?note={quote(note)}", status_code=303)

@@ -433,4 +433,6 @@ class ProgrammeRun(Base):
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     warning: Mapped[str] = mapped_column(Text, default="")
     web_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # MP3 for the podcast
+    # Touched while a compile runs: a compiling run whose heartbeat stopped is taken over.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,8 +3,11 @@ voice at broadcast loudness, joined with short pauses between a jingle at each e
 written once per target format: loudspeaker WAV, telephone μ-law 8 kHz and, when ffmpeg
 is there, MP3 for the podcast. Chapter marks are the items' start times.
 
-Segments are rendered one after another and each is reported as soon as it exists, so
-the first item can be listened to (and measured) before the whole programme is done.
+Segments are rendered one after another and each is reported as soon as it exists. The
+MP3 is encoded as the segments come (``programme.mp3`` grows, ``programme.mp3.done``
+appears when it is whole), so the first item can be listened to while the rest renders.
+A cache of rendered segments (by text) lets a second pass, after the length check
+dropped an item, reuse what the first pass rendered.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ import numpy.typing as npt
 from gateway.bulletins.render import Renderer
 from tts.audio.effects import chime, resample, silence
 from tts.audio.g711 import encode_ulaw
-from tts.audio.writers import to_pcm16
+from tts.audio.writers import Writer, open_writer, to_pcm16
 from tts.render import RenderSettings
 
 GAP_SECONDS = 0.8
+MP3_BITRATE = "64k"
+DONE_SUFFIX = ".done"
 WEEKDAYS = ("thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy", "chủ nhật")
 
 
@@ -67,46 +72,60 @@ async def assemble(
     out_dir: Path,
     jingle: bool = True,
     on_segment: Callable[[int, Segment, float], None] | None = None,
+    cache: dict[str, npt.NDArray[np.float32]] | None = None,
 ) -> Assembled:
     import soundfile
 
     synth = await renderer.synthesizer(voice)
     settings = RenderSettings(loudness_lufs=-16.0)
     rate = synth.sample_rate
+    cache = {} if cache is None else cache
     pieces: list[npt.NDArray[np.float32]] = []
     chapters: list[Chapter] = []
     position = 0.0
+    mp3 = out_dir / "programme.mp3"
+    web = await asyncio.to_thread(_open_mp3, mp3, rate)
 
-    def add(audio: npt.NDArray[np.float32]) -> None:
+    async def add(audio: npt.NDArray[np.float32]) -> None:
         nonlocal position
-        pieces.append(audio.astype(np.float32))
-        position += len(audio) / rate
+        piece = audio.astype(np.float32)
+        pieces.append(piece)
+        position += len(piece) / rate
+        if web is not None:
+            await asyncio.to_thread(web.write, piece)
 
-    if jingle:
-        add(np.concatenate([chime(rate), silence(0.5, rate)]))
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        for n, segment in enumerate(segments):
-            path = Path(tmp) / f"segment-{n}.wav"
-            await synth.arender(segment.text, path, settings)
-            audio, got_rate = await asyncio.to_thread(soundfile.read, str(path), dtype="float32")
-            if got_rate != rate:
-                audio = resample(audio, got_rate, rate)
-            start = position
-            add(audio)
-            if segment.item is not None:
-                chapters.append(Chapter(segment.item, segment.title, round(start, 2), round(len(audio) / rate, 2)))
-            add(silence(GAP_SECONDS, rate))
-            if on_segment is not None:
-                on_segment(n, segment, position)
-    if jingle:
-        add(chime(rate))
+    try:
+        if jingle:
+            await add(np.concatenate([chime(rate), silence(0.5, rate)]))
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            for n, segment in enumerate(segments):
+                audio = cache.get(segment.text)
+                if audio is None:
+                    path = Path(tmp) / f"segment-{n}.wav"
+                    await synth.arender(segment.text, path, settings)
+                    audio, got_rate = await asyncio.to_thread(soundfile.read, str(path), dtype="float32")
+                    if got_rate != rate:
+                        audio = resample(audio, got_rate, rate)
+                    cache[segment.text] = audio
+                start = position
+                await add(audio)
+                if segment.item is not None:
+                    chapters.append(Chapter(segment.item, segment.title, round(start, 2), round(len(audio) / rate, 2)))
+                await add(silence(GAP_SECONDS, rate))
+                if on_segment is not None:
+                    on_segment(n, segment, position)
+        if jingle:
+            await add(chime(rate))
+    finally:
+        if web is not None:
+            await asyncio.to_thread(web.close)
+    await asyncio.to_thread(mp3.with_name(mp3.name + DONE_SUFFIX).touch)
     whole = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     loudspeaker = out_dir / "programme.wav"
     telephone = out_dir / "programme.ulaw"
     await asyncio.to_thread(soundfile.write, str(loudspeaker), to_pcm16(whole), rate, subtype="PCM_16")
     await asyncio.to_thread(_write_ulaw, whole, rate, telephone)
-    web = await asyncio.to_thread(_write_mp3, whole, rate, out_dir / "programme.mp3")
-    return Assembled(loudspeaker, telephone, web, rate, len(whole) / rate, chapters)
+    return Assembled(loudspeaker, telephone, mp3 if web is not None else None, rate, len(whole) / rate, chapters)
 
 
 def _write_ulaw(audio: npt.NDArray[np.float32], rate: int, path: Path) -> None:
@@ -114,14 +133,9 @@ def _write_ulaw(audio: npt.NDArray[np.float32], rate: int, path: Path) -> None:
     path.write_bytes(encode_ulaw(to_pcm16(narrow)))
 
 
-def _write_mp3(audio: npt.NDArray[np.float32], rate: int, path: Path) -> Path | None:
+def _open_mp3(path: Path, rate: int) -> Writer | None:
+    """The podcast MP3, encoded as the programme is rendered (none without ffmpeg)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("ffmpeg") is None:
         return None
-    from tts.audio.writers import open_writer
-
-    writer = open_writer(path, "mp3", rate, "64k")
-    try:
-        writer.write(audio)
-    finally:
-        writer.close()
-    return path
+    return open_writer(path, "mp3", rate, MP3_BITRATE, flush=True)

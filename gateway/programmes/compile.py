@@ -7,95 +7,55 @@ stays approved for the next programme, and the officer gets a warning naming it.
 result is a bulletin (source ``programme``) with its renders already in place, targeted
 at the template's areas on the loudspeaker channel and scheduled at the air time, so the
 loudspeakers, the hotline's "latest bulletins" and the podcast all use the same audio.
+
+A run is rendered by whoever opened it (the worker, or "Tạo ngay" in the background)
+while a heartbeat shows it is alive; the worker takes over a run whose heartbeat stopped
+(the process died mid-render), so a crash 30 minutes before air still gets the programme
+out. While it renders, the first pass's MP3 grows in the run's work directory
+(``preview_file``): the officer hears the first item before the rest is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.render import Renderer
-from gateway.bulletins.service import audit
 from gateway.db.models import (
-    Area,
-    Artifact,
-    Bulletin,
     ProgrammeRun,
     ProgrammeTemplate,
-    Render,
-    Schedule,
-    Target,
+    utcnow,
 )
-from gateway.programmes.assemble import Assembled, Segment, assemble, spoken_date
-from gateway.programmes.importer import system_user
-from gateway.storage.artifacts import MEDIA_TYPES
+from gateway.programmes.assemble import Segment, assemble
+from gateway.programmes.items import choose, segments_for, waiting_items
+from gateway.programmes.publish import publish
 
 log = logging.getLogger(__name__)
-CHARS_PER_SECOND = 13.0  # Vietnamese read aloud, for the first estimate only
-DEFAULT_GREETING = "Đây là Đài truyền thanh xã. {date}. Mời bà con nghe chương trình {name}."
-DEFAULT_CLOSING = "Chương trình {name} đến đây là kết thúc. Cảm ơn bà con đã lắng nghe."
-DEFAULT_BRIDGE = "Tin tiếp theo."
-RANK = case((Bulletin.priority == "emergency", 2), (Bulletin.priority == "priority", 1), else_=0)
+BEAT_SECONDS = 20.0
+STALE = timedelta(seconds=90)  # a heartbeat older than this: the compiling process stopped
+LATE = timedelta(minutes=30)  # after its air time plus this, a stopped run is not rendered again
+GAVE_UP = "Bị gián đoạn khi đang tạo (máy chủ dừng) và đã quá giờ phát: không tạo lại. Bấm 'Tạo ngay' nếu vẫn cần."
 
 
-@dataclass(frozen=True)
-class Item:
-    id: int
-    title: str
-    body: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}.\n{self.body}"
-
-    @property
-    def estimate(self) -> float:
-        return len(self.text) / CHARS_PER_SECOND
+def work_dir(store_root: Path, run_id: int) -> Path:
+    """Where a run is rendered; the first pass's ``programme.mp3`` grows there while it
+    renders (what the officer can listen to before it is done). Removed at the end."""
+    return store_root / "programme-runs" / str(run_id)
 
 
-async def waiting_items(session: AsyncSession) -> list[Item]:
-    rows = (
-        await session.execute(
-            select(Bulletin)
-            .where(Bulletin.status == "approved", Bulletin.for_programme.is_(True))
-            .order_by(RANK.desc(), Bulletin.created_at, Bulletin.id)
-        )
-    ).scalars()
-    return [Item(b.id, b.title, b.body) for b in rows]
-
-
-def segments_for(template: ProgrammeTemplate, items: list[Item], air_local: datetime) -> list[Segment]:
-    fill = {"date": spoken_date(air_local.date()), "name": template.name}
-    segments = [Segment((template.greeting or DEFAULT_GREETING).format(**fill))]
-    for n, item in enumerate(items):
-        if n:
-            segments.append(Segment(template.bridge or DEFAULT_BRIDGE))
-        segments.append(Segment(item.text, item.id, item.title))
-    segments.append(Segment((template.closing or DEFAULT_CLOSING).format(**fill)))
-    return segments
-
-
-def choose(items: list[Item], limit_seconds: float) -> tuple[list[Item], list[Item]]:
-    """Items in order while the estimate fits; the first item always goes (a programme
-    with nothing in it helps no one, and the warning says it is long)."""
-    chosen: list[Item] = []
-    total = 40.0  # greeting, closing, jingles
-    for item in items:
-        if chosen and total + item.estimate + 2 > limit_seconds:
-            continue
-        chosen.append(item)
-        total += item.estimate + 2
-    return chosen, [i for i in items if i not in chosen]
+def preview_file(store_root: Path, run_id: int) -> Path:
+    return work_dir(store_root, run_id) / "pass-1" / "programme.mp3"
 
 
 class Compiler:
@@ -112,137 +72,115 @@ class Compiler:
         air_at: datetime,
         on_segment: Callable[[int, Segment, float], None] | None = None,
     ) -> ProgrammeRun:
+        run, mine = await self.open_run(template_id, air_at)
+        return await self.render(run.id, on_segment) if mine else run
+
+    async def open_run(self, template_id: int, air_at: datetime) -> tuple[ProgrammeRun, bool]:
+        """The run of this air time, and whether the caller is the one to render it
+        (False when another worker already compiles or compiled it)."""
         async with self.sessions() as session:
-            template = await session.get(ProgrammeTemplate, template_id)
-            if template is None:
+            if await session.get(ProgrammeTemplate, template_id) is None:
                 raise ValueError(f"no programme template {template_id}")
-            run = ProgrammeRun(template_id=template.id, air_at=air_at)
+            run = ProgrammeRun(template_id=template_id, air_at=air_at, heartbeat_at=utcnow())
             session.add(run)
             try:
                 await session.commit()
-            except IntegrityError:  # another worker compiles this one
+                return run, True
+            except IntegrityError:
                 await session.rollback()
                 same = (ProgrammeRun.template_id == template_id, ProgrammeRun.air_at == air_at)
-                return (await session.execute(select(ProgrammeRun).where(*same))).scalar_one()
+                return (await session.execute(select(ProgrammeRun).where(*same))).scalar_one(), False
+
+    async def take_over_stale(self) -> list[int]:
+        """Runs left compiling by a process that stopped (its heartbeat is older than
+        ``STALE``): the caller renders again those still worth airing; the others are
+        marked failed with the reason, so no run stays "compiling" for ever."""
+        now = utcnow()
+        cutoff = now - STALE
+        stopped = and_(
+            ProgrammeRun.status == "compiling",
+            or_(ProgrammeRun.heartbeat_at.is_(None), ProgrammeRun.heartbeat_at < cutoff),
+        )
+        taken: list[int] = []
+        async with self.sessions() as session:
+            for run in (await session.execute(select(ProgrammeRun).where(stopped))).scalars().all():
+                if run.air_at < now - LATE:
+                    values: dict[str, object] = {"status": "failed", "warning": GAVE_UP}
+                else:
+                    values = {"heartbeat_at": now}
+                claimed = await session.execute(
+                    update(ProgrammeRun).where(ProgrammeRun.id == run.id, stopped).values(**values)
+                )
+                await session.commit()
+                if claimed.rowcount and "heartbeat_at" in values:  # type: ignore[attr-defined]
+                    taken.append(run.id)
+        return taken
+
+    async def render(
+        self, run_id: int, on_segment: Callable[[int, Segment, float], None] | None = None
+    ) -> ProgrammeRun:
+        """Render and publish a run this caller holds, beating its heartbeat meanwhile."""
+        beat = asyncio.create_task(self._beat(run_id))
+        work = work_dir(self.renderer.store.root, run_id)
+        await asyncio.to_thread(shutil.rmtree, work, True)  # what a stopped attempt left
+        try:
+            return await self._render(run_id, work, on_segment)
+        finally:
+            beat.cancel()
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _beat(self, run_id: int) -> None:
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            async with self.sessions() as session:
+                await session.execute(
+                    update(ProgrammeRun).where(ProgrammeRun.id == run_id).values(heartbeat_at=utcnow())
+                )
+                await session.commit()
+
+    async def _render(
+        self, run_id: int, work: Path, on_segment: Callable[[int, Segment, float], None] | None
+    ) -> ProgrammeRun:
+        async with self.sessions() as session:
+            run = await session.get(ProgrammeRun, run_id)
+            assert run is not None  # opened by open_run or taken over
+            template = await session.get(ProgrammeTemplate, run.template_id)
+            assert template is not None  # a run's template is never deleted
+            air_at = run.air_at
             items = await waiting_items(session)
         limit = template.max_minutes * 60.0
         chosen, dropped = choose(items, limit)
         if not chosen:
             nothing = "Không có tin nào đã duyệt để đưa vào chương trình."
-            return await self._finish(run.id, status="empty", warning=nothing)
-        with tempfile.TemporaryDirectory(dir=self.renderer.store.root) as tmp:
-            while True:
-                segments = segments_for(template, chosen, air_at.astimezone(self.zone))
-                try:
-                    audio = await assemble(
-                        self.renderer, template.voice, segments, Path(tmp), template.jingle, on_segment
-                    )
-                except Exception as exc:
-                    log.exception("programme %s failed to render", template.name)
-                    return await self._finish(run.id, status="failed", warning=f"không tạo được âm thanh: {exc}")
-                if audio.duration <= limit or len(chosen) == 1:
-                    break
-                dropped.insert(0, chosen.pop())  # the real length is over: the last item waits
-            return await self._publish(run.id, template, chosen, dropped, audio, air_at, limit)
+            return await self._finish(run_id, status="empty", warning=nothing)
+        rendered: dict[str, npt.NDArray[np.float32]] = {}
+        attempt = 0
+        while True:
+            attempt += 1
+            segments = segments_for(template, chosen, air_at.astimezone(self.zone))
+            try:
+                audio = await assemble(
+                    self.renderer,
+                    template.voice,
+                    segments,
+                    work / f"pass-{attempt}",
+                    template.jingle,
+                    on_segment,
+                    rendered,
+                )
+            except Exception as exc:
+                log.exception("programme %s failed to render", template.name)
+                return await self._finish(run_id, status="failed", warning=f"không tạo được âm thanh: {exc}")
+            if audio.duration <= limit or len(chosen) == 1:
+                break
+            dropped.insert(0, chosen.pop())  # the real length is over: the last item waits
+        store, zone = self.renderer.store, self.zone
+        return await publish(self.sessions, store, zone, run_id, template, chosen, dropped, audio, air_at, limit)
 
     async def _finish(self, run_id: int, status: str, warning: str) -> ProgrammeRun:
         async with self.sessions() as session:
             run = await session.get(ProgrammeRun, run_id)
             assert run is not None  # created by compile
             run.status, run.warning = status, warning
-            await session.commit()
-            return run
-
-    async def _publish(
-        self,
-        run_id: int,
-        template: ProgrammeTemplate,
-        chosen: list[Item],
-        dropped: list[Item],
-        audio: Assembled,
-        air_at: datetime,
-        limit: float,
-    ) -> ProgrammeRun:
-        store = self.renderer.store
-        stored: dict[str, str] = {}
-        for ext, path in (("wav", audio.loudspeaker), ("ulaw", audio.telephone), ("mp3", audio.web)):
-            if path is not None:
-                sha, final, size = await asyncio.to_thread(store.put_file, path, ext)
-                stored[ext] = sha
-                stored[f"{ext}:path"] = str(final)
-                stored[f"{ext}:size"] = str(size)
-        local = air_at.astimezone(self.zone)
-        async with self.sessions() as session:
-            author = await system_user(session)
-            body = "\n\n".join(f"{i.title}. {i.body}" for i in chosen)
-            bulletin = Bulletin(
-                title=f"{template.name} {local:%d/%m/%Y}",
-                body=body[:50_000],
-                status="scheduled",
-                source="programme",
-                voice=template.voice,
-                created_by=author.id,
-                approved_by=author.id,
-            )
-            session.add(bulletin)
-            await session.flush()
-            for ext, purpose in (("wav", "loudspeaker"), ("ulaw", "telephone")):
-                sha = stored[ext]
-                if await session.get(Artifact, sha) is None:
-                    session.add(
-                        Artifact(
-                            sha256=sha,
-                            path=stored[f"{ext}:path"],
-                            size=int(stored[f"{ext}:size"]),
-                            media_type=MEDIA_TYPES[ext],
-                        )
-                    )
-                session.add(
-                    Render(
-                        bulletin_id=bulletin.id,
-                        version=bulletin.version,
-                        purpose=purpose,
-                        artifact_sha256=sha,
-                        format=ext,
-                        sample_rate=audio.sample_rate if ext == "wav" else 8000,
-                        duration_seconds=audio.duration,
-                        voice=template.voice,
-                    )
-                )
-            if "mp3" in stored and await session.get(Artifact, stored["mp3"]) is None:
-                session.add(
-                    Artifact(
-                        sha256=stored["mp3"],
-                        path=stored["mp3:path"],
-                        size=int(stored["mp3:size"]),
-                        media_type=MEDIA_TYPES.get("mp3", "audio/mpeg"),
-                    )
-                )
-            codes = [c.strip() for c in template.areas.split(",") if c.strip()]
-            for area_id in (await session.execute(select(Area.id).where(Area.code.in_(codes)))).scalars():
-                session.add(Target(bulletin_id=bulletin.id, channel="loudspeaker", area_id=area_id))
-            session.add(Schedule(bulletin_id=bulletin.id, run_at=air_at))
-            for item in chosen:
-                used = await session.get(Bulletin, item.id)
-                if used is not None:
-                    used.status, used.for_programme = "done", False
-            run = await session.get(ProgrammeRun, run_id)
-            assert run is not None  # created by compile
-            run.status = "ready"
-            run.bulletin_id = bulletin.id
-            run.duration_seconds = round(audio.duration, 1)
-            run.chapters = [vars(c) for c in audio.chapters]
-            run.dropped = [
-                {"bulletin_id": i.id, "title": i.title, "estimate_seconds": round(i.estimate)} for i in dropped
-            ]
-            run.web_sha256 = stored.get("mp3")
-            if dropped:
-                names = "; ".join(i.title for i in dropped[:5])
-                run.warning = (
-                    f"Chương trình giới hạn {limit / 60:g} phút: {len(dropped)} tin chuyển sang lần sau ({names})."
-                )
-            elif audio.duration > limit:
-                run.warning = f"Chương trình dài {audio.duration / 60:.1f} phút, quá giới hạn {limit / 60:g} phút."
-            await audit(session, "loa", "programme_compiled", "programme", template.name, run=run.id, items=len(chosen))
             await session.commit()
             return run

@@ -3,6 +3,8 @@ each, whoever asks. Errors are WorkflowErrors naming the field."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +19,8 @@ from gateway.programmes.compile import Compiler
 from gateway.programmes.extract import Article
 from gateway.programmes.importer import RunLog, add_article, write_log
 from gateway.programmes.worker import first_air
+
+log = logging.getLogger(__name__)
 
 
 async def add_source(
@@ -96,6 +100,9 @@ async def add_template(session: AsyncSession, actor: str, data: TemplateIn) -> P
     return template
 
 
+_rendering: set[asyncio.Task[ProgrammeRun]] = set()
+
+
 async def compile_next(
     session: AsyncSession,
     sessions: async_sessionmaker[AsyncSession],
@@ -103,8 +110,10 @@ async def compile_next(
     timezone: str,
     template_id: int,
 ) -> ProgrammeRun:
-    """Compile the template's next air time now (to listen before it airs, or after
-    approving late items); the worker then waits for the air time after it."""
+    """Start compiling the template's next air time now (to listen before it airs, or
+    after approving late items); the worker then waits for the air time after it. The run
+    comes back at once, "compiling": a neural voice takes minutes, longer than a browser
+    waits. If this process stops meanwhile, the worker takes the run over."""
     template = await session.get(ProgrammeTemplate, template_id)
     if template is None:
         raise WorkflowError("template_id", f"không có chương trình số {template_id}", 404)
@@ -113,4 +122,23 @@ async def compile_next(
         raise WorkflowError("times", "không tính được giờ phát tiếp theo", 422)
     template.next_run_at = first_air(template.times, air_at)
     await session.commit()
-    return await Compiler(sessions, renderer, timezone).compile(template_id, air_at)
+    compiler = Compiler(sessions, renderer, timezone)
+    run, mine = await compiler.open_run(template_id, air_at)
+    if mine:
+        task = asyncio.create_task(compiler.render(run.id))
+        _rendering.add(task)
+        task.add_done_callback(_rendered)
+    return run
+
+
+def _rendered(task: asyncio.Task[ProgrammeRun]) -> None:
+    _rendering.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("programme compile stopped; the worker takes the run over", exc_info=task.exception())
+
+
+async def stop_rendering() -> None:
+    """At shutdown: compiles started here stop (their runs are taken over by a worker)."""
+    for task in list(_rendering):
+        task.cancel()
+    await asyncio.gather(*_rendering, return_exceptions=True)

@@ -1,6 +1,7 @@
 """The programme worker: import sources whose interval has passed, and compile each
 programme ``lead`` before it airs (so clusters can download it ahead). A template's next
-air time is taken with a guarded update: with several workers, one compiles."""
+air time is taken with a guarded update: with several workers, one compiles. A run whose
+compile stopped (its process died) is taken over first."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ class ProgrammeWorker:
         return bool(imported or compiled)
 
     async def compile_due(self) -> int:
+        count = 0
+        for run_id in await self.compiler.take_over_stale():
+            run = await self.compiler.render(run_id)
+            log.warning("programme run %s taken over after its compile stopped: %s %s", run_id, run.status, run.warning)
+            count += 1
         now = utcnow()
         async with self.sessions() as session:
             due = (
@@ -62,7 +68,6 @@ class ProgrammeWorker:
                 .scalars()
                 .all()
             )
-        count = 0
         for template in due:
             air_at = template.next_run_at
             assert air_at is not None  # filtered above

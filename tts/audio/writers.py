@@ -114,9 +114,11 @@ class _WavWriter:
 
 
 class _FfmpegWriter:
-    """Pipes 16-bit PCM into ffmpeg (Debian package) for MP3 and Opus."""
+    """Pipes 16-bit PCM into ffmpeg (Debian package) for MP3 and Opus. ``flush`` makes
+    the file grow as the audio comes (each write reaches ffmpeg, each packet the file),
+    for a reader that follows it while it is written."""
 
-    def __init__(self, path: Path, fmt: str, rate: int, bitrate: str | None) -> None:
+    def __init__(self, path: Path, fmt: str, rate: int, bitrate: str | None, flush: bool = False) -> None:
         exe = shutil.which("ffmpeg")
         if exe is None:
             raise AudioFormatError(f"--format {fmt}: cần ffmpeg (apt-get install ffmpeg)")
@@ -142,15 +144,19 @@ class _FfmpegWriter:
                 "-i",
                 "pipe:0",
                 *codec,
+                *(["-flush_packets", "1"] if flush else []),
                 str(path),
             ],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self.flush = flush
 
     def write(self, chunk: npt.NDArray[np.float32]) -> None:
         assert self.proc.stdin is not None  # opened with stdin=PIPE
         self.proc.stdin.write(to_pcm16(chunk).astype("<i2").tobytes())
+        if self.flush:
+            self.proc.stdin.flush()
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -162,10 +168,10 @@ class _FfmpegWriter:
             raise AudioFormatError(f"ffmpeg không mã hóa được tệp: {err.strip()[:300]}")
 
 
-def open_writer(path: Path, fmt: str, rate: int, bitrate: str | None = None) -> Writer:
+def open_writer(path: Path, fmt: str, rate: int, bitrate: str | None = None, flush: bool = False) -> Writer:
     check_rate(fmt, rate)
     if fmt == "wav":
         return _WavWriter(path, rate)
     if fmt in ("ulaw", "alaw", "sln"):
         return _RawWriter(path, fmt)
-    return _FfmpegWriter(path, fmt, rate, bitrate)
+    return _FfmpegWriter(path, fmt, rate, bitrate, flush)

@@ -1,0 +1,114 @@
+"""Publish a rendered programme: its renders stored, a scheduled bulletin (source
+``programme``) carrying them to the loudspeakers of the template's areas at the air
+time, the items used marked done, the run's chapters, what was dropped and why."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.bulletins.service import audit
+from gateway.db.models import Area, Artifact, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Schedule, Target
+from gateway.programmes.assemble import Assembled
+from gateway.programmes.importer import system_user
+from gateway.programmes.items import Item
+from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
+
+
+async def publish(
+    sessions: async_sessionmaker[AsyncSession],
+    store: ArtifactStore,
+    zone: ZoneInfo,
+    run_id: int,
+    template: ProgrammeTemplate,
+    chosen: list[Item],
+    dropped: list[Item],
+    audio: Assembled,
+    air_at: datetime,
+    limit: float,
+) -> ProgrammeRun:
+    stored: dict[str, str] = {}
+    for ext, path in (("wav", audio.loudspeaker), ("ulaw", audio.telephone), ("mp3", audio.web)):
+        if path is not None:
+            sha, final, size = await asyncio.to_thread(store.put_file, path, ext)
+            stored[ext] = sha
+            stored[f"{ext}:path"] = str(final)
+            stored[f"{ext}:size"] = str(size)
+    local = air_at.astimezone(zone)
+    async with sessions() as session:
+        author = await system_user(session)
+        body = "\n\n".join(f"{i.title}. {i.body}" for i in chosen)
+        bulletin = Bulletin(
+            title=f"{template.name} {local:%d/%m/%Y}",
+            body=body[:50_000],
+            status="scheduled",
+            source="programme",
+            voice=template.voice,
+            created_by=author.id,
+            approved_by=author.id,
+        )
+        session.add(bulletin)
+        await session.flush()
+        for ext, purpose in (("wav", "loudspeaker"), ("ulaw", "telephone")):
+            sha = stored[ext]
+            if await session.get(Artifact, sha) is None:
+                session.add(
+                    Artifact(
+                        sha256=sha,
+                        path=stored[f"{ext}:path"],
+                        size=int(stored[f"{ext}:size"]),
+                        media_type=MEDIA_TYPES[ext],
+                    )
+                )
+            session.add(
+                Render(
+                    bulletin_id=bulletin.id,
+                    version=bulletin.version,
+                    purpose=purpose,
+                    artifact_sha256=sha,
+                    format=ext,
+                    sample_rate=audio.sample_rate if ext == "wav" else 8000,
+                    duration_seconds=audio.duration,
+                    voice=template.voice,
+                )
+            )
+        if "mp3" in stored and await session.get(Artifact, stored["mp3"]) is None:
+            session.add(
+                Artifact(
+                    sha256=stored["mp3"],
+                    path=stored["mp3:path"],
+                    size=int(stored["mp3:size"]),
+                    media_type=MEDIA_TYPES.get("mp3", "audio/mpeg"),
+                )
+            )
+        codes = [c.strip() for c in template.areas.split(",") if c.strip()]
+        for area_id in (await session.execute(select(Area.id).where(Area.code.in_(codes)))).scalars():
+            session.add(Target(bulletin_id=bulletin.id, channel="loudspeaker", area_id=area_id))
+        session.add(Schedule(bulletin_id=bulletin.id, run_at=air_at))
+        for item in chosen:
+            used = await session.get(Bulletin, item.id)
+            if used is not None:
+                used.status, used.for_programme = "done", False
+        run = await session.get(ProgrammeRun, run_id)
+        assert run is not None  # created by compile
+        run.status = "ready"
+        run.heartbeat_at = None
+        run.bulletin_id = bulletin.id
+        run.duration_seconds = round(audio.duration, 1)
+        run.chapters = [vars(c) for c in audio.chapters]
+        run.dropped = [{"bulletin_id": i.id, "title": i.title, "estimate_seconds": round(i.estimate)} for i in dropped]
+        run.web_sha256 = stored.get("mp3")
+        if dropped:
+            names = "; ".join(i.title for i in dropped[:5])
+            run.warning = (
+                f"Chương trình giới hạn {limit / 60:g} phút: {len(dropped)} tin chuyển sang lần sau ({names})."
+            )
+        elif audio.duration > limit:
+            run.warning = f"Chương trình dài {audio.duration / 60:.1f} phút, quá giới hạn {limit / 60:g} phút."
+        await audit(session, "loa", "programme_compiled", "programme", template.name, run=run.id, items=len(chosen))
+        await session.commit()
+        return run
