@@ -146,7 +146,7 @@ class DeviceIn(Strict):
     volume: int = Field(default=80, ge=0, le=100)
     windows: str = Field(default="", max_length=200)
     rtp_address: str = Field(default="", max_length=100)
-    codec: Literal["pcmu", "pcma", "g722"] = "pcmu"
+    codec: Literal["pcmu", "pcma", "g722", "opus"] = "pcmu"
 
 
 class PlayReportIn(Strict):

@@ -104,8 +104,8 @@ class LoudspeakerChannel:
                 if job.priority != "emergency" or current[1] == "emergency":
                     return Outcome("retry", detail="loa đang phát bản tin khác", retry_after=15)
                 self.sender.stop(current[2])  # the emergency interrupts; that row is queued again
-            data = await asyncio.to_thread(_encoded, str(audio), codec)
-            task = asyncio.create_task(self._stream(job, device.code, host, int(port), codec, data))
+            frames = await asyncio.to_thread(_encoded, str(audio), codec)
+            task = asyncio.create_task(self._stream(job, device.code, host, int(port), codec, frames))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return Outcome("sent", detail=f"đang phát RTP {codec} tới {host}:{port}")
@@ -148,9 +148,9 @@ class LoudspeakerChannel:
         async with self.sessions() as session:
             await ledger.confirm(session, row, "delivered", f"đã phát {seconds:.0f} giây trên luồng {url}")
 
-    async def _stream(self, job: Job, code: str, host: str, port: int, codec: str, data: bytes) -> None:
+    async def _stream(self, job: Job, code: str, host: str, port: int, codec: str, frames: list[bytes]) -> None:
         """Play in the background; settle the row when the stream ends."""
-        stream = self.sender.start(host, port, codec, data)
+        stream = self.sender.start(host, port, codec, frames)
         self.playing[code] = (job.claim.id, job.priority, stream)
         try:
             finished = await self.sender.wait(stream)
@@ -167,6 +167,6 @@ class LoudspeakerChannel:
             )
 
 
-def _encoded(path: str, codec: str) -> bytes:
+def _encoded(path: str, codec: str) -> list[bytes]:
     samples, rate = sf.read(path, dtype="float32", always_2d=True)
     return encode(samples.mean(axis=1), int(rate), codec)

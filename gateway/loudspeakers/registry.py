@@ -21,7 +21,7 @@ from gateway.bulletins.service import audit
 from gateway.db.models import Area, Device, utcnow
 
 KINDS = ("pull", "rtp", "stream")
-CODECS = ("pcmu", "pcma", "g722")
+CODECS = ("pcmu", "pcma", "g722", "opus")
 ONLINE_FOR = timedelta(seconds=90)  # three missed 30-second polls and a device shows offline
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 

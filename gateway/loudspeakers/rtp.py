@@ -1,6 +1,7 @@
 """RTP to LAN PA speakers (RFC 3550; payload types of RFC 3551): G.711 μ-law (PT 0),
-A-law (PT 8) and G.722 (PT 9, whose RTP clock is 8000 although it carries 16 kHz audio),
-in 20 ms packets paced by one clock for every stream, unicast or multicast.
+A-law (PT 8), G.722 (PT 9, whose RTP clock is 8000 although it carries 16 kHz audio) and
+Opus (RFC 7587: dynamic PT 111, ``a=rtpmap:111 opus/48000/2``, 48 kHz clock), in 20 ms
+packets paced by one clock for every stream, unicast or multicast.
 
 ffmpeg's own RTP output sends ~93 ms packets in bursts, which small jitter buffers in IP
 speakers drop; here each packet leaves at t0 + n x 20 ms on a monotonic clock, so pacing
@@ -27,22 +28,30 @@ from typing import Any
 
 import numpy as np
 
+from gateway.loudspeakers import opus
 from tts.audio import effects
 from tts.audio.g711 import encode_alaw, encode_ulaw
 
-PAYLOAD_TYPES = {"pcmu": 0, "pcma": 8, "g722": 9}
-CODEC_RATES = {"pcmu": 8000, "pcma": 8000, "g722": 16000}
+PAYLOAD_TYPES = {"pcmu": 0, "pcma": 8, "g722": 9, "opus": 111}
+CODEC_RATES = {"pcmu": 8000, "pcma": 8000, "g722": 16000, "opus": opus.RATE}
 SILENCE = {"pcmu": 0xFF, "pcma": 0xD5, "g722": 0x00}
 FRAME_S = 0.02
 PAYLOAD_BYTES = 160  # 20 ms of G.711 (8000 x 1 byte) or of G.722 (64 kbit/s)
-TIMESTAMP_STEP = 160  # 20 ms at the 8 kHz RTP clock, for all three (RFC 3551 §4.5.2 for G.722)
+# 20 ms on each codec's RTP clock: 8 kHz for G.711 and G.722 (RFC 3551 §4.5.2), 48 kHz for Opus.
+TIMESTAMP_STEPS = {"pcmu": 160, "pcma": 160, "g722": 160, "opus": opus.FRAME_SAMPLES}
 SPIN_S = 0.002  # the OS wakes a sleeper up to a few hundred microseconds late: spin the rest
 
 
-def encode(samples: np.ndarray, rate: int, codec: str) -> bytes:
-    """Mono float32 at ``rate`` -> the codec's byte stream."""
+def encode(samples: np.ndarray, rate: int, codec: str) -> list[bytes]:
+    """Mono float32 at ``rate`` -> the codec's 20 ms RTP payloads."""
     resampled = effects.resample(samples, rate, CODEC_RATES[codec], quality="VHQ")
     pcm = (np.clip(resampled, -1, 1) * 32767).astype(np.int16)
+    if codec == "opus":
+        return opus.opus_frames(pcm)
+    return payloads(_encode_fixed(pcm, codec), codec)
+
+
+def _encode_fixed(pcm: np.ndarray, codec: str) -> bytes:
     if codec == "pcmu":
         return encode_ulaw(pcm)
     if codec == "pcma":
@@ -97,11 +106,12 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
         while conn.poll(0 if streams else None):
             message = conn.recv()
             if message[0] == "start":
-                _, sid, address, codec, data = message
+                _, sid, address, codec, frames = message
                 streams[sid] = {
                     "address": address,
                     "pt": PAYLOAD_TYPES[codec],
-                    "frames": payloads(data, codec),
+                    "step": TIMESTAMP_STEPS[codec],
+                    "frames": frames,
                     "ssrc": random.getrandbits(32),
                     "seq": random.getrandbits(16),
                     "ts": random.getrandbits(32),
@@ -131,7 +141,7 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
                 sock.sendto(packet, st["address"])
             st["sent"] += 1
             st["seq"] = (st["seq"] + 1) & 0xFFFF
-            st["ts"] = (st["ts"] + TIMESTAMP_STEP) & 0xFFFFFFFF
+            st["ts"] = (st["ts"] + st["step"]) & 0xFFFFFFFF
             st["late"].append(late)
         tick += 1
 
@@ -178,14 +188,14 @@ class RtpSender:
                 stream.ssrc, stream.stopped = ssrc, stopped
                 stream.finished.set()
 
-    def start(self, host: str, port: int, codec: str, data: bytes) -> Stream:
-        """Begin sending ``data`` (codec bytes) as one stream at the next tick."""
+    def start(self, host: str, port: int, codec: str, frames: list[bytes]) -> Stream:
+        """Begin sending ``frames`` (20 ms payloads, from ``encode``) as one stream at the next tick."""
         with self._lock:
             conn = self._ensure()
             self._ids += 1
-            stream = Stream(self._ids, (host, port), codec, len(payloads(data, codec)))
+            stream = Stream(self._ids, (host, port), codec, len(frames))
             self.streams[stream.id] = stream
-            conn.send(("start", stream.id, (host, port), codec, data))
+            conn.send(("start", stream.id, (host, port), codec, frames))
         return stream
 
     async def wait(self, stream: Stream) -> Stream:
@@ -193,8 +203,8 @@ class RtpSender:
         await asyncio.to_thread(stream.finished.wait)
         return stream
 
-    async def play(self, host: str, port: int, codec: str, data: bytes) -> Stream:
-        return await self.wait(self.start(host, port, codec, data))
+    async def play(self, host: str, port: int, codec: str, frames: list[bytes]) -> Stream:
+        return await self.wait(self.start(host, port, codec, frames))
 
     def stop(self, stream: Stream) -> None:
         with self._lock:

@@ -1,5 +1,5 @@
 """Paced RTP to LAN PA speakers, checked by independent receivers: ffmpeg decodes what Loa
-sends (G.711 μ-law/A-law, G.722) and the decoded audio matches the source; a capture of
+sends (G.711 μ-law/A-law, G.722, Opus) and the decoded audio matches the source; a capture of
 the packets shows RFC 3550 headers and 20 ms spacing; several streams at once."""
 
 from __future__ import annotations
@@ -42,11 +42,15 @@ def best_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(full.max() / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-@pytest.mark.parametrize(("codec", "rtpmap"), [("pcmu", "PCMU/8000"), ("pcma", "PCMA/8000"), ("g722", "G722/8000")])
+@pytest.mark.parametrize(
+    ("codec", "rtpmap"),
+    [("pcmu", "PCMU/8000"), ("pcma", "PCMA/8000"), ("g722", "G722/8000"), ("opus", "opus/48000/2")],
+)
 async def test_ffmpeg_decodes_what_loa_sends_and_it_matches_the_source(
     codec: str, rtpmap: str, tmp_path: Path, ffmpeg: str
 ) -> None:
-    """RFC 3551 §4.5.2: G.722 is sent with an 8000 Hz RTP clock although it carries 16 kHz audio."""
+    """RFC 3551 §4.5.2: G.722 is sent with an 8000 Hz RTP clock although it carries 16 kHz
+    audio; RFC 7587 §7: Opus is announced as opus/48000/2 whatever it carries."""
     port, pt = free_udp_port(), PAYLOAD_TYPES[codec]
     sdp = tmp_path / "stream.sdp"
     sdp.write_text(
@@ -59,13 +63,15 @@ async def test_ffmpeg_decodes_what_loa_sends_and_it_matches_the_source(
     receiver = subprocess.Popen([*command, "-t", "2.5", "-ar", str(RATE), "-ac", "1", str(out)])  # noqa: ASYNC220
     await asyncio.sleep(1.0)  # ffmpeg opens its socket
     sender = RtpSender()
-    sent = await sender.play("127.0.0.1", port, codec, encode(source(), RATE, codec))
+    frames = encode(source(), RATE, codec)
+    sent = await sender.play("127.0.0.1", port, codec, frames)
     sender.close()
     assert receiver.wait(timeout=30) == 0
     heard, rate = sf.read(out, dtype="float32")
     assert rate == RATE and len(heard) >= RATE * 2
     assert best_correlation(source(), heard) > 0.9
-    assert sent.sent == 150 and not sent.stopped
+    # 3 s in 20 ms packets (Opus adds one for its encoder's look-ahead)
+    assert sent.sent == len(frames) and len(frames) in (150, 151) and not sent.stopped
 
 
 async def test_rfc3550_headers_and_20_ms_spacing_on_the_wire_for_several_streams(tmp_path: Path) -> None:
@@ -99,3 +105,47 @@ async def test_rfc3550_headers_and_20_ms_spacing_on_the_wire_for_several_streams
         # as much as the sender's: the jitter figure is measured by make bench.)
         assert np.median(np.abs(gaps - 20.0)) <= 1.0, np.percentile(np.abs(gaps - 20.0), [50, 90, 99])
         assert abs(arrivals[-1] - arrivals[0] - 99 * 20.0) < 5.0
+
+
+async def test_rfc7587_opus_packets_on_the_wire(tmp_path: Path) -> None:
+    """RFC 7587 §4.1-4.2: one Opus packet per RTP payload, a 48 kHz RTP clock (960 per
+    20 ms packet), the dynamic payload type the SDP names; still paced at 20 ms."""
+    port = free_udp_port()
+    out = tmp_path / "capture.json"
+    command = [sys.executable, "-m", "tests.support.udp_capture", "50", str(out), str(port)]
+    capture = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220 - before the measure
+    assert capture.stdout is not None and capture.stdout.readline().strip() == "ready"
+    sender = RtpSender()
+    frames = encode(source(1.0), RATE, "opus")
+    await sender.play("127.0.0.1", port, "opus", frames)
+    sender.close()
+    assert capture.wait(timeout=40) == 0
+    capture.stdout.close()
+    packets = [(p["t"], bytes.fromhex(p["data"])) for p in json.loads(out.read_text(encoding="utf-8"))[str(port)]]
+    assert len(packets) == 50
+    headers = [struct.unpack("!BBHII", data[:12]) for _, data in packets]
+    assert headers[0][1] == 0x80 | 111 and {h[1] for h in headers[1:]} == {111}
+    assert all((b[3] - a[3]) % 2**32 == 960 for a, b in itertools.pairwise(headers))
+    assert [data[12:] for _, data in packets] == frames[:50]
+    # RFC 6716 §3.1 table 2: the TOC byte's configuration is a 20 ms one (SILK, hybrid or
+    # CELT at any bandwidth), with one frame per packet (code 0)
+    assert {data[12] >> 3 for _, data in packets} <= {1, 5, 9, 13, 15, 19, 23, 27, 31}
+    assert {data[12] & 0x03 for _, data in packets} == {0}
+    gaps = np.diff(np.array([t for t, _ in packets]) * 1000)
+    assert np.median(np.abs(gaps - 20.0)) <= 1.0
+
+
+async def test_ogg_packets_span_pages_and_lacing() -> None:
+    """RFC 3533 §6: a lacing value of 255 continues the packet, into the next page too."""
+    from gateway.loudspeakers.opus import OggError, ogg_packets
+
+    def page(lacing: list[int], body: bytes) -> bytes:
+        return b"OggS" + bytes(22) + bytes([len(lacing), *lacing]) + body
+
+    big = bytes(range(256)) * 2  # 512 bytes: 255 + 255 + 2
+    stream = page([255, 255], big[:510]) + page([2, 3], big[510:] + b"abc")
+    assert ogg_packets(stream) == [big, b"abc"]
+    with pytest.raises(OggError):
+        ogg_packets(stream[:-1])
+    with pytest.raises(OggError):
+        ogg_packets(b"junk" + stream)
