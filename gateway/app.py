@@ -138,7 +138,7 @@ class LimitBody:
         await self.app(scope, receive, send)
 
 
-def create_app(services: Services, run_worker: bool = True) -> FastAPI:
+def create_app(services: Services, run_worker: bool = True, role: str = "all") -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start(services)
@@ -197,6 +197,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         description="Bản tin, duyệt, lịch phát, sổ giao nhận và cảnh báo CAP.",
     )
     app.state.services = services
+    app.state.role = role  # "web": the loa:live stream is fed elsewhere (by the worker's channel)
 
     app.add_middleware(LimitBody)
 

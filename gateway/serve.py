@@ -94,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if role == "worker":
         return asyncio.run(_worker_only(services))
-    app = create_app(services, run_worker=role == "all")
+    app = create_app(services, run_worker=role == "all", role=role)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 

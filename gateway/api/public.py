@@ -100,7 +100,15 @@ async def podcast(request: Request, session: AsyncSession = Depends(db)) -> Resp
 @router.get("/live.mp3")
 async def live(request: Request) -> StreamingResponse:
     """What the commune's loudspeakers play now, for residents on a phone or a PC (the
-    stream device ``loa:live``); silence between items."""
+    stream device ``loa:live``); silence between items. Served by the process that runs
+    the worker: a ``--role web`` process says so instead of playing silence for ever."""
+    if request.app.state.role == "web":
+        raise WorkflowError(
+            "role",
+            "luồng trực tiếp do tiến trình chạy worker phát (role = all); khi tách web/worker, "
+            "hãy dùng Icecast (thiết bị kiểu stream) cho người nghe",
+            503,
+        )
     hub = request.app.state.services.live
     return StreamingResponse(hub.listen(), media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 

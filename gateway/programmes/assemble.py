@@ -13,8 +13,10 @@ dropped an item, reuse what the first pass rendered.
 from __future__ import annotations
 
 import asyncio
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -92,7 +94,7 @@ async def assemble(
         pieces.append(piece)
         position += len(piece) / rate
         if web is not None:
-            await asyncio.to_thread(web.write, piece)
+            web.write(piece)  # queued: the encoder's thread writes it while the next segment renders
 
     try:
         if jingle:
@@ -133,9 +135,40 @@ def _write_ulaw(audio: npt.NDArray[np.float32], rate: int, path: Path) -> None:
     path.write_bytes(encode_ulaw(to_pcm16(narrow)))
 
 
-def _open_mp3(path: Path, rate: int) -> Writer | None:
+def _open_mp3(path: Path, rate: int) -> Encoder | None:
     """The podcast MP3, encoded as the programme is rendered (none without ffmpeg)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("ffmpeg") is None:
         return None
-    return open_writer(path, "mp3", rate, MP3_BITRATE, flush=True)
+    return Encoder(open_writer(path, "mp3", rate, MP3_BITRATE, flush=True))
+
+
+class Encoder:
+    """A writer fed from a thread of its own: rendering the next segment never waits for
+    ffmpeg, and the file still grows in order. An error surfaces at ``close``."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.queue: queue.SimpleQueue[npt.NDArray[np.float32] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="programme-mp3", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write(chunk)
+                except BaseException as exc:  # kept for close(), which the renderer awaits
+                    self.error = exc
+
+    def write(self, chunk: npt.NDArray[np.float32]) -> None:
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        """Blocks until everything queued is written and the file is complete."""
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close()
+        if self.error is not None:
+            raise self.error

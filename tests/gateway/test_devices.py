@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -293,3 +294,13 @@ async def test_residents_hear_the_live_programme_on_the_gateways_own_stream(gate
         server.should_exit = True
         await serving
         await gateway.services.channels["loudspeaker"].close()  # type: ignore[attr-defined]
+
+
+async def test_a_web_only_process_says_where_the_live_stream_is_instead_of_silence(gateway: Gateway) -> None:
+    from gateway.app import create_app
+
+    web = create_app(gateway.services, run_worker=False, role="web")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://loa.test") as client:
+        r = await client.get("/public/live.mp3")
+    (problem,) = r.json()["errors"]
+    assert r.status_code == 503 and problem["field"] == "role" and "Icecast" in problem["message"]
