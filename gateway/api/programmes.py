@@ -23,7 +23,7 @@ from gateway.db.models import (
     ProgrammeTemplate,
 )
 from gateway.programmes import extract, manage, preview, sources
-from gateway.programmes.compile import preview_file
+from gateway.programmes.runs import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
 STAFF = ("admin", "editor", "approver")
@@ -223,8 +223,8 @@ async def listen(
     run = await session.get(ProgrammeRun, run_id)
     if run is None:
         raise WorkflowError("run_id", f"không có lần tạo chương trình số {run_id}", 404)
-    if run.status == "compiling":
-        path = preview_file(request.app.state.services.renderer.store.root, run.id)
+    if run.status == "compiling" and run.renderer:
+        path = preview_file(request.app.state.services.renderer.store.root, run.id, run.renderer)
         fh = await preview.open_when_there(path, within=30.0)
         if fh is not None:
             headers = {"Cache-Control": "no-store"}

@@ -435,4 +435,6 @@ class ProgrammeRun(Base):
     web_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # MP3 for the podcast
     # Touched while a compile runs: a compiling run whose heartbeat stopped is taken over.
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who renders it now (a token per attempt): a slow renderer that lost the run changes nothing.
+    renderer: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

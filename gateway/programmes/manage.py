@@ -123,9 +123,9 @@ async def compile_next(
     template.next_run_at = first_air(template.times, air_at)
     await session.commit()
     compiler = Compiler(sessions, renderer, timezone)
-    run, mine = await compiler.open_run(template_id, air_at)
-    if mine:
-        task = asyncio.create_task(compiler.render(run.id))
+    run, claim = await compiler.open_run(template_id, air_at)
+    if claim is not None:
+        task = asyncio.create_task(compiler.render(claim))
         _rendering.add(task)
         task.add_done_callback(_rendered)
     return run

@@ -1,6 +1,8 @@
 """Publish a rendered programme: its renders stored, a scheduled bulletin (source
 ``programme``) carrying them to the loudspeakers of the template's areas at the air
-time, the items used marked done, the run's chapters, what was dropped and why."""
+time, the items used marked done, the run's chapters, what was dropped and why. Only
+once: a renderer whose run was taken over and already published (it was slow, not dead)
+publishes nothing."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, Artifact, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Schedule, Target
+from gateway.db.session import write_lock
 from gateway.programmes.assemble import Assembled
 from gateway.programmes.importer import system_user
 from gateway.programmes.items import Item
+from gateway.programmes.runs import Claim
 from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
 
 
@@ -23,7 +27,7 @@ async def publish(
     sessions: async_sessionmaker[AsyncSession],
     store: ArtifactStore,
     zone: ZoneInfo,
-    run_id: int,
+    claim: Claim,
     template: ProgrammeTemplate,
     chosen: list[Item],
     dropped: list[Item],
@@ -31,6 +35,11 @@ async def publish(
     air_at: datetime,
     limit: float,
 ) -> ProgrammeRun:
+    async with sessions() as session:
+        now = await session.get(ProgrammeRun, claim.run_id)
+        assert now is not None  # runs are never deleted
+        if now.status != "compiling" or now.renderer != claim.renderer:
+            return now  # taken over: store nothing
     stored: dict[str, str] = {}
     for ext, path in (("wav", audio.loudspeaker), ("ulaw", audio.telephone), ("mp3", audio.web)):
         if path is not None:
@@ -40,6 +49,14 @@ async def publish(
             stored[f"{ext}:size"] = str(size)
     local = air_at.astimezone(zone)
     async with sessions() as session:
+        await write_lock(session)
+        held = (
+            await session.execute(select(ProgrammeRun).where(ProgrammeRun.id == claim.run_id).with_for_update())
+        ).scalar_one()
+        if held.status != "compiling" or held.renderer != claim.renderer:  # taken over: a slow attempt
+            session.expunge(held)  # as it is now, kept whole through the rollback
+            await session.rollback()
+            return held
         author = await system_user(session)
         body = "\n\n".join(f"{i.title}. {i.body}" for i in chosen)
         bulletin = Bulletin(
@@ -93,10 +110,10 @@ async def publish(
             used = await session.get(Bulletin, item.id)
             if used is not None:
                 used.status, used.for_programme = "done", False
-        run = await session.get(ProgrammeRun, run_id)
-        assert run is not None  # created by compile
+        run = held
         run.status = "ready"
         run.heartbeat_at = None
+        run.renderer = None
         run.bulletin_id = bulletin.id
         run.duration_seconds = round(audio.duration, 1)
         run.chapters = [vars(c) for c in audio.chapters]

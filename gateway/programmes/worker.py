@@ -49,9 +49,9 @@ class ProgrammeWorker:
 
     async def compile_due(self) -> int:
         count = 0
-        for run_id in await self.compiler.take_over_stale():
-            run = await self.compiler.render(run_id)
-            log.warning("programme run %s taken over after its compile stopped: %s %s", run_id, run.status, run.warning)
+        for claim in await self.compiler.take_over_stale():
+            run = await self.compiler.render(claim)
+            log.warning("programme run %s taken over after its compile stopped: %s %s", run.id, run.status, run.warning)
             count += 1
         now = utcnow()
         async with self.sessions() as session:

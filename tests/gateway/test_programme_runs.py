@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.db.models import Bulletin, ProgrammeRun, ProgrammeTemplate, utcnow
-from gateway.programmes.compile import GAVE_UP, Compiler, preview_file, work_dir
+from gateway.programmes.compile import GAVE_UP, Compiler
+from gateway.programmes.runs import preview_file, work_dir
 from gateway.programmes.worker import ProgrammeWorker
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_programmes import ITEMS, approve_items
@@ -135,19 +136,13 @@ async def test_a_run_left_compiling_by_a_dead_process_is_taken_over(gateway: Gat
     template_id = await add_template(users)
     compiler = Compiler(gateway.services.sessions, gateway.services.renderer)
     now = utcnow().replace(microsecond=0)
-    dead, mine = await compiler.open_run(template_id, now + timedelta(minutes=20))
+    dead, dead_claim = await compiler.open_run(template_id, now + timedelta(minutes=20))
     alive, _ = await compiler.open_run(template_id, now + timedelta(days=1))
     missed, _ = await compiler.open_run(template_id, now - timedelta(hours=2))
-    assert mine and (await compiler.open_run(template_id, now + timedelta(minutes=20)))[1] is False
-    stopped = now - timedelta(minutes=5)
-    async with gateway.services.sessions() as s:
-        await s.execute(
-            update(ProgrammeRun).where(ProgrammeRun.id.in_((dead.id, missed.id))).values(heartbeat_at=stopped)
-        )
-        # the template's own next air time is not due, whatever the hour of the test
-        await s.execute(update(ProgrammeTemplate).values(next_run_at=now + timedelta(days=2)))
-        await s.commit()
-    left = preview_file(gateway.services.renderer.store.root, dead.id)
+    assert dead_claim is not None and (await compiler.open_run(template_id, now + timedelta(minutes=20)))[1] is None
+    await stop_beating(gateway, dead.id, missed.id)
+    root = gateway.services.renderer.store.root
+    left = preview_file(root, dead.id, dead_claim.renderer)
     left.parent.mkdir(parents=True)
     left.write_bytes(b"\xff\xfb half a frame")  # what the dead process had written
     worker = ProgrammeWorker(gateway.services.sessions, gateway.services.renderer, "Asia/Ho_Chi_Minh")
@@ -159,8 +154,40 @@ async def test_a_run_left_compiling_by_a_dead_process_is_taken_over(gateway: Gat
     assert runs[missed.id].status == "failed" and runs[missed.id].warning == GAVE_UP
     assert runs[alive.id].status == "compiling"  # its heartbeat is fresh: someone renders it
     assert all(b is not None and b.status == "done" for b in used)
-    assert not work_dir(gateway.services.renderer.store.root, dead.id).exists()
+    assert not work_dir(root, dead.id).exists()
     assert await worker.compile_due() == 0  # nothing left to take over
+
+
+async def test_a_slow_renderer_that_lost_its_run_publishes_nothing(gateway: Gateway) -> None:
+    """Its heartbeat was late, not stopped: it renders on while the worker's new attempt
+    renders too. One programme is published, whichever finishes first."""
+    users = await seed(gateway)
+    await approve_items(gateway, users, ITEMS[:2])
+    template_id = await add_template(users)
+    compiler = Compiler(gateway.services.sessions, gateway.services.renderer)
+    run, slow = await compiler.open_run(template_id, utcnow() + timedelta(minutes=20))
+    await stop_beating(gateway, run.id)
+    (taken,) = await compiler.take_over_stale()
+    assert slow is not None and taken.run_id == run.id and taken.renderer != slow.renderer
+    results = await asyncio.gather(compiler.render(slow), compiler.render(taken))
+    assert results[1].status == "ready"  # the slow one sees the run as it found it, and changes nothing
+    assert results[0].status in ("compiling", "ready") and results[0].bulletin_id in (None, results[1].bulletin_id)
+    async with gateway.services.sessions() as s:
+        programmes = (await s.execute(select(Bulletin).where(Bulletin.source == "programme"))).scalars().all()
+        settled_run = await s.get(ProgrammeRun, run.id)
+    assert len(programmes) == 1 and settled_run is not None
+    assert (settled_run.status, settled_run.renderer, settled_run.bulletin_id) == ("ready", None, programmes[0].id)
+    assert not work_dir(gateway.services.renderer.store.root, run.id).exists()
+
+
+async def stop_beating(gateway: Gateway, *run_ids: int) -> None:
+    """As if the processes rendering these runs had stopped five minutes ago."""
+    async with gateway.services.sessions() as s:
+        stopped = utcnow() - timedelta(minutes=5)
+        await s.execute(update(ProgrammeRun).where(ProgrammeRun.id.in_(run_ids)).values(heartbeat_at=stopped))
+        # the template's own next air time is not due, whatever the hour of the test
+        await s.execute(update(ProgrammeTemplate).values(next_run_at=utcnow() + timedelta(days=2)))
+        await s.commit()
 
 
 async def test_the_console_starts_a_run_and_offers_to_listen(gateway: Gateway) -> None:

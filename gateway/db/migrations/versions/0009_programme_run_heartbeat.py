@@ -19,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("programme_runs") as batch:
         batch.add_column(sa.Column("heartbeat_at", gateway.db.models.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("renderer", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("programme_runs") as batch:
+        batch.drop_column("renderer")
         batch.drop_column("heartbeat_at")
