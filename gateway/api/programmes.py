@@ -26,7 +26,6 @@ from gateway.programmes import extract, manage, preview, sources
 from gateway.programmes.runs import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
-STAFF = ("admin", "editor", "approver")
 MAX_UPLOAD = 1024 * 1024  # the gateway's body limit: a Word bulletin is tens of KB
 
 
@@ -65,7 +64,7 @@ async def list_sources(session: AsyncSession = Depends(db), who: Caller = Depend
 
 @router.post("/import/sources", status_code=201)
 async def add_source(
-    data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+    data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*manage.STAFF))
 ) -> dict[str, Any]:
     source = await manage.add_source(
         session, who.user.username, data.name, data.kind, data.location, data.interval_minutes
@@ -75,7 +74,10 @@ async def add_source(
 
 @router.post("/import/sources/{source_id}/run")
 async def run_source_now(
-    source_id: int, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+    source_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role(*manage.STAFF)),
 ) -> dict[str, Any]:
     source = await session.get(ImportSource, source_id)
     if source is None:
@@ -107,7 +109,9 @@ async def _file_one(request: Request, who: Caller, article: extract.Article, kin
 
 
 @router.post("/import/upload", status_code=201)
-async def upload(request: Request, file: UploadFile = File(...), who: Caller = Depends(require_role(*STAFF))) -> Any:
+async def upload(
+    request: Request, file: UploadFile = File(...), who: Caller = Depends(require_role(*manage.STAFF))
+) -> Any:
     """A .txt, .docx or .html file becomes a draft for the next programme."""
     from pathlib import Path
 
@@ -122,7 +126,7 @@ async def upload(request: Request, file: UploadFile = File(...), who: Caller = D
 
 
 @router.post("/import/article", status_code=201)
-async def article_in(request: Request, data: ArticleIn, who: Caller = Depends(require_role(*STAFF))) -> Any:
+async def article_in(request: Request, data: ArticleIn, who: Caller = Depends(require_role(*manage.STAFF))) -> Any:
     """An article from another system (the province's portal, the source information system)."""
     try:
         if data.html:
@@ -192,7 +196,7 @@ async def list_programmes(session: AsyncSession = Depends(db), who: Caller = Dep
 
 @router.post("/programmes", status_code=201)
 async def add_programme(
-    data: ProgrammeIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*STAFF))
+    data: ProgrammeIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*manage.STAFF))
 ) -> Any:
     template = await manage.add_template(session, who.user.username, manage.TemplateIn(**data.model_dump()))
     return _template_out(template)
@@ -203,7 +207,7 @@ async def compile_now(
     template_id: int,
     request: Request,
     session: AsyncSession = Depends(db),
-    who: Caller = Depends(require_role(*STAFF)),
+    who: Caller = Depends(require_role(*manage.STAFF)),
 ) -> Any:
     """Start compiling the next air time now (to listen before it airs, or after approving
     late items). Answers at once with the run, "compiling"; its ``listen_url`` plays the

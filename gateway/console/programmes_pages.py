@@ -17,13 +17,20 @@ from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, page, who
-from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate
+from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
 from gateway.programmes import extract, manage, sources
 
 router = APIRouter(include_in_schema=False)
-STAFF = ("admin", "editor", "approver")
 RUN_LABELS = {"ok": "tốt", "partial": "một phần", "failed": "lỗi", "running": "đang chạy"}
 PROGRAMME_LABELS = {"ready": "sẵn sàng", "empty": "không có tin", "failed": "lỗi", "compiling": "đang tạo"}
+
+
+async def staff_form(request: Request, session: AsyncSession, csrf_token: str, action: str) -> User:
+    """The logged-in user behind a form on this page, checked: its CSRF token and a staff role."""
+    user, csrf = await who(request, session)
+    check_csrf(csrf, csrf_token)
+    manage.require_staff(user.role, action)
+    return user
 
 
 @router.get("/programmes", response_class=HTMLResponse)
@@ -62,7 +69,7 @@ async def programmes_page(
         areas=await area_list(session),
         run_labels=RUN_LABELS,
         programme_labels=PROGRAMME_LABELS,
-        staff=user.role in STAFF,
+        staff=user.role in manage.STAFF,
     )
 
 
@@ -73,11 +80,8 @@ async def upload(
     file: UploadFile = File(...),
     csrf_token: str = Form(""),
 ) -> Response:
-    user, csrf = await who(request, session)
     try:
-        check_csrf(csrf, csrf_token)
-        if user.role not in STAFF:
-            raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được nhập tin", 403)
+        user = await staff_form(request, session, csrf_token, "nhập tin")
         data = await file.read(1024 * 1024 + 1)
         if len(data) > 1024 * 1024:
             raise WorkflowError("file", "tệp quá lớn (tối đa 1024 KB)", 413)
@@ -102,11 +106,8 @@ async def add_source(
     location: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
-    user, csrf = await who(request, session)
     try:
-        check_csrf(csrf, csrf_token)
-        if user.role not in STAFF:
-            raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được thêm nguồn tin", 403)
+        user = await staff_form(request, session, csrf_token, "thêm nguồn tin")
         await manage.add_source(session, user.username, name.strip(), kind, location.strip())
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
@@ -117,11 +118,8 @@ async def add_source(
 async def run_source(
     source_id: int, request: Request, session: AsyncSession = Depends(db), csrf_token: str = Form("")
 ) -> Response:
-    user, csrf = await who(request, session)
     try:
-        check_csrf(csrf, csrf_token)
-        if user.role not in STAFF:
-            raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được lấy tin", 403)
+        await staff_form(request, session, csrf_token, "lấy tin")
         source = await session.get(ImportSource, source_id)
         if source is None:
             raise WorkflowError("source", "không có nguồn tin này", 404)
@@ -142,11 +140,8 @@ async def add_template(
     max_minutes: int = Form(15),
     csrf_token: str = Form(""),
 ) -> Response:
-    user, csrf = await who(request, session)
     try:
-        check_csrf(csrf, csrf_token)
-        if user.role not in STAFF:
-            raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được tạo chương trình", 403)
+        user = await staff_form(request, session, csrf_token, "tạo chương trình")
         data = manage.TemplateIn(name.strip(), times.replace(" ", ""), areas, max_minutes)
         await manage.add_template(session, user.username, data)
     except WorkflowError as exc:
@@ -158,11 +153,8 @@ async def add_template(
 async def compile_now(
     template_id: int, request: Request, session: AsyncSession = Depends(db), csrf_token: str = Form("")
 ) -> Response:
-    user, csrf = await who(request, session)
     try:
-        check_csrf(csrf, csrf_token)
-        if user.role not in STAFF:
-            raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được tạo chương trình", 403)
+        await staff_form(request, session, csrf_token, "tạo chương trình")
         services = request.app.state.services
         run = await manage.compile_next(
             session, services.sessions, services.renderer, services.settings.timezone, template_id

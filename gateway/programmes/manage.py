@@ -21,6 +21,12 @@ from gateway.programmes.importer import RunLog, add_article, write_log
 from gateway.programmes.worker import first_air
 
 log = logging.getLogger(__name__)
+STAFF = ("admin", "editor", "approver")  # who imports articles and makes programmes
+
+
+def require_staff(role: str, action: str) -> None:
+    if role not in STAFF:
+        raise WorkflowError("role", f"chỉ biên tập viên, người duyệt hoặc quản trị được {action}", 403)
 
 
 async def add_source(
