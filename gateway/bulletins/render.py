@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.pronunciations import Pronunciations
-from gateway.db.models import Artifact, Bulletin, Render
-from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
+from gateway.db.models import Bulletin, Render
+from gateway.storage.artifacts import ArtifactStore, record
 from tts.cache import PhraseCache
 from tts.engine import Synthesizer
 from tts.render import RenderSettings
@@ -94,8 +94,7 @@ class Renderer:
                 out = Path(tmp) / f"render.{ext}"
                 result = await synth.arender(text, out, settings, progress)
                 sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
-            if await session.get(Artifact, sha) is None:
-                session.add(Artifact(sha256=sha, path=str(path), size=size, media_type=MEDIA_TYPES[ext]))
+            await record(session, sha, path, size, ext)
             render = Render(
                 bulletin_id=bulletin.id,
                 version=bulletin.version,

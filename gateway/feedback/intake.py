@@ -23,15 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Area, Artifact, Case
+from gateway.db.models import Area, Case
 from gateway.feedback import service
 from gateway.phones import to_e164
-from gateway.storage.artifacts import ArtifactStore
+from gateway.storage.artifacts import ArtifactStore, record
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("wav", "sln", "sln16", "ulaw", "alaw", "gsm", "mp3", "ogg", "opus", "flac", "webm", "m4a")
-MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg", "flac": "audio/flac"}
 MAX_BYTES = 20 * 1024 * 1024  # about 20 minutes of 8 kHz 16-bit audio
 
 
@@ -87,9 +86,7 @@ class Spool:
             copy = audio.with_name(audio.name + ".store")
             shutil.copyfile(audio, copy)  # the store moves its input; the spool keeps the original
             sha, path, size = self.store.put_file(copy, meta["ext"])
-            if await session.get(Artifact, sha) is None:
-                media = MEDIA_TYPES.get(meta["ext"], "application/octet-stream")
-                session.add(Artifact(sha256=sha, path=str(path), size=size, media_type=media))
+            await record(session, sha, path, size, meta["ext"])
             intake = service.Intake(meta["channel"], meta["text"], meta["caller"], meta["area_code"], audio_sha256=sha)
             try:
                 case = await service.file_case(session, intake, actor=meta["channel"], intake_ref=ref)

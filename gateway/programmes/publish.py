@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.service import audit
-from gateway.db.models import Area, Artifact, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Schedule, Target
+from gateway.db.models import Area, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Schedule, Target
 from gateway.db.session import write_lock
 from gateway.programmes.assemble import Assembled
 from gateway.programmes.importer import system_user
 from gateway.programmes.items import Item
 from gateway.programmes.runs import Claim
-from gateway.storage.artifacts import MEDIA_TYPES, ArtifactStore
+from gateway.storage.artifacts import ArtifactStore, record
 
 
 async def publish(
@@ -40,13 +41,10 @@ async def publish(
         assert now is not None  # runs are never deleted
         if now.status != "compiling" or now.renderer != claim.renderer:
             return now  # taken over: store nothing
-    stored: dict[str, str] = {}
+    stored: dict[str, tuple[str, Path, int]] = {}  # ext -> (sha256, path, size)
     for ext, path in (("wav", audio.loudspeaker), ("ulaw", audio.telephone), ("mp3", audio.web)):
         if path is not None:
-            sha, final, size = await asyncio.to_thread(store.put_file, path, ext)
-            stored[ext] = sha
-            stored[f"{ext}:path"] = str(final)
-            stored[f"{ext}:size"] = str(size)
+            stored[ext] = await asyncio.to_thread(store.put_file, path, ext)
     local = air_at.astimezone(zone)
     async with sessions() as session:
         await write_lock(session)
@@ -70,36 +68,19 @@ async def publish(
         )
         session.add(bulletin)
         await session.flush()
+        for ext, (sha, path, size) in stored.items():
+            await record(session, sha, path, size, ext)
         for ext, purpose in (("wav", "loudspeaker"), ("ulaw", "telephone")):
-            sha = stored[ext]
-            if await session.get(Artifact, sha) is None:
-                session.add(
-                    Artifact(
-                        sha256=sha,
-                        path=stored[f"{ext}:path"],
-                        size=int(stored[f"{ext}:size"]),
-                        media_type=MEDIA_TYPES[ext],
-                    )
-                )
             session.add(
                 Render(
                     bulletin_id=bulletin.id,
                     version=bulletin.version,
                     purpose=purpose,
-                    artifact_sha256=sha,
+                    artifact_sha256=stored[ext][0],
                     format=ext,
                     sample_rate=audio.sample_rate if ext == "wav" else 8000,
                     duration_seconds=audio.duration,
                     voice=template.voice,
-                )
-            )
-        if "mp3" in stored and await session.get(Artifact, stored["mp3"]) is None:
-            session.add(
-                Artifact(
-                    sha256=stored["mp3"],
-                    path=stored["mp3:path"],
-                    size=int(stored["mp3:size"]),
-                    media_type=MEDIA_TYPES.get("mp3", "audio/mpeg"),
                 )
             )
         codes = [c.strip() for c in template.areas.split(",") if c.strip()]
@@ -118,7 +99,7 @@ async def publish(
         run.duration_seconds = round(audio.duration, 1)
         run.chapters = [vars(c) for c in audio.chapters]
         run.dropped = [{"bulletin_id": i.id, "title": i.title, "estimate_seconds": round(i.estimate)} for i in dropped]
-        run.web_sha256 = stored.get("mp3")
+        run.web_sha256 = stored["mp3"][0] if "mp3" in stored else None
         if dropped:
             names = "; ".join(i.title for i in dropped[:5])
             run.warning = (

@@ -7,7 +7,18 @@ import os
 import shutil
 from pathlib import Path
 
-MEDIA_TYPES = {"wav": "audio/wav", "ulaw": "audio/basic", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import Artifact
+
+MEDIA_TYPES = {
+    "wav": "audio/wav",
+    "ulaw": "audio/basic",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+}
 
 
 class ArtifactStore:
@@ -34,3 +45,10 @@ class ArtifactStore:
             shutil.move(str(source), tmp)
             os.replace(tmp, target)
         return sha, target, target.stat().st_size
+
+
+async def record(session: AsyncSession, sha256: str, path: Path, size: int, ext: str) -> None:
+    """The row of a stored file, added once per content (a render may repeat an earlier one)."""
+    if await session.get(Artifact, sha256) is None:
+        media = MEDIA_TYPES.get(ext, "application/octet-stream")
+        session.add(Artifact(sha256=sha256, path=str(path), size=size, media_type=media))
