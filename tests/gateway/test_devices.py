@@ -46,6 +46,19 @@ async def emergency(gw: Gateway, users, text: str = "Bão số 9 đổ bộ, sơ
     return bid
 
 
+async def market_day(users, repeats: int) -> int:  # type: ignore[no-untyped-def]
+    """A normal bulletin for village T1, long enough to be cut: written, approved, sent now."""
+    editor, ecsrf = users["bientap"]
+    approver, acsrf = users["duyet"]
+    long_text = " ".join(["Chợ phiên sáng chủ nhật mở cửa từ năm giờ, bà con đến sớm."] * repeats)
+    body = {"title": "Chợ phiên", "body": long_text, "targets": [{"channel": "loudspeaker", "area": "T1"}]}
+    normal = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])
+    await editor.post(f"/api/v1/bulletins/{normal}/submit", headers={"X-CSRF-Token": ecsrf})
+    await approver.post(f"/api/v1/bulletins/{normal}/approve", headers={"X-CSRF-Token": acsrf})
+    await approver.post(f"/api/v1/bulletins/{normal}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+    return normal
+
+
 async def test_registry_refuses_bad_devices_with_the_field_named(gateway: Gateway) -> None:
     await seed(gateway)
     admin, csrf = await gateway.login("admin", gateway.admin_password)
@@ -139,14 +152,7 @@ async def test_a_lan_speaker_gets_paced_rtp_and_an_emergency_cuts_in(gateway: Ga
         speaker.bind(("127.0.0.1", 0))
         speaker.settimeout(0.2)
         await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
-        editor, ecsrf = users["bientap"]
-        approver, acsrf = users["duyet"]
-        long_text = " ".join(["Chợ phiên sáng chủ nhật mở cửa từ năm giờ, bà con đến sớm."] * 2)
-        body = {"title": "Chợ phiên", "body": long_text, "targets": [{"channel": "loudspeaker", "area": "T1"}]}
-        normal = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])
-        await editor.post(f"/api/v1/bulletins/{normal}/submit", headers={"X-CSRF-Token": ecsrf})
-        await approver.post(f"/api/v1/bulletins/{normal}/approve", headers={"X-CSRF-Token": acsrf})
-        await approver.post(f"/api/v1/bulletins/{normal}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+        normal = await market_day(users, repeats=2)
         await gateway.run_worker()
         packets = await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(25)])
         assert {p[1] & 0x7F for p in packets} == {0}  # PCMU, the default codec
@@ -214,14 +220,7 @@ async def test_an_emergency_cuts_a_live_icecast_stream_and_the_programme_plays_a
         await register(gateway, "LUONG-XA", kind="stream", rtp_address=url)
         channel = gateway.services.channels["loudspeaker"]
         channel.icecast_password = server.password  # type: ignore[attr-defined]
-        editor, ecsrf = users["bientap"]
-        approver, acsrf = users["duyet"]
-        long_text = " ".join(["Chợ phiên sáng chủ nhật mở cửa từ năm giờ, bà con đến sớm."] * 3)
-        body = {"title": "Chợ phiên", "body": long_text, "targets": [{"channel": "loudspeaker", "area": "T1"}]}
-        normal = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])
-        await editor.post(f"/api/v1/bulletins/{normal}/submit", headers={"X-CSRF-Token": ecsrf})
-        await approver.post(f"/api/v1/bulletins/{normal}/approve", headers={"X-CSRF-Token": acsrf})
-        await approver.post(f"/api/v1/bulletins/{normal}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+        normal = await market_day(users, repeats=3)
         await gateway.run_worker()
         for _ in range(100):  # the programme is on air
             if url in channel.casting:  # type: ignore[attr-defined]
