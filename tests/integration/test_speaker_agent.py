@@ -5,6 +5,7 @@ loses its link and still plays its schedule from local storage, reporting afterw
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -103,6 +104,21 @@ def start_agent(gw: Gateway, token: str, state: Path) -> subprocess.Popen[bytes]
         )
 
 
+@contextlib.contextmanager
+def logs_on_failure(root: Path) -> Iterator[None]:
+    """A wait that times out says what the gateway and the agent were doing (their logs'
+    last lines), since pytest removes the temporary directory of older runs."""
+    try:
+        yield
+    except AssertionError as exc:
+        tails = []
+        for name in ("serve.log", "agent.log"):
+            path = root / name
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:] if path.exists() else []
+            tails.append(f"--- {name} ---\n" + "\n".join(lines))
+        raise AssertionError(f"{exc}\n" + "\n".join(tails)) from exc
+
+
 def plays(client: httpx.Client) -> list[tuple[str, str]]:
     return [(p["item"], p["event"]) for p in reversed(client.get("/api/v1/devices/CUM-T1/plays").json())]
 
@@ -117,9 +133,12 @@ def test_an_emergency_interrupts_the_programme_which_then_plays_again(gateway: G
     try:
         long_body = " ".join(["Ủy ban nhân dân xã thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi."] * 8)
         normal = bulletin(gateway, "Lịch tiêm chủng", long_body, "normal")
-        wait_for(lambda: (f"{normal}:", "started") in [(i[: len(str(normal)) + 1], e) for i, e in plays(client)], 60)
-        urgent = bulletin(gateway, "Bão khẩn cấp", "Bão số chín đổ bộ, bà con vào nơi trú ẩn ngay.", "emergency")
-        wait_for(lambda: all(r["state"] == "delivered" for r in rows(client, normal) + rows(client, urgent)), 120)
+        with logs_on_failure(tmp_path):
+            wait_for(
+                lambda: (f"{normal}:", "started") in [(i[: len(str(normal)) + 1], e) for i, e in plays(client)], 60
+            )
+            urgent = bulletin(gateway, "Bão khẩn cấp", "Bão số chín đổ bộ, bà con vào nơi trú ẩn ngay.", "emergency")
+            wait_for(lambda: all(r["state"] == "delivered" for r in rows(client, normal) + rows(client, urgent)), 120)
     finally:
         agent.terminate()
         agent.wait(timeout=30)
