@@ -160,6 +160,11 @@ class LoudspeakerChannel:
         if finished.stopped:
             await self._requeue(job.claim.id)
             return
+        if finished.priority == "normal":
+            log.warning(
+                "RTP clock ran at normal priority (no CAP_SYS_NICE): under load packets left up to %.1f ms late",
+                finished.late_max * 1000,
+            )
         async with self.sessions() as session:
             late = finished.late_max * 1000
             await ledger.confirm(
