@@ -1,4 +1,5 @@
-"""Machine facts the benchmarks compare against: measured GEMM FLOP/s."""
+"""Machine facts the benchmarks compare against: measured GEMM FLOP/s, and the CPU time the
+hypervisor took from this VM while a timing was measured."""
 
 from __future__ import annotations
 
@@ -43,3 +44,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class Steal:
+    """CPU time stolen by the hypervisor (the ``steal`` column of /proc/stat, proc(5)) between
+    ``with`` entry and exit, as a share of the wall time of all cores. On a VM whose host is
+    busy, a real-time process is still late by what is stolen: a timing read without this
+    figure can blame the code for the host."""
+
+    def __init__(self) -> None:
+        self.share: float | None = None
+
+    @staticmethod
+    def _read() -> float | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as fh:
+                fields = fh.readline().split()
+            return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def __enter__(self) -> Steal:
+        self._start, self._wall = self._read(), time.monotonic()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        end, wall = self._read(), time.monotonic() - self._wall
+        if end is not None and self._start is not None and wall > 0:
+            self.share = (end - self._start) / (wall * (os.cpu_count() or 1))
+
+    def __str__(self) -> str:
+        return "unknown" if self.share is None else f"{100 * self.share:.1f} %"
