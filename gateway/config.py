@@ -167,7 +167,7 @@ def _check(kind: type[Any], values: dict[str, Any], where: str, problems: list[s
             key = ".".join(str(part) for part in error["loc"] if part != "__init__")
             spec = specs.get(str(error["loc"][0])) if error["loc"] else None
             rule = explain(error, spec.annotation if spec else None, spec.metadata if spec else [], keys)
-            origin = f" (biến môi trường {sources[key]})" if key in sources else ""
+            origin = f" ({sources[key]})" if key in sources else ""
             problems.append(f"{where}{key}: {rule}{origin}")
         return None
 
@@ -222,9 +222,12 @@ def _quiet(raw: Any, problems: list[str]) -> dict[str, QuietHours]:
     return quiet
 
 
-def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """The file's keys, then ``LOA_<KEY>`` variables over them; every problem of every key
-    at once in ``ConfigError`` (``loa config check`` prints them)."""
+def load_settings(
+    path: Path | None = None, env: dict[str, str] | None = None, cli: dict[str, str] | None = None
+) -> Settings:
+    """The file's keys, then ``LOA_<KEY>`` variables over them, then command-line values
+    (``cli``: key -> text, e.g. ``loa serve --port``); every problem of every key at once
+    in ``ConfigError`` (``loa config check`` prints them)."""
     env = dict(os.environ if env is None else env)
     raw: dict[str, Any] = {}
     problems: list[str] = []
@@ -245,7 +248,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         if key not in specs:
             problems.append(f"{name}: biến môi trường không được hỗ trợ (LOA_ + tên khóa, ví dụ LOA_PORT)")
             continue
-        values[key], sources[key] = from_env(specs[key].annotation, text), name
+        values[key], sources[key] = from_env(specs[key].annotation, text), f"biến môi trường {name}"
+    for key, text in (cli or {}).items():
+        values[key], sources[key] = from_env(specs[key].annotation, text), f"tham số --{key.replace('_', '-')}"
     values["asterisk"] = _servers(raw.get("asterisk", []), problems)
     values["quiet_hours"] = _quiet(raw.get("quiet_hours", {}), problems)
     settings = _check(Settings, values, "", problems, sources)

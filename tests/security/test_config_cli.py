@@ -22,13 +22,13 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_config_serve_takes_host_port_and_data_dir(tmp_path: Path) -> None:
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9000", "--data-dir", str(tmp_path)])
-    assert overrides(args) == {"LOA_HOST": "0.0.0.0", "LOA_PORT": "9000", "LOA_DATA_DIR": str(tmp_path)}
+    assert overrides(args) == {"host": "0.0.0.0", "port": "9000", "data_dir": str(tmp_path)}
 
 
 def test_config_serve_port_is_checked_like_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["serve", "--port", "70000", "--data-dir", str(tmp_path)])
     assert code == 2
-    assert "port: phải từ 1 đến 65535" in capsys.readouterr().err
+    assert "port: phải từ 1 đến 65535 (nhận được 70000) (tham số --port)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -37,8 +37,9 @@ def test_config_serve_port_is_checked_like_the_file(tmp_path: Path, capsys: pyte
         (("serve", "--bogus"), "tham số không nhận ra: --bogus"),
         (("nope",), "lựa chọn không hợp lệ: 'nope'"),
         (("serve", "--port"), "tham số --port cần một giá trị"),
-        (("serve", "--file-pace-ms", "x"), "giá trị không hợp lệ"),
-        ((), "cần"),
+        (("serve", "--file-pace-ms", "x"), "tham số --file-pace-ms: giá trị không hợp lệ 'x' (cần số nguyên)"),
+        (("serve", "--role", "boss"), "lựa chọn không hợp lệ: 'boss'"),
+        ((), "thiếu tham số bắt buộc"),
     ],
 )
 def test_config_cli_errors_are_vietnamese(argv: tuple[str, ...], expected: str) -> None:
