@@ -59,8 +59,9 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", VietnameseHelpFormatter)
-        add_help = kwargs.pop("add_help", True)
-        super().__init__(*args, add_help=False, **kwargs)
+        add_help = kwargs.get("add_help", True)
+        kwargs["add_help"] = False  # our own -h, with a Vietnamese line
+        super().__init__(*args, **kwargs)
         self._positionals.title = "tham số"
         self._optionals.title = "tùy chọn"
         if add_help:
