@@ -25,6 +25,7 @@ from gateway.db.models import Subscriber
 from gateway.telephony.setup import Telephony, build_telephony
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.conftest import gateway as gateway
+from tests.gateway.conftest import postgres as postgres
 from tests.gateway.test_telephony import dialled, release, settle, subscribe
 from tests.support.asterisk import Asterisk, Script
 
