@@ -32,6 +32,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^argument (\S+): ignored explicit argument (.*)$", r"tham số \1 không nhận giá trị \2"),
         (r"^ambiguous option: (\S+) could match (.*)$", r"tùy chọn \1 không rõ: có thể là \2"),
         (r"^one of the arguments (.*) is required$", r"cần một trong các tham số \1"),
+        (r"^argument (\S+): (.*)$", r"tham số \1: \2"),  # a type function's own message
     )
 )
 _INVALID = re.compile(r"^argument (\S+): invalid (\w+) value: (.*)$")

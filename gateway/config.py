@@ -103,7 +103,7 @@ class Settings:
     asr_model: str = ""  # installed ASR model name (loa asr list); empty: the first installed
     agi_listen: Listen = "127.0.0.1:4573"  # where Loa's FastAGI server listens
     agi_url: AgiUrl = ""  # how Asterisk reaches it, e.g. agi://10.0.0.5:4573; default: agi://<agi_listen>
-    agi_allowed_hosts: tuple[str, ...] = ()  # who may open FastAGI sessions; default: the [[asterisk]] hosts
+    agi_allowed_hosts: tuple[Text, ...] = ()  # who may open FastAGI sessions; default: the [[asterisk]] hosts
     agi_secret: str = ""  # when set, every AGI URL must carry ?secret=<this> (conf/asterisk/extensions.conf)
     asterisk_sounds_dir: PathValue | None = None  # shared with Asterisk; default: <data_dir>/asterisk/sounds
     asterisk_recordings_dir: PathValue | None = None  # shared with Asterisk; default: <data_dir>/asterisk/recordings
@@ -164,10 +164,12 @@ def _check(kind: type[Any], values: dict[str, Any], where: str, problems: list[s
         specs = kind.__pydantic_fields__
         keys = [k for k in specs if k not in NESTED]
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"] if part != "__init__")
-            spec = specs.get(str(error["loc"][0])) if error["loc"] else None
+            parts = [part for part in error["loc"] if part != "__init__"]
+            key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
+            spec = specs.get(str(parts[0])) if parts else None
             rule = explain(error, spec.annotation if spec else None, spec.metadata if spec else [], keys)
-            origin = f" ({sources[key]})" if key in sources else ""
+            source = sources.get(str(parts[0])) if parts else None
+            origin = f" ({source})" if source else ""
             problems.append(f"{where}{key}: {rule}{origin}")
         return None
 
