@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from annotated_types import Ge, Gt, Le, Lt
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import ErrorDetails
 
@@ -137,10 +136,9 @@ def from_toml(annotation: Any, value: Any) -> Any:
 
 
 def _bounds(metadata: list[Any]) -> tuple[Any, Any]:
-    low: Any = next((m.ge for m in metadata if isinstance(m, Ge)), None)
-    high: Any = next((m.le for m in metadata if isinstance(m, Le)), None)
-    low = next((m.gt for m in metadata if isinstance(m, Gt)), low)
-    high = next((m.lt for m in metadata if isinstance(m, Lt)), high)
+    """(low, high) from a field's ``Field(ge=…, le=…)`` constraints (annotated-types objects)."""
+    low = next((getattr(m, a) for m in metadata for a in ("ge", "gt") if getattr(m, a, None) is not None), None)
+    high = next((getattr(m, a) for m in metadata for a in ("le", "lt") if getattr(m, a, None) is not None), None)
     return low, high
 
 

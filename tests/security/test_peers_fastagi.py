@@ -149,7 +149,9 @@ async def test_peers_an_outbound_session_without_an_issued_call_id_opts_nobody_o
         assert await opted_out(gateway, "+84912000001") is False
 
 
-async def test_peers_the_agi_url_secret_rfc3986_query(gateway: Gateway, asterisk: Asterisk) -> None:
+async def test_peers_agi_url_secret_read_from_agi_network_script_res_agi_launch_netscript(
+    gateway: Gateway, asterisk: Asterisk
+) -> None:
     """With agi_secret set, a session whose URL lacks ?secret= (or has a wrong one) runs no
     flow; Loa's own originates carry it, so a campaign still reaches the resident."""
     users = await seed(gateway)
