@@ -194,3 +194,16 @@ async def test_peers_an_opt_out_never_stops_an_emergency_call(gateway: Gateway, 
         rows = await settle(gateway, emergency)
         assert rows["+84912000001"].state == "delivered"
         assert dialled(asterisk, "+84912000001") == 2
+
+
+async def test_peers_names_networks_and_dual_stack_addresses() -> None:
+    """A name is resolved at start; a network admits its addresses; a dual-stack listener
+    reports an IPv4 peer as ::ffff:a.b.c.d, which is the same host."""
+    from gateway.ivr.peers import Peers
+
+    peers = Peers(("localhost", "10.0.0.0/24"))
+    await peers.resolve()
+    assert peers.admits(("127.0.0.1", 40000)) and peers.admits(("::ffff:127.0.0.1", 40000, 0, 0))
+    assert peers.admits(("10.0.0.77", 40000)) and not peers.admits(("10.0.1.1", 40000))
+    assert not peers.admits(("192.0.2.10", 40000)) and not peers.admits("/run/agi.sock")
+    assert Peers().admits(("192.0.2.10", 40000))  # no hosts configured: the library default, open
