@@ -40,6 +40,7 @@ class DeviceLike(Protocol):
 HORIZON = timedelta(hours=24)
 EXPIRES = {"emergency": timedelta(minutes=30), "priority": timedelta(hours=2), "normal": timedelta(hours=3)}
 OPEN_ROWS = ("pending", "in_progress", "retry", "sent")
+OFF_AIR = ("cancelled", "stopped")  # a bulletin taken off the air: none of its items is ever scheduled
 PURPOSE = "loudspeaker"
 OCCURRENCE_BASE = 100000  # occurrence id = schedule id * base + occurrence number (see the dispatcher)
 
@@ -110,11 +111,13 @@ def _item(bulletin: Bulletin, occurrence: int, play_at: datetime, render: Render
 
 
 def _rendered() -> Any:  # a Select of (Bulletin, Render, Artifact), extended by the callers
+    """Every item of the schedule comes through here: a cancelled or stopped bulletin is
+    filtered once for both sources (a ``sent`` row of a stopped bulletin is not played)."""
     return (
         select(Bulletin, Render, Artifact)
         .join(Render, (Render.bulletin_id == Bulletin.id) & (Render.version == Bulletin.version))
         .join(Artifact, Artifact.sha256 == Render.artifact_sha256)
-        .where(Render.purpose == PURPOSE)
+        .where(Render.purpose == PURPOSE, Bulletin.status.not_in(OFF_AIR))
     )
 
 
