@@ -212,6 +212,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         cases,
         devices,
         export,
+        on_air,
         programmes,
         public,
         reports,
@@ -246,6 +247,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
+    app.include_router(on_air.router)
     app.include_router(case_media.router)
     app.include_router(cases.router)
     app.include_router(reports.router)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulletins.service import OFF_AIR
 from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
 
 
@@ -40,7 +41,6 @@ class DeviceLike(Protocol):
 HORIZON = timedelta(hours=24)
 EXPIRES = {"emergency": timedelta(minutes=30), "priority": timedelta(hours=2), "normal": timedelta(hours=3)}
 OPEN_ROWS = ("pending", "in_progress", "retry", "sent")
-OFF_AIR = ("cancelled", "stopped")  # a bulletin taken off the air: none of its items is ever scheduled
 PURPOSE = "loudspeaker"
 OCCURRENCE_BASE = 100000  # occurrence id = schedule id * base + occurrence number (see the dispatcher)
 
@@ -201,6 +201,7 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
         .join(Target, Target.bulletin_id == Bulletin.id)
         .where(
             Schedule.done.is_(False),
+            Schedule.paused.is_(False),
             Schedule.run_at <= now + HORIZON,
             Target.channel == PURPOSE,
             Target.area_id.in_(areas),

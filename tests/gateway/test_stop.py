@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.db.models import Bulletin, Delivery
 from tests.gateway.conftest import Gateway, seed
-from tests.gateway.test_devices import emergency, market_day, register
+from tests.gateway.test_devices import emergency, register
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,3 +45,78 @@ async def test_a_cancelled_or_stopped_bulletin_leaves_the_clusters_schedule_even
         await s.commit()
     await asyncio.sleep(2.1)  # past every cache of the schedule
     assert (await device.get("/api/device/v1/schedule")).json()["items"] == []  # type: ignore[attr-defined]
+
+
+async def test_stop_settles_every_row_with_its_reason_wakes_the_clusters_and_is_audited(gateway: Gateway) -> None:
+    users, device, bid = await _sent_pull_item(gateway)
+    etag = (await device.get("/api/device/v1/schedule")).headers["etag"]  # type: ignore[attr-defined]
+    waiting = asyncio.create_task(
+        device.get("/api/device/v1/schedule?wait=25", headers={"If-None-Match": etag})  # type: ignore[attr-defined]
+    )
+    await asyncio.sleep(0.3)
+    editor, ecsrf = users["bientap"]
+    refused = await editor.post(  # type: ignore[attr-defined]
+        f"/api/v1/bulletins/{bid}/stop", json={"reason": "nhầm địa bàn"}, headers={"X-CSRF-Token": ecsrf}
+    )
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "role"
+    approver, acsrf = users["duyet"]
+    h = {"X-CSRF-Token": acsrf}
+    empty = await approver.post(f"/api/v1/bulletins/{bid}/stop", json={"reason": "  "}, headers=h)  # type: ignore[attr-defined]
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "reason"
+    r = await approver.post(f"/api/v1/bulletins/{bid}/stop", json={"reason": "phát nhầm bản tin"}, headers=h)  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    assert r.json()["rows"] == {"loudspeaker": {"sent": 1}} and r.json()["status"] == "stopped"
+    answer = await asyncio.wait_for(waiting, 10)  # the long poll is answered at once, without the item
+    assert answer.status_code == 200 and answer.json()["items"] == []
+    async with gateway.services.sessions() as s:
+        (row,) = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars()
+        bulletin = await s.get(Bulletin, bid)
+        from gateway.db.models import AuditLog
+
+        (logged,) = (await s.execute(select(AuditLog).where(AuditLog.action == "stop"))).scalars()
+    assert row.state == "cancelled" and "dừng phát" in row.detail and "phát nhầm bản tin" in row.detail
+    assert bulletin is not None and bulletin.status == "stopped"
+    assert logged.actor == "duyet" and logged.entity_id == str(bid) and logged.detail["reason"] == "phát nhầm bản tin"
+    again = await approver.post(f"/api/v1/bulletins/{bid}/stop", json={"reason": "lần nữa"}, headers=h)  # type: ignore[attr-defined]
+    assert again.status_code == 409
+    await gateway.run_worker()
+    async with gateway.services.sessions() as s:
+        (row,) = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars()
+    assert row.state == "cancelled"  # the worker did not put it back
+
+
+async def test_stop_cuts_a_playing_rtp_stream_and_does_not_queue_it_again(gateway: Gateway) -> None:
+    import socket
+
+    from tests.gateway.test_devices import market_day
+
+    users = await seed(gateway)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as speaker:
+        speaker.bind(("127.0.0.1", 0))
+        speaker.settimeout(0.5)
+        await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
+        bid = await market_day(users, repeats=4)
+        await gateway.run_worker()
+        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(10)])  # on air
+        admin, csrf = users["admin"]
+        r = await admin.post(  # type: ignore[attr-defined]
+            f"/api/v1/bulletins/{bid}/stop", json={"reason": "sai nội dung"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert r.status_code == 200 and r.json()["cut"]["loudspeaker"] == 1
+
+        def drained() -> bool:
+            try:
+                while True:
+                    speaker.recv(2048)
+            except TimeoutError:
+                return True
+
+        assert await asyncio.wait_for(asyncio.to_thread(drained), 10)  # silence: no packet for 0.5 s
+        await gateway.run_worker()
+        async with gateway.services.sessions() as s:
+            (row,) = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars()
+        assert row.state == "cancelled"
+        await asyncio.sleep(1.0)
+        speaker.settimeout(0.1)
+        assert drained()  # nothing played again
+        await gateway.services.channels["loudspeaker"].close()  # type: ignore[attr-defined]
