@@ -120,3 +120,21 @@ async def test_stop_cuts_a_playing_rtp_stream_and_does_not_queue_it_again(gatewa
         speaker.settimeout(0.1)
         assert drained()  # nothing played again
         await gateway.services.channels["loudspeaker"].close()  # type: ignore[attr-defined]
+
+
+async def test_the_console_stop_button_asks_for_a_reason_and_a_confirmation(gateway: Gateway) -> None:
+    users, _device, bid = await _sent_pull_item(gateway)
+    operator, ocsrf = users["vanhanh"]  # an operator allowed to release emergencies may stop them
+    page = await operator.get(f"/bulletins/{bid}")  # type: ignore[attr-defined]
+    assert f'action="/bulletins/{bid}/stop"' in page.text and "Dừng phát" in page.text
+    form = {"csrf_token": ocsrf, "reason": "cảnh báo đã hết hiệu lực"}
+    unconfirmed = await operator.post(f"/bulletins/{bid}/stop", data=form)  # type: ignore[attr-defined]
+    assert unconfirmed.status_code == 303 and "confirm" in unconfirmed.headers["location"]
+    async with gateway.services.sessions() as s:
+        bulletin = await s.get(Bulletin, bid)
+        assert bulletin is not None and bulletin.status != "stopped"
+    done = await operator.post(f"/bulletins/{bid}/stop", data=form | {"confirm": "yes"})  # type: ignore[attr-defined]
+    assert done.status_code == 303 and "error" not in done.headers["location"]
+    shown = await operator.get(f"/bulletins/{bid}")  # type: ignore[attr-defined]
+    assert "Đã dừng phát" in shown.text and "cảnh báo đã hết hiệu lực" in shown.text
+    assert f'action="/bulletins/{bid}/stop"' not in shown.text  # nothing left to stop
