@@ -138,3 +138,71 @@ async def test_the_console_stop_button_asks_for_a_reason_and_a_confirmation(gate
     shown = await operator.get(f"/bulletins/{bid}")  # type: ignore[attr-defined]
     assert "Đã dừng phát" in shown.text and "cảnh báo đã hết hiệu lực" in shown.text
     assert f'action="/bulletins/{bid}/stop"' not in shown.text  # nothing left to stop
+
+
+async def test_stop_hangs_up_the_call_in_progress_over_ami_and_cancels_the_queued_ones(gateway: Gateway) -> None:
+    import dataclasses
+
+    from gateway.config import AsteriskServer
+    from gateway.db.models import CallAttempt
+    from gateway.telephony.setup import build_telephony
+    from tests.gateway.test_telephony import subscribe
+    from tests.support.asterisk import Asterisk
+    from tests.support.smsc import wait_until
+
+    asterisk = Asterisk(speed=1.0)  # real time: the bulletin lasts long enough to be cut
+    await asterisk.start()
+    services = gateway.services
+    settings = dataclasses.replace(
+        services.settings,
+        asterisk=(AsteriskServer("xa", port=asterisk.port, username="loa", secret="s3cret", channels=1),),
+        agi_listen="127.0.0.1:0",
+        call_cps=20.0,
+        quiet_hours={},
+    )
+    built = build_telephony(settings, services.sessions, services.renderer, services.spool, None, "w1")  # type: ignore[arg-type]
+    assert built is not None
+    built.channel.window = None
+    services.dispatcher.worker, services.dispatcher.settings = "w1", settings
+    services.channels["call"] = built.channel
+    services.telephony = built
+    await built.start()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(services.dispatcher.run(stop, interval=0.1))
+    try:
+        users = await seed(gateway)
+        await subscribe(gateway, ["+84912000001", "+84912000002", "+84912000003"])
+        editor, ecsrf = users["bientap"]
+        body = {
+            "title": "Thông báo",
+            "body": " ".join(["Trạm y tế xã tiêm phòng dại cho chó mèo vào sáng thứ hai."] * 6),
+            "priority": "emergency",
+            "targets": [{"channel": "call", "area": "XA1"}],
+        }
+        bid = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])  # type: ignore[attr-defined]
+        operator, ocsrf = users["vanhanh"]
+        h = {"X-CSRF-Token": ocsrf}
+        assert (await operator.post(f"/api/v1/bulletins/{bid}/emergency", headers=h)).status_code == 200  # type: ignore[attr-defined]
+        await wait_until(lambda: any(s["ChannelStateDesc"] == "Up" for s in asterisk.live.values()), within=60)
+        await asyncio.sleep(0.5)  # the resident is listening
+        r = await operator.post(f"/api/v1/bulletins/{bid}/stop", json={"reason": "gọi nhầm"}, headers=h)  # type: ignore[attr-defined]
+        assert r.status_code == 200, r.text
+        settled = r.json()["rows"]["call"]  # the one on the line, one claimed ahead by the feeder, the rest queued
+        assert r.json()["cut"]["call"] == 1 and sum(settled.values()) == 3 and settled["in_progress"] >= 1
+        await wait_until(lambda: not asterisk.live, within=10)  # hung up
+        (log,) = asterisk.calls.values()
+        await asyncio.wait_for(log.ended.wait(), 10)
+        assert log.cause == 16
+        await asyncio.sleep(1.5)
+        assert len(asterisk.originates) == 1  # the queued calls, the one claimed ahead too, were never dialled
+        async with services.sessions() as s:
+            rows = list((await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars())
+            (attempt,) = (await s.execute(select(CallAttempt))).scalars()
+        assert {r.state for r in rows} == {"cancelled"} and all("gọi nhầm" in r.detail for r in rows)
+        assert attempt.ended_at is not None and attempt.cause == 16  # the attempt record closed as any call
+    finally:
+        stop.set()
+        await worker
+        await built.close()
+        await built.channel.close()
+        await asterisk.stop()
