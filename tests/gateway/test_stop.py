@@ -13,6 +13,7 @@ from sqlalchemy import select
 from gateway.db.models import Bulletin, Delivery
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_devices import emergency, register
+from tests.support.smsc import Smsc
 
 pytestmark = pytest.mark.asyncio
 
@@ -206,3 +207,76 @@ async def test_stop_hangs_up_the_call_in_progress_over_ami_and_cancels_the_queue
         await built.close()
         await built.channel.close()
         await asterisk.stop()
+
+
+async def test_stop_cancels_sms_not_yet_submitted_and_counts_the_parts_the_smsc_accepted(
+    gateway: Gateway, smsc: Smsc
+) -> None:
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from gateway.bulletins.schedule import LOCAL
+    from gateway.config import QuietHours
+    from gateway.db.models import SmsPart
+    from tests.gateway.test_sms_service import release, subscribe
+
+    service = await _start_sms(gateway, smsc)
+    try:
+        users = await seed(gateway)
+        await subscribe(smsc, "84912000001", "84912000002")
+        local = datetime.now(LOCAL)
+        quiet = QuietHours(
+            (local - timedelta(hours=1)).strftime("%H:%M"), (local + timedelta(hours=1)).strftime("%H:%M")
+        )
+        dispatcher = gateway.services.dispatcher
+        dispatcher.settings = dataclasses.replace(dispatcher.settings, quiet_hours={"sms": quiet})
+        long_text = "Thông báo: " + "lịch cắt điện thôn Một sáng mai từ bảy giờ đến mười một giờ. " * 3
+        bid = await release(gateway, users, long_text, "normal")  # held by quiet hours: both rows pending
+        async with gateway.services.sessions() as s:
+            first = min((await s.execute(select(Delivery.id).where(Delivery.bulletin_id == bid))).scalars())
+            await s.execute(update(Delivery).where(Delivery.id == first).values(next_attempt_at=datetime.now(UTC)))
+            await s.commit()  # one resident's turn came: her parts go out
+        before = len(smsc.accepted)
+        await gateway.run_worker()
+        accepted = len(smsc.accepted) - before
+        assert accepted >= 2  # a long Vietnamese text: several UCS-2 parts
+        approver, acsrf = users["duyet"]
+        r = await approver.post(  # type: ignore[attr-defined]
+            f"/api/v1/bulletins/{bid}/stop", json={"reason": "sai giờ cắt điện"}, headers={"X-CSRF-Token": acsrf}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"]["sms"] == {"sent": 1, "pending": 1}
+        assert r.json()["sms_parts_accepted"] == accepted  # already with the SMSC: cannot be recalled
+        dispatcher.settings = dataclasses.replace(dispatcher.settings, quiet_hours={})
+        async with gateway.services.sessions() as s:
+            await s.execute(
+                update(Delivery).where(Delivery.bulletin_id == bid).values(next_attempt_at=datetime.now(UTC))
+            )
+            await s.commit()
+        await gateway.run_worker()
+        assert len(smsc.accepted) - before == accepted  # the other resident got nothing
+        async with gateway.services.sessions() as s:
+            states = {r.state for r in (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars()}
+            parts = len(list((await s.execute(select(SmsPart))).scalars()))
+        assert states == {"cancelled"} and parts >= accepted
+        page = await approver.get(f"/bulletins/{bid}")  # type: ignore[attr-defined]
+        assert f"{accepted} tin SMS đã được tổng đài nhắn tin tiếp nhận" in page.text
+    finally:
+        await service.close()
+
+
+async def _start_sms(gateway: Gateway, smsc: Smsc):  # type: ignore[no-untyped-def]
+    from gateway.sms.adapter import SmsChannel
+    from gateway.sms.service import SmsService
+    from gateway.sms.smpp.session import SessionConfig
+    from gateway.sms.smpp.transport import SmppConfig, SmppTransport
+    from tests.support.smsc import wait_until
+
+    session = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", reconnect_min_s=0.1, max_submit_tries=2)
+    service = SmsService(gateway.services.sessions, SmppTransport(SmppConfig(session, sender="UBNDXA")))
+    await service.start()
+    gateway.services.channels["sms"] = SmsChannel(service)
+    await wait_until(lambda: smsc.esmes)
+    return service
