@@ -280,3 +280,36 @@ async def _start_sms(gateway: Gateway, smsc: Smsc):  # type: ignore[no-untyped-d
     gateway.services.channels["sms"] = SmsChannel(service)
     await wait_until(lambda: smsc.esmes)
     return service
+
+
+async def test_an_agent_playing_a_stopped_bulletin_stops_at_once_and_never_plays_it_again(
+    gateway: Gateway, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.loudspeakers.agent import Agent, AgentConfig
+    from tests.support.smsc import wait_until
+
+    users, device, bid = await _sent_pull_item(gateway)
+    client = gateway.client()
+    client.headers["Authorization"] = device.headers["Authorization"]  # type: ignore[attr-defined]
+    config = AgentConfig("http://loa.test", "", tmp_path / "agent", player="sleep 120", wait_s=5)
+    agent = Agent(config, client)
+    stop = asyncio.Event()
+    running = asyncio.create_task(agent.run(stop))
+    try:
+        await wait_until(lambda: agent.playing is not None and agent._player is not None, within=20)
+        player = agent._player
+        assert player is not None and agent.playing is not None and agent.playing["bulletin"] == bid
+        approver, acsrf = users["duyet"]
+        r = await approver.post(  # type: ignore[attr-defined]
+            f"/api/v1/bulletins/{bid}/stop", json={"reason": "tin sai"}, headers={"X-CSRF-Token": acsrf}
+        )
+        assert r.status_code == 200
+        await asyncio.wait_for(player.wait(), 15)  # the long poll woke the agent: the player is gone
+        await wait_until(lambda: agent.playing is None, within=5)
+        (item,) = [i for i in agent.done]
+        assert agent.done[item] == "interrupted" and agent.schedule["stopped"] == [bid]
+        await asyncio.sleep(1.5)
+        assert agent.playing is None and agent.due() == []  # not started again
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
