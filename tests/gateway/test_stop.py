@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -313,3 +314,94 @@ async def test_an_agent_playing_a_stopped_bulletin_stops_at_once_and_never_plays
     finally:
         stop.set()
         await asyncio.wait_for(running, 30)
+
+
+async def test_a_stop_committed_by_another_process_is_cut_by_the_workers_next_tick(gateway: Gateway) -> None:
+    """The web process commits the stop; the worker that holds the RTP stream finds the row
+    cancelled on its next tick and cuts it (nothing lives in one process's memory only)."""
+    import socket
+
+    from gateway.delivery.stop import stop_rows
+    from tests.gateway.test_devices import market_day
+
+    users = await seed(gateway)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as speaker:
+        speaker.bind(("127.0.0.1", 0))
+        speaker.settimeout(0.5)
+        await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
+        bid = await market_day(users, repeats=4)
+        await gateway.run_worker()
+        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(10)])
+        async with gateway.services.sessions() as s:  # as another process would: rows only, no announce
+            await stop_rows(s, bid, reason="dừng từ máy khác", actor="duyet")
+            await s.commit()
+        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(10)])  # still on air here
+        await gateway.services.dispatcher.tick()
+
+        def drained() -> bool:
+            try:
+                while True:
+                    speaker.recv(2048)
+            except TimeoutError:
+                return True
+
+        assert await asyncio.wait_for(asyncio.to_thread(drained), 10)
+        await gateway.services.channels["loudspeaker"].close()  # type: ignore[attr-defined]
+
+
+async def test_stop_ends_a_live_icecast_source_and_marks_the_programme_that_carries_the_item(
+    gateway: Gateway,
+) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.db.models import ProgrammeRun, ProgrammeTemplate
+    from tests.gateway.test_devices import market_day
+    from tests.support.icecast import start_icecast
+    from tests.support.smsc import wait_until
+
+    users = await seed(gateway)
+    server = start_icecast()
+    try:
+        url = f"http://127.0.0.1:{server.port}/xa1.mp3"
+        await register(gateway, "LUONG-XA", kind="stream", rtp_address=url)
+        channel = gateway.services.channels["loudspeaker"]
+        channel.icecast_password = server.password  # type: ignore[attr-defined]
+        bid = await market_day(users, repeats=4)
+        async with gateway.services.sessions() as s:  # this morning's programme carries the item
+            template = ProgrammeTemplate(name="Bản tin sáng", times="06:00", areas="XA1")
+            s.add(template)
+            await s.flush()
+            chapters = [{"bulletin_id": bid, "title": "Chợ phiên", "start": 0.0, "duration": 30.0}]
+            s.add(ProgrammeRun(template_id=template.id, air_at=datetime.now(UTC), status="ready", chapters=chapters))
+            await s.commit()
+        await gateway.run_worker()
+        await wait_until(lambda: url in channel.casting, within=30)  # type: ignore[attr-defined]
+        await asyncio.sleep(1.0)
+        web = httpx.AsyncClient(timeout=5)
+
+        async def mount_status() -> int:
+            answer = await web.send(web.build_request("GET", url), stream=True)
+            await answer.aclose()
+            return answer.status_code
+
+        assert await mount_status() == 200  # on air
+        approver, acsrf = users["duyet"]
+        r = await approver.post(  # type: ignore[attr-defined]
+            f"/api/v1/bulletins/{bid}/stop", json={"reason": "sai lịch chợ"}, headers={"X-CSRF-Token": acsrf}
+        )
+        assert r.status_code == 200 and r.json()["cut"]["loudspeaker"] == 1 and len(r.json()["programmes"]) == 1
+        await wait_until(lambda: url not in channel.casting, within=5)  # type: ignore[attr-defined]
+        for _ in range(50):  # the mount is gone from Icecast: nobody hears it
+            if await mount_status() == 404:
+                break
+            await asyncio.sleep(0.2)
+        assert await mount_status() == 404
+        await web.aclose()
+        async with gateway.services.sessions() as s:
+            (run,) = (await s.execute(select(ProgrammeRun))).scalars()
+            (row,) = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars()
+        assert run.chapters[0]["stopped"] is True and f"Tin số {bid} đã bị dừng phát" in run.warning
+        assert row.state == "cancelled"  # not queued again, as an emergency's interruption would be
+        await channel.close()  # type: ignore[attr-defined]
+    finally:
+        server.stop()
