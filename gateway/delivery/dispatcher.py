@@ -22,9 +22,8 @@ from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
 from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
-from gateway.delivery import ledger, planner
+from gateway.delivery import ledger, planner, stop
 from gateway.delivery.channel import Channel, Job
-from gateway.delivery.stop import Cuttable
 
 log = logging.getLogger(__name__)
 RENDER_AHEAD = timedelta(hours=6)
@@ -271,40 +270,17 @@ class Dispatcher:
             await asyncio.gather(*inflight, return_exceptions=True)
 
     async def sweep(self) -> None:
-        """A stop committed by another process (the web process, a CAP Cancel): cut what
-        this one holds of rows that were settled ``cancelled`` meanwhile, and remember the
-        bulletins so rows already claimed are not acted on."""
-        live: dict[str, set[int]] = {}
-        for name, channel in self.channels.items():
-            if isinstance(channel, Cuttable):
-                live[name] = channel.live_rows()
-        async with self.sessions() as session:
-            since = utcnow() - timedelta(hours=1)
-            self.stopped |= set(
-                (
-                    await session.execute(
-                        select(Bulletin.id).where(Bulletin.status.in_(OFF_AIR), Bulletin.updated_at >= since)
-                    )
-                ).scalars()
-            )
-            every = set().union(*live.values()) if live else set()
-            if not every:
-                return
-            gone = set(
-                (
-                    await session.execute(
-                        select(Delivery.id).where(Delivery.id.in_(every), Delivery.state == "cancelled")
-                    )
-                ).scalars()
-            )
-        for name, rows in live.items():
-            channel = self.channels[name]
-            if rows & gone and isinstance(channel, Cuttable):
-                await channel.cut(rows & gone)
+        """Stops committed by another process: see ``stop.sweep``."""
+        self.stopped |= await stop.sweep(self.sessions, self.channels)
 
     async def _deliver_one(self, channel: Channel, claim: ledger.Claim) -> None:
         if claim.bulletin_id in self.stopped:
-            return  # settled by the stop: the row is no longer this worker's
+            # Taken off the air after the claim: not acted on. A row the stop settled already
+            # refuses this report; one it did not (an alert cancelled elsewhere) is settled here.
+            async with self.sessions() as session:
+                off = ledger.Outcome("cancelled", detail="bản tin đã dừng phát hoặc bị hủy trước khi gửi")
+                await ledger.report(session, claim.id, self.worker, off, self.settings.max_attempts)
+            return
         job = await self._job(claim)
         try:
             outcome = await channel.deliver(job)

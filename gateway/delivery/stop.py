@@ -17,10 +17,11 @@ on its next tick (``Dispatcher.sweep``) and cuts what it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import OFF_AIR, audit
@@ -202,3 +203,35 @@ async def announce_stop(services: Any, bulletin_id: int) -> dict[str, int]:
     services.device_notifier.notify()
     dispatcher.wake.set()
     return cut
+
+
+async def sweep(sessions: async_sessionmaker[AsyncSession], channels: dict[str, Any]) -> set[int]:
+    """For the worker's tick: a stop committed by another process (the web process, a CAP
+    Cancel) cuts what this process holds of the rows it cancelled. Returns the bulletins
+    taken off the air within the hour, whose rows claimed already are not acted on."""
+    live = {name: channel.live_rows() for name, channel in channels.items() if isinstance(channel, Cuttable)}
+    async with sessions() as session:
+        since = utcnow() - timedelta(hours=1)
+        off_air = set(
+            (
+                await session.execute(
+                    select(Bulletin.id).where(Bulletin.status.in_(OFF_AIR), Bulletin.updated_at >= since)
+                )
+            ).scalars()
+        )
+        every = set().union(*live.values())
+        gone = (
+            set(
+                (
+                    await session.execute(
+                        select(Delivery.id).where(Delivery.id.in_(every), Delivery.state == "cancelled")
+                    )
+                ).scalars()
+            )
+            if every
+            else set()
+        )
+    for name, rows in live.items():
+        if rows & gone:
+            await channels[name].cut(rows & gone)
+    return off_air

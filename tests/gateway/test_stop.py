@@ -405,3 +405,41 @@ async def test_stop_ends_a_live_icecast_source_and_marks_the_programme_that_carr
         await channel.close()  # type: ignore[attr-defined]
     finally:
         server.stop()
+
+
+async def test_a_row_claimed_before_its_alert_was_cancelled_elsewhere_is_settled_not_delivered(
+    gateway: Gateway,
+) -> None:
+    """A worker holds claimed rows (a call feeder claims ahead); the alert is cancelled by
+    another path that leaves them in progress: the worker settles them instead of acting."""
+    from gateway.delivery import ledger
+
+    users = await seed(gateway)
+    editor, ecsrf = users["bientap"]
+    body = {
+        "title": "Khẩn",
+        "body": "Lũ quét.",
+        "priority": "emergency",
+        "targets": [{"channel": "file", "area": "XA1"}],
+    }
+    bid = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])  # type: ignore[attr-defined]
+    operator, ocsrf = users["vanhanh"]
+    assert (
+        await operator.post(f"/api/v1/bulletins/{bid}/emergency", headers={"X-CSRF-Token": ocsrf})
+    ).status_code == 200  # type: ignore[attr-defined]
+    dispatcher = gateway.services.dispatcher
+    await dispatcher.run_schedules()
+    async with gateway.services.sessions() as s:
+        (claim,) = await ledger.claim(s, "file", dispatcher.worker, 30)
+    async with gateway.services.sessions() as s:
+        bulletin = await s.get(Bulletin, bid)
+        assert bulletin is not None
+        bulletin.status = "cancelled"
+        await s.commit()
+    await dispatcher.sweep()
+    await dispatcher._deliver_one(gateway.services.channels["file"], claim)
+    async with gateway.services.sessions() as s:
+        row = await s.get(Delivery, claim.id)
+    assert row is not None and row.state == "cancelled" and "hủy" in row.detail
+    outbox = gateway.services.settings.outbox
+    assert not outbox.exists() or not any(outbox.rglob("*.wav"))
