@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.errors import WorkflowError
@@ -96,18 +96,18 @@ async def stop_rows(
     )
     for channel, state, n in counted.all():
         rows.setdefault(channel, {})[state] = n
-    for state, doing in ROW_REASONS.items():
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.bulletin_id == bulletin_id, Delivery.state == state)
-            .values(
-                state="cancelled",
-                lease_owner=None,
-                lease_expires_at=None,
-                detail=f"dừng phát ({doing}): {reason}"[:2000],
-            )
-            .execution_options(synchronize_session=False)
+    reasons = {state: f"dừng phát ({doing}): {reason}"[:2000] for state, doing in ROW_REASONS.items()}
+    await session.execute(  # one statement: a row changing state meanwhile is caught in its new state
+        update(Delivery)
+        .where(Delivery.bulletin_id == bulletin_id, Delivery.state.in_(tuple(ROW_REASONS)))
+        .values(
+            state="cancelled",
+            lease_owner=None,
+            lease_expires_at=None,
+            detail=case(reasons, value=Delivery.state, else_=reason),
         )
+        .execution_options(synchronize_session=False)
+    )
     row_ids = select(Delivery.id).where(Delivery.bulletin_id == bulletin_id).scalar_subquery()
     accepted = (
         await session.execute(
