@@ -212,6 +212,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         cases,
         devices,
         export,
+        on_air,
         programmes,
         public,
         reports,
@@ -224,6 +225,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.cases_pages import router as cases_pages_router
     from gateway.console.common import NotLoggedIn
     from gateway.console.devices_pages import router as devices_pages_router
+    from gateway.console.on_air_pages import router as on_air_pages_router
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
@@ -246,6 +248,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
+    app.include_router(on_air.router)
     app.include_router(case_media.router)
     app.include_router(cases.router)
     app.include_router(reports.router)
@@ -262,6 +265,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(cases_pages_router)
     app.include_router(devices_pages_router)
     app.include_router(programmes_pages_router)
+    app.include_router(on_air_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")

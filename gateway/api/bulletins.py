@@ -11,7 +11,7 @@ from gateway.api.deps import Caller, caller, db
 from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, ScheduleIn, TargetIn
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Artifact, Bulletin, Delivery, Render, utcnow
+from gateway.db.models import Artifact, Bulletin, Delivery, Render
 from gateway.delivery import ledger
 
 router = APIRouter(prefix="/api/v1", tags=["bulletins"])
@@ -99,7 +99,7 @@ async def return_bulletin(
 async def schedule(
     bulletin_id: int, data: ScheduleIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> BulletinOut:
-    bulletin = await service.schedule(session, who.user, bulletin_id, data.run_at or utcnow(), data.recurrence)
+    bulletin = await service.schedule(session, who.user, bulletin_id, data.run_at, data.recurrence)
     return await out(session, bulletin)
 
 

@@ -119,7 +119,8 @@ async def device_schedule(
     notifier = getattr(services, "device_notifier", None)
     services.presence.seen(device.id, utcnow())
     while True:
-        body, etag = schedule.document(device, await schedule.items_for(session, device))
+        items = await schedule.items_for(session, device)
+        body, etag = schedule.document(device, items, await schedule.off_air(session))
         left = deadline - time.monotonic()
         if etag != if_none_match or left <= 0:
             break

@@ -62,8 +62,12 @@ class ReturnIn(Strict):
 
 
 class ScheduleIn(Strict):
-    run_at: AwareDatetime | None = None  # now when absent
+    run_at: AwareDatetime | None = None  # absent: now, or the recurrence's next time
     recurrence: str = Field(default="", max_length=100)
+
+
+class StopIn(Strict):
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class PreviewIn(Strict):

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
-from gateway.bulletins.service import audit, targets_of
+from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
-from gateway.delivery import ledger, planner
+from gateway.delivery import ledger, planner, stop
 from gateway.delivery.channel import Channel, Job
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.feeders: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[int, tuple[float, Job]] = {}
+        self.stopped: set[int] = set()  # bulletins taken off the air: claimed rows of them are dropped
 
     def _feed(self, channel: Channel) -> None:
         running = self.feeders.get(channel.name)
@@ -81,6 +82,7 @@ class Dispatcher:
                     pass
 
     async def tick(self) -> bool:
+        await self.sweep()
         busy = await self.run_schedules()
         await self.render_ahead()
         for channel in self.channels.values():
@@ -98,7 +100,7 @@ class Dispatcher:
                 (
                     await session.execute(
                         select(Schedule)
-                        .where(Schedule.done.is_(False), Schedule.run_at <= utcnow())
+                        .where(Schedule.done.is_(False), Schedule.paused.is_(False), Schedule.run_at <= utcnow())
                         .join(Bulletin, Bulletin.id == Schedule.bulletin_id)
                         # Emergencies skip the queue (Thông tư 39/2020), then the oldest first.
                         .order_by((Bulletin.priority == "emergency").desc(), Schedule.run_at)
@@ -125,6 +127,7 @@ class Dispatcher:
                         .join(Schedule, Schedule.bulletin_id == Bulletin.id)
                         .where(
                             Schedule.done.is_(False),
+                            Schedule.paused.is_(False),
                             Schedule.run_at <= utcnow() + RENDER_AHEAD,
                             Bulletin.status == "scheduled",
                             ~rendered.exists(),
@@ -153,10 +156,10 @@ class Dispatcher:
     async def start_occurrence(self, schedule_id: int) -> None:
         async with self.sessions() as session:
             sched = await session.get(Schedule, schedule_id)
-            if sched is None or sched.done:
+            if sched is None or sched.done or sched.paused:
                 return
             bulletin = await session.get(Bulletin, sched.bulletin_id)
-            if bulletin is None or bulletin.status == "cancelled":
+            if bulletin is None or bulletin.status in OFF_AIR:
                 sched.done = True
                 await session.commit()
                 return
@@ -173,7 +176,12 @@ class Dispatcher:
             values = {"occurrence": occurrence + 1, "run_at": following} if following else {"done": True}
             taken = await session.execute(
                 update(Schedule)
-                .where(Schedule.id == sched.id, Schedule.occurrence == occurrence, Schedule.done.is_(False))
+                .where(
+                    Schedule.id == sched.id,
+                    Schedule.occurrence == occurrence,
+                    Schedule.done.is_(False),
+                    Schedule.paused.is_(False),
+                )
                 .values(**values)
             )
             if not taken.rowcount:  # type: ignore[attr-defined]
@@ -261,7 +269,18 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*inflight, return_exceptions=True)
 
+    async def sweep(self) -> None:
+        """Stops committed by another process: see ``stop.sweep``."""
+        self.stopped |= await stop.sweep(self.sessions, self.channels)
+
     async def _deliver_one(self, channel: Channel, claim: ledger.Claim) -> None:
+        if claim.bulletin_id in self.stopped:
+            # Taken off the air after the claim: not acted on. A row the stop settled already
+            # refuses this report; one it did not (an alert cancelled elsewhere) is settled here.
+            async with self.sessions() as session:
+                off = ledger.Outcome("cancelled", detail="bản tin đã dừng phát hoặc bị hủy trước khi gửi")
+                await ledger.report(session, claim.id, self.worker, off, self.settings.max_attempts)
+            return
         job = await self._job(claim)
         try:
             outcome = await channel.deliver(job)

@@ -68,3 +68,9 @@
   }
   document.querySelectorAll("textarea[data-sms-count]").forEach(smsCounter);
 })();
+// A form that changes what residents hear asks once more before it is sent.
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+  });
+});
