@@ -99,6 +99,8 @@ class Settings:
     call_retry_no_answer: str = "15m,60m"  # no answer (18/19), phone off (20)
     call_congestion_backoff: str = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: int = 2  # bulletin calls answered per number per day (emergencies exempt); 0: none
+    import_roots: str = ""  # folders `folder` import sources may watch, comma-separated; default: <data_dir>/imports
+    fetch_allow: str = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24, tin.xa.local"
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -130,6 +132,15 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.file_channel_dir or self.data_dir / "outbox"
+
+    @property
+    def import_root_paths(self) -> tuple[Path, ...]:
+        roots = tuple(Path(p.strip()) for p in self.import_roots.split(",") if p.strip())
+        return roots or (self.data_dir / "imports",)
+
+    @property
+    def fetch_allow_list(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.fetch_allow.split(",") if p.strip())
 
 
 _TYPES: dict[str, type] = {
@@ -175,6 +186,8 @@ _TYPES: dict[str, type] = {
     "call_retry_no_answer": str,
     "call_congestion_backoff": str,
     "call_daily_cap": int,
+    "import_roots": str,
+    "fetch_allow": str,
 }
 _SERVER_TYPES: dict[str, type] = {
     "name": str,
@@ -355,6 +368,12 @@ def _validate(s: Settings) -> list[str]:
         s.agi_address  # noqa: B018 (parse check)
     except ValueError:
         problems.append("agi_listen: phải có dạng máy:cổng, ví dụ 127.0.0.1:4573")
+    for root in s.import_roots.split(","):
+        if root.strip() and not Path(root.strip()).is_absolute():
+            problems.append(f"import_roots: '{root.strip()}' phải là đường dẫn tuyệt đối, ví dụ /srv/loa/tin-moi")
+    for entry in s.fetch_allow_list:
+        if not _host_or_network(entry):
+            problems.append(f"fetch_allow: '{entry}' không phải tên máy, địa chỉ IP hay dải mạng (ví dụ 10.0.0.0/8)")
     if s.agi_url and not s.agi_url.startswith("agi://"):
         problems.append("agi_url: phải bắt đầu bằng agi://")
     try:
@@ -364,3 +383,14 @@ def _validate(s: Settings) -> list[str]:
     except Exception:
         problems.append(f"timezone: không biết múi giờ '{s.timezone}'")
     return problems
+
+
+def _host_or_network(entry: str) -> bool:
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return True
+    except ValueError:
+        return re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", entry) is not None

@@ -14,7 +14,7 @@ from gateway.api.schemas import CaseReplyIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact
 from gateway.feedback import replies, service
-from gateway.feedback.intake import MAX_BYTES, Recording, receive
+from gateway.feedback.intake import Recording, receive
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -36,8 +36,7 @@ async def file_recording(
         raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(service.CHANNELS)}", 422)
     services = request.app.state.services
     recording = Recording(channel, caller_number.strip(), area or None, text.strip())
-    data = await audio.read(MAX_BYTES + 1)
-    filed = await receive(services.spool, services.sessions, data, audio.filename or "", recording)
+    filed = await receive(services.spool, services.sessions, audio.file, audio.filename or "", recording)
     if isinstance(filed, str):
         return JSONResponse(
             {"accepted": filed, "message": "đã nhận bản ghi; sẽ vào sổ phản ánh khi cơ sở dữ liệu sẵn sàng"},

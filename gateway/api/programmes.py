@@ -3,6 +3,7 @@ and their log, drafts from files, programme templates and their compiled runs.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db, require_role
+from gateway.api.limits import DOCUMENT
 from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import (
@@ -26,7 +28,7 @@ from gateway.programmes import extract, manage, preview, sources
 from gateway.programmes.runs import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
-MAX_UPLOAD = 1024 * 1024  # the gateway's body limit: a Word bulletin is tens of KB
+MAX_UPLOAD = DOCUMENT.max_bytes  # a Word bulletin is tens of KB; with photos, a few MB
 
 
 def _run_out(run: ImportRun) -> dict[str, Any]:
@@ -117,9 +119,9 @@ async def upload(
 
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise WorkflowError("file", f"tệp quá lớn (tối đa {MAX_UPLOAD // 1024} KB)", 413)
+        raise WorkflowError("file", f"tệp quá lớn (tối đa {MAX_UPLOAD // 2**20} MB)", 413)
     try:
-        article = sources.read_file(Path(file.filename or "tep.txt"), data)
+        article = await asyncio.to_thread(sources.read_file, Path(file.filename or "tep.txt"), data)
     except extract.ExtractError as exc:
         raise WorkflowError(exc.field, exc.message, 422) from exc
     return await _file_one(request, who, article, "upload", None)

@@ -4,6 +4,7 @@ did not fit and why)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
+from gateway.api.limits import DOCUMENT
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, page, who
@@ -82,11 +84,11 @@ async def upload(
 ) -> Response:
     try:
         user = await staff_form(request, session, csrf_token, "nhập tin")
-        data = await file.read(1024 * 1024 + 1)
-        if len(data) > 1024 * 1024:
-            raise WorkflowError("file", "tệp quá lớn (tối đa 1024 KB)", 413)
+        data = await file.read(DOCUMENT.max_bytes + 1)
+        if len(data) > DOCUMENT.max_bytes:
+            raise WorkflowError("file", f"tệp quá lớn (tối đa {DOCUMENT.max_bytes // 2**20} MB)", 413)
         try:
-            article = sources.read_file(Path(file.filename or "tep.txt"), data)
+            article = await asyncio.to_thread(sources.read_file, Path(file.filename or "tep.txt"), data)
         except extract.ExtractError as exc:
             raise WorkflowError(exc.field, exc.message, 422) from exc
         bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
