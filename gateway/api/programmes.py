@@ -99,7 +99,10 @@ async def import_log(
 
 
 async def _file_one(request: Request, who: Caller, article: extract.Article, kind: str, link: str | None) -> Any:
-    bulletin_id = await manage.import_one(request.app.state.services.sessions, article, kind, who.user, link)
+    try:
+        bulletin_id = await manage.import_one(request.app.state.services.sessions, article, kind, who.user, link)
+    except extract.ExtractError as exc:  # nothing left after cleaning
+        raise WorkflowError(exc.field, exc.message, 422) from exc
     removed = [{"text": r.text, "reason": r.reason} for r in article.cleaned.removed]
     return {
         "bulletin_id": bulletin_id,

@@ -89,9 +89,9 @@ async def upload(
             raise WorkflowError("file", f"tệp quá lớn (tối đa {DOCUMENT.max_bytes // 2**20} MB)", 413)
         try:
             article = await asyncio.to_thread(sources.read_file, Path(file.filename or "tep.txt"), data)
+            bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
         except extract.ExtractError as exc:
             raise WorkflowError(exc.field, exc.message, 422) from exc
-        bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     if bulletin_id is None:
