@@ -100,7 +100,13 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         sessions, services.device_notifier, icecast_password=settings.icecast_password, live_hub=services.live
     )
     services.presence = Presence(sessions)
-    services.programmes = ProgrammeWorker(sessions, renderer, settings.timezone)
+    services.programmes = ProgrammeWorker(
+        sessions,
+        renderer,
+        settings.timezone,
+        import_roots=settings.import_root_paths,
+        fetch_allow=settings.fetch_allow_list,
+    )
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:
         if settings.sms_transport_kind == "kannel":

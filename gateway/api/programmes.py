@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from gateway.db.models import (
     ProgrammeRun,
     ProgrammeTemplate,
 )
-from gateway.programmes import extract, manage, preview, sources
+from gateway.programmes import extract, manage, preview, reach, sources
 from gateway.programmes.runs import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
@@ -66,10 +65,14 @@ async def list_sources(session: AsyncSession = Depends(db), who: Caller = Depend
 
 @router.post("/import/sources", status_code=201)
 async def add_source(
-    data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*manage.STAFF))
+    data: ImportSourceIn,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role(*manage.STAFF)),
 ) -> dict[str, Any]:
+    roots = request.app.state.services.settings.import_root_paths
     source = await manage.add_source(
-        session, who.user.username, data.name, data.kind, data.location, data.interval_minutes
+        session, who.user, data.name, data.kind, data.location, data.interval_minutes, roots
     )
     return _source_out(source)
 
@@ -84,9 +87,11 @@ async def run_source_now(
     source = await session.get(ImportSource, source_id)
     if source is None:
         raise WorkflowError("source_id", f"không có nguồn tin số {source_id}", 404)
-    sessions = request.app.state.services.sessions
-    async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
-        run = await sources.run_source(sessions, source, client)
+    services = request.app.state.services
+    settings = services.settings
+    client = await asyncio.to_thread(reach.client, settings.fetch_allow_list, sources.TIMEOUT)
+    async with client:
+        run = await sources.run_source(services.sessions, source, client, settings.import_root_paths)
     return {"status": run.status, "created": run.created, "duplicates": run.duplicates, "errors": run.errors}
 
 

@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, page, who
 from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
-from gateway.programmes import extract, manage, sources
+from gateway.programmes import extract, manage, reach, sources
 
 router = APIRouter(include_in_schema=False)
 RUN_LABELS = {"ok": "tốt", "partial": "một phần", "failed": "lỗi", "running": "đang chạy"}
@@ -110,7 +109,8 @@ async def add_source(
 ) -> Response:
     try:
         user = await staff_form(request, session, csrf_token, "thêm nguồn tin")
-        await manage.add_source(session, user.username, name.strip(), kind, location.strip())
+        roots = request.app.state.services.settings.import_root_paths
+        await manage.add_source(session, user, name.strip(), kind, location.strip(), roots=roots)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes")
@@ -125,8 +125,12 @@ async def run_source(
         source = await session.get(ImportSource, source_id)
         if source is None:
             raise WorkflowError("source", "không có nguồn tin này", 404)
-        async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
-            run = await sources.run_source(request.app.state.services.sessions, source, client)
+        settings = request.app.state.services.settings
+        client = await asyncio.to_thread(reach.client, settings.fetch_allow_list, sources.TIMEOUT)
+        async with client:
+            run = await sources.run_source(
+                request.app.state.services.sessions, source, client, settings.import_root_paths
+            )
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes") if not run.errors else back("/programmes", "nguồn tin: " + "; ".join(run.errors[:3]))

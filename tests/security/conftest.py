@@ -3,14 +3,19 @@ as the console asks), for the security suite."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from gateway.app import build_services, create_app, start
+from gateway.config import Settings
+from tests.gateway.conftest import Gateway
 from tests.support.server import admin_password, free_port, start_server
 
 NEW_PASSWORD = "mat-khau-moi-rat-dai-1"
@@ -53,7 +58,7 @@ def api_token(base: str, password: str) -> str:
         return str(r.json()["token"])
 
 
-def start(tmp: Path, env: dict[str, str] | None = None) -> Running:
+def serve(tmp: Path, env: dict[str, str] | None = None) -> Running:
     port, log = free_port(), tmp / "server.log"
     proc = start_server(tmp / "data", port, log, env=env)
     return Running(proc, port, tmp / "data", log, api_token(f"http://127.0.0.1:{port}", admin_password(log)))
@@ -61,7 +66,19 @@ def start(tmp: Path, env: dict[str, str] | None = None) -> Running:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start(tmp_path_factory.mktemp("security"))
+    running = serve(tmp_path_factory.mktemp("security"))
     yield running
     running.proc.terminate()
     running.proc.wait(15)
+
+
+@contextlib.asynccontextmanager
+async def in_process(data: Path, **settings: Any) -> AsyncIterator[Gateway]:
+    """An in-process gateway on SQLite (driven over ASGI by httpx) with these settings."""
+    services = build_services(Settings(data_dir=data, lease_seconds=30, **settings))
+    await start(services)
+    assert services.first_admin_password
+    try:
+        yield Gateway(services, create_app(services, run_worker=False), services.first_admin_password)
+    finally:
+        await services.engine.dispose()
