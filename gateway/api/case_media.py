@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.cases import out
 from gateway.api.deps import Caller, caller, db
+from gateway.api.files import artifact_file
 from gateway.api.schemas import CaseReplyIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact
@@ -52,7 +53,7 @@ async def case_audio(ticket: str, session: AsyncSession = Depends(db), who: Call
     artifact = await session.get(Artifact, case.audio_sha256) if case.audio_sha256 else None
     if artifact is None:
         raise WorkflowError("audio", "phản ánh này không có bản ghi âm", 404)
-    return FileResponse(artifact.path, media_type=artifact.media_type)
+    return await artifact_file(artifact.path, artifact.media_type)
 
 
 @router.post("/cases/{ticket}/reply")

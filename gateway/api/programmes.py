@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db, require_role
+from gateway.api.files import artifact_file
 from gateway.api.limits import DOCUMENT
 from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
 from gateway.bulletins.errors import WorkflowError
@@ -249,7 +250,7 @@ async def listen(
         raise WorkflowError(
             "run_id", "chương trình này chưa có âm thanh MP3 (đang tạo lỗi, trống, hoặc thiếu ffmpeg)", 404
         )
-    return FileResponse(artifact.path, media_type=artifact.media_type)
+    return await artifact_file(artifact.path, artifact.media_type)
 
 
 @router.get("/programmes/runs")
