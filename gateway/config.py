@@ -17,10 +17,12 @@ from pydantic.dataclasses import dataclass
 
 from gateway.config_rules import (
     STRICT,
+    AbsolutePaths,
     AgiUrl,
     Clock,
     DatabaseUrl,
     Delays,
+    HostsOrNetworks,
     HttpUrl,
     Listen,
     PathValue,
@@ -114,6 +116,8 @@ class Settings:
     call_retry_no_answer: Delays = "15m,60m"  # no answer (18/19), phone off (20)
     call_congestion_backoff: Delays = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: Annotated[int, Field(ge=0, le=100)] = 2  # bulletin calls answered per number per day; 0: none
+    import_roots: AbsolutePaths = ""  # folders `folder` sources may watch; default: <data_dir>/imports
+    fetch_allow: HostsOrNetworks = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24"
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -150,6 +154,15 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.file_channel_dir or self.data_dir / "outbox"
+
+    @property
+    def import_root_paths(self) -> tuple[Path, ...]:
+        roots = tuple(Path(p.strip()) for p in self.import_roots.split(",") if p.strip())
+        return roots or (self.data_dir / "imports",)
+
+    @property
+    def fetch_allow_list(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.fetch_allow.split(",") if p.strip())
 
 
 NESTED = ("asterisk", "quiet_hours")

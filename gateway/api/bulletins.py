@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db
+from gateway.api.files import artifact_file
 from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, ScheduleIn, TargetIn
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
@@ -173,7 +174,7 @@ async def audio(
                 ]
             },
         )
-    return FileResponse(row.path, media_type=row.media_type)
+    return await artifact_file(row.path, row.media_type)
 
 
 @router.post("/preview")

@@ -23,6 +23,7 @@ from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
 from gateway.delivery import ledger, planner, stop
+from gateway.delivery.backoff import RenderBackoff
 from gateway.delivery.channel import Channel, Job
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Dispatcher:
         self.feeders: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[int, tuple[float, Job]] = {}
         self.stopped: set[int] = set()  # bulletins taken off the air: claimed rows of them are dropped
+        self.render_backoff = RenderBackoff()
 
     def _feed(self, channel: Channel) -> None:
         running = self.feeders.get(channel.name)
@@ -109,9 +111,10 @@ class Dispatcher:
                 .scalars()
                 .all()
             )
+        started = False
         for sched in due:
-            await self.start_occurrence(sched.id)
-        return bool(due)
+            started = await self.start_occurrence(sched.id) or started
+        return started  # a schedule waiting for its render is not work done: the loop may rest
 
     async def render_ahead(self) -> None:
         """Render what is scheduled within ``RENDER_AHEAD`` now, so loudspeaker clusters can
@@ -143,32 +146,45 @@ class Dispatcher:
                 await self._render(session, bulletin)
 
     async def _render(self, session: AsyncSession, bulletin: Bulletin) -> bool:
-        """Render the bulletin's formats; on failure keep the reason on the bulletin."""
+        """Render the bulletin's formats; on failure keep the reason on the bulletin (once)
+        and wait before the next try (``RenderBackoff``)."""
+        usable = await asyncio.to_thread(self.renderer.store.usable)
+        if not self.render_backoff.ready(bulletin.id, usable):
+            return False
         try:
             await self.renderer.render(session, bulletin)
         except Exception as exc:
-            bulletin.render_error = str(exc)[:2000]
-            await session.commit()
-            log.exception("render of bulletin %s failed", bulletin.id)
+            usable = await asyncio.to_thread(self.renderer.store.usable)
+            reason = str(exc)[:2000]
+            if isinstance(exc, OSError) and not usable:  # the same words each time: told once
+                root = self.renderer.store.root
+                reason = f"không ghi được vào thư mục âm thanh {root} ({exc.strerror}): bị xóa, chưa gắn hoặc chỉ đọc"
+            if self.render_backoff.failed(bulletin.id, reason, usable):
+                bulletin.render_error = reason
+                await session.commit()
+                log.exception("render of bulletin %s failed; tried again later, with a growing wait", bulletin.id)
             return False
+        if self.render_backoff.succeeded(bulletin.id):
+            log.info("render of bulletin %s succeeded after failing", bulletin.id)
         return True
 
-    async def start_occurrence(self, schedule_id: int) -> None:
+    async def start_occurrence(self, schedule_id: int) -> bool:
+        """Render and queue one due occurrence; whether it was queued."""
         async with self.sessions() as session:
             sched = await session.get(Schedule, schedule_id)
             if sched is None or sched.done or sched.paused:
-                return
+                return False
             bulletin = await session.get(Bulletin, sched.bulletin_id)
             if bulletin is None or bulletin.status in OFF_AIR:
                 sched.done = True
                 await session.commit()
-                return
+                return True
             if bulletin.status == "scheduled":
                 bulletin.status = "rendering"
                 await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
                 await session.commit()
             if not await self._render(session, bulletin):
-                return
+                return False
             targets = await targets_of(session, bulletin.id)
             occurrence = sched.occurrence
             # Take the schedule: only one worker passes this guarded update.
@@ -186,7 +202,7 @@ class Dispatcher:
             )
             if not taken.rowcount:  # type: ignore[attr-defined]
                 await session.rollback()
-                return
+                return False
             rank = ledger.PRIORITY_RANK[bulletin.priority]
             occurrence_id = sched.id * 100000 + occurrence
             queued = await planner.queue(
@@ -212,6 +228,7 @@ class Dispatcher:
             )
             await session.commit()
         self.wake.set()
+        return True
 
     def _first_attempt(self, channel: str, bulletin: Bulletin) -> datetime:
         now = utcnow()

@@ -129,6 +129,26 @@ async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
     return sorted(items.values(), key=lambda i: (i.play_at, i.id))
 
 
+async def may_download(session: AsyncSession, device: DeviceLike, sha256: str) -> bool:
+    """Whether ``sha256`` is loudspeaker audio meant for this device: on its schedule now, or
+    of a bulletin its ledger rows name (a download resumed after the item was played).
+    Nothing else: not residents' recordings, not another commune's audio."""
+    if any(item.sha256 == sha256 for item in await items_for(session, device)):
+        return True
+    found = await session.execute(
+        select(Render.id)
+        .join(Delivery, Delivery.bulletin_id == Render.bulletin_id)
+        .where(
+            Render.artifact_sha256 == sha256,
+            Render.purpose == PURPOSE,
+            Delivery.channel == PURPOSE,
+            Delivery.target == device.code,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 class _OpenRows:
     """Every device's open ledger rows, loaded with one query and kept ``STARTED_TTL``
     seconds: 5,000 clusters polling cost one query per TTL instead of one per poll; one
