@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tts.text.codes import CodeRules
+from tts.text.context import ContextRules
 from tts.text.lexicon import Lexicon, is_vietnamese_syllable, spell
 from tts.text.numbers import (
     read_cardinal,
@@ -106,6 +107,7 @@ class RuleSet:
             else None
         )
         self._codes = CodeRules(lexicon, opts)
+        self._context = ContextRules()
 
     # --- dates ----------------------------------------------------------------------
     _full_date = re.compile(r"(?<![0-9/.-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![0-9]|[/.-][0-9])")
@@ -170,9 +172,10 @@ class RuleSet:
     # --- Roman numerals and ordinals ------------------------------------------------
     _roman = re.compile(
         r"(?i:\b(thứ|khóa|khoá|kỳ|kì|kỷ|kỉ|quý|lần|phần|chương|mục|đại hội|hội nghị|giai đoạn"
-        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|đợt|tiểu mục))\s+([IVXLCDM]{1,7})"
-        r"(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?"
+        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|khu|đợt|tiểu mục|hạng|bậc|lớp|điều|tiểu khu|đoàn))"
+        r"\s+([IVXLCDM]{1,7})(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?((?:\s*(?:,|và|hoặc|đến|tới|-|–)\s*[IVXLCDM]{1,7}(?![\wđĐ]))*)"
     )
+    _roman_next = re.compile(r"[IVXLCDM]{1,7}")
     _ordinal = re.compile(r"(?i:\b(thứ))\s+([0-9]{1,3})(?![0-9]|[.,/:][0-9])")
 
     def roman(self, text: str) -> str:
@@ -182,7 +185,10 @@ class RuleSet:
                 return m[0]
             spoken = read_ordinal(value) if m[1].lower() == "thứ" else read_cardinal(value)
             year = f" năm {read_cardinal(m[3], le=self.opts.le)}" if m[3] else ""
-            return f"{m[1]} {spoken}{year}"
+            # A list after the noun ("nhóm I và II", "khu vực I, II, III") reads every item.
+            more = self._roman_next.sub(lambda r: read_cardinal(roman_to_int(r[0]) or 0), m[4] or "")
+            more = more.replace("-", " đến ").replace("–", " đến ")
+            return f"{m[1]} {spoken}{year}{more}"
 
         return self._roman.sub(sub, text)
 
@@ -254,11 +260,24 @@ class RuleSet:
             return text
         return self._loanwords.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
 
+    def rates(self, text: str) -> str:
+        return self._context.rates(text, self._unit_words)
+
     def ordered(self) -> list[Rule]:
+        c = self._context
         return [
+            c.web,
+            c.identifiers,
             self._codes.document_codes,
             self._codes.phones,
+            c.long_digits,
+            c.plates,
+            c.service_numbers,
+            c.scores,
+            c.addresses,
+            self.rates,
             self.dates,
+            c.fractions,
             self.ranges,
             self.times,
             self.roman,
@@ -272,9 +291,18 @@ class RuleSet:
 
 
 RULE_ORDER = (
+    "web",
+    "identifiers",
     "document_codes",
     "phones",
+    "long_digits",
+    "plates",
+    "service_numbers",
+    "scores",
+    "addresses",
+    "rates",
     "dates",
+    "fractions",
     "ranges",
     "times",
     "roman",
