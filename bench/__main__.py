@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import loudspeaker_bench, programme_bench, sms_bench, telephony_bench
+from bench import loudspeaker_bench, normalize_bench, programme_bench, sms_bench, telephony_bench
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -130,7 +130,15 @@ def main() -> None:
     parser.add_argument(
         "--only-programmes", action="store_true", help="only the programme benchmark (a 15-minute programme)"
     )
+    parser.add_argument(
+        "--only-normalize", action="store_true", help="only the normalizer evaluation (Loa, soe-vinorm, vietnormalizer)"
+    )
+    parser.add_argument("--show-errors", type=int, default=0, help="with --only-normalize: print Loa's first N misses")
+    parser.add_argument("--no-anchors", action="store_true", help="with --only-normalize: Loa only")
     args = parser.parse_args()
+    if args.only_normalize:
+        normalize_bench.run(args.show_errors, anchors=not args.no_anchors)
+        return
     if args.only_programmes:
         programme_bench.main(prepare_viettts())
         return

@@ -27,6 +27,13 @@ _IDENT = re.compile(
     rf"(?i)(?<![{WORD_CHARS}])((?:{_IDENT_KEYS})(?:\s+(?:của\s+\w+\s+)?(?:là|số|:))?\s*:?\s*)"
     r"([0-9](?:[ .-]?[0-9]){2,39})(?![0-9/]|[.,][0-9])"
 )
+_IDENT_GAP = re.compile(
+    rf"(?i)(?<![{WORD_CHARS}])((?:{_IDENT_KEYS}|mã tra cứu|mã xác nhận|mã xác thực|mã otp)"
+    r"(?:\s+[^\W\d_]{1,12}){1,3}\s*:?\s*(?:là\s+|số\s+)?)"
+    r"([0-9](?:[ .]?[0-9]){3,39})(?![0-9/]|[.,][0-9])"
+)
+# Groups of four digits (a card or account number written "3713 0000 1234 5678").
+_FOUR_GROUPS = re.compile(r"(?<![\w.,])([0-9]{4}(?: [0-9]{4}){2,5})(?![\w]|[.,][0-9])")
 # A long digit string with a leading zero is an identifier wherever it stands.
 _ZERO_LED = re.compile(r"(?<![\w.,/:-])(0[0-9]{4,})(?![\w]|[.,/:-][0-9])")
 _LONG = re.compile(r"(?<![\w.,/:-])([0-9]{13,})(?![\w]|[.,/:-][0-9])")
@@ -34,17 +41,17 @@ _LONG = re.compile(r"(?<![\w.,/:-])([0-9]{13,})(?![\w]|[.,/:-][0-9])")
 _SERVICE = re.compile(r"(?<![\w.,/:-])(11[1-7]|1022|1080|1088|1089)(?![\w]|[.,/:-][0-9])")
 _SERVICE_BEFORE = re.compile(
     r"(?i)(?:gọi|số|số máy|tổng đài|đường dây(?: nóng)?|hotline|báo|liên hệ|điện thoại|qua|bấm|quay|nhấn"
-    r"|hoặc|và|hay|,|/|\(|:)\s*$"
+    r"|cảnh sát|công an|lực lượng|xe|trực ban|chiến sĩ|đội|trạm|khẩn cấp"
+    r"|(?:11[1-7]|1022|1080|1088|1089)\s*(?:,|và|hoặc|hay|/))\s*:?\s*$"
 )
 _SERVICE_AFTER = re.compile(
     r"(?i)\s*(?:$|[,;.:)!?/]|để|khi|ngay|miễn phí|hoặc|hay|và 1|của|cấp cứu|công an|cảnh sát|cứu hỏa"
     r"|cứu hoả|chữa cháy|cứu nạn|hỗ trợ|trực)"
 )
 
-_SCORE = re.compile(
-    r"(?i)((?:tỷ số|tỉ số|chung cuộc|thắng|thua|hòa|hoà|gỡ hòa|cách biệt|dẫn trước|dẫn)"
-    r"(?:\s+(?:chung cuộc|đậm|sát nút|cách biệt|trước|với tỷ số|với tỉ số|với|là|lần lượt))*\s*:?\s*)"
-    r"([0-9]{1,2})\s*[-–:]\s*([0-9]{1,2})(?![0-9]|[.,/][0-9])"
+_SCORE = re.compile(r"(?<![0-9.,/:-])([0-9]{1,2})\s*[-–:]\s*([0-9]{1,2})(?![0-9]|[.,/:][0-9])")
+_SCORE_CUE = re.compile(
+    r"(?i)(?:tỷ số|tỉ số|chung cuộc|thắng|thua|hòa|hoà|gỡ hòa|cách biệt|dẫn trước|dẫn)[^.;!?0-9]{0,40}$"
 )
 
 _PLATE = re.compile(
@@ -58,6 +65,8 @@ _FRACTION_AFTER = (
 _FRACTION = re.compile(
     rf"(?i)(?<![0-9/.,])([1-9])/([2-9]|10)(?![0-9]|/[0-9])(?=\s+(?:{_FRACTION_AFTER})(?![{WORD_CHARS}]))"
 )
+_FRACTION_ANY = re.compile(r"(?<![0-9/.,])([1-9])/([2-9]|10)(?![0-9]|/[0-9])(?=\s+[^\W\d_])")
+_NOT_FRACTION_BEFORE = re.compile(r"(?i)(?:lớp|phòng|số|tổ|khu|hẻm|ngõ|kiệt|ấp|nhà|ngày|mùng|mồng)\s*$")
 _FRACTION_CUED = re.compile(
     r"(?i)(?<![\wđ])(chiếm|khoảng|gần|hơn|được|bằng|còn|mất|tới|lên|xuống|giảm|tăng|thêm|quá|đạt|chỉ)"
     r"\s+([1-9])/([2-9]|10)(?![0-9]|/[0-9])"
@@ -68,6 +77,11 @@ _RATE_HEAD = (
     r"|km|ha|sào|công|giờ|phút|ngày|tháng|năm|bao|thùng|hộp|chiếc|bộ|buổi|kw|kwh|số|%"
 )
 _RATE = re.compile(rf"(?i)(?<![^\W\d_])({_RATE_HEAD})((?:/(?:[^\W\d_]+|km2|m2|m3))+)(?![{WORD_CHARS}/])")
+_PER_NOUNS = (
+    r"hộ|người|khẩu|tháng|năm|ngày|tuần|giờ|buổi|lượt|lần|ca|con|kg|ha|m2|m3|lít|km|chuyến|trẻ|suất|sào|công|chiếc"
+    r"|cái|học sinh|tấn|tạ"
+)
+_RATE_ANY = re.compile(rf"(?<![^\W\d_])([^\W\d_]{{1,12}})((?:/(?:{_PER_NOUNS}))+)(?![{WORD_CHARS}/])")
 _RATE_NOUN = {
     "km2": "ki lô mét vuông",
     "kg": "ki lô gam",
@@ -144,7 +158,9 @@ class ContextRules:
     """Context-decided rewrites; each method maps a line to a line."""
 
     def identifiers(self, text: str) -> str:
-        return _IDENT.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
+        text = _IDENT.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
+        text = _IDENT_GAP.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
+        return _FOUR_GROUPS.sub(lambda m: read_digits(m[1]), text)
 
     def long_digits(self, text: str) -> str:
         """After the phone rule: zero-led or very long digit strings keep every digit."""
@@ -162,7 +178,12 @@ class ContextRules:
         return _SERVICE.sub(sub, text)
 
     def scores(self, text: str) -> str:
-        return _SCORE.sub(lambda m: f"{m[1]}{read_cardinal(m[2])} {read_cardinal(m[3])}", text)
+        def sub(m: re.Match[str]) -> str:
+            if not _SCORE_CUE.search(m.string[max(0, m.start() - 50) : m.start()]):
+                return m[0]
+            return f"{read_cardinal(m[1])} {read_cardinal(m[2])}"
+
+        return _SCORE.sub(sub, text)
 
     def plates(self, text: str) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -174,8 +195,14 @@ class ContextRules:
         def frac(a: str, b: str) -> str:
             return f"{read_cardinal(a)} phần {read_cardinal(b)}"
 
+        def any_(m: re.Match[str]) -> str:
+            if int(m[1]) >= int(m[2]) or _NOT_FRACTION_BEFORE.search(m.string[max(0, m.start() - 8) : m.start()]):
+                return m[0]
+            return frac(m[1], m[2])
+
         text = _FRACTION_CUED.sub(lambda m: f"{m[1]} {frac(m[2], m[3])}", text)
-        return _FRACTION.sub(lambda m: frac(m[1], m[2]), text)
+        text = _FRACTION.sub(lambda m: frac(m[1], m[2]), text)
+        return _FRACTION_ANY.sub(any_, text)
 
     def rates(self, text: str, unit_words: dict[str, str]) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -192,18 +219,20 @@ class ContextRules:
                     out.append("một " + (_RATE_NOUN.get(noun.lower()) or unit_words.get(noun) or noun))
             return " ".join(out)
 
-        text = _PERCENT_POINT.sub(lambda m: f"{m[1]} phần trăm", text)
-        return _RATE.sub(sub, text)
+        text = _RATE.sub(sub, text)
+        text = _RATE_ANY.sub(sub, text)
+        return _PERCENT_POINT.sub(lambda m: f"{m[1]} phần trăm", text)
 
     def addresses(self, text: str) -> str:
         if not _ADDR_LINE.search(text):
             return text
+        several = len(_ADDR_NAMED.findall(text, 0, 2000)) + len(_ADDR_NUMBERED.findall(text, 0, 2000)) >= 2
         text = _ADDR_NUMBERED.sub(lambda m: f"{_ADDR_WORDS.get(m[1], 'khu phố')} {read_cardinal(m[2])}", text)
 
         def named(m: re.Match[str]) -> str:
             before = m.string[max(0, m.start() - 16) : m.start()]
             at_start = m.start() <= 16 and not before.strip()
-            if len(m[1]) == 1 and not at_start and not _ADDR_CUE.search(before):
+            if len(m[1]) == 1 and not (several or at_start or _ADDR_CUE.search(before)):
                 return m[0]
             return _ADDR_WORDS[m[1]] + " "
 
