@@ -41,7 +41,7 @@ _LONG = re.compile(r"(?<![\w.,/:-])([0-9]{13,})(?![\w]|[.,/:-][0-9])")
 _SERVICE = re.compile(r"(?<![\w.,/:-])(11[1-7]|1022|1080|1088|1089)(?![\w]|[.,/:-][0-9])")
 _SERVICE_BEFORE = re.compile(
     r"(?i)(?:gọi|số|số máy|tổng đài|đường dây(?: nóng)?|hotline|báo|liên hệ|điện thoại|qua|bấm|quay|nhấn"
-    r"|cảnh sát|công an|lực lượng|xe|trực ban|chiến sĩ|đội|trạm|khẩn cấp"
+    r"|cảnh sát|công an|lực lượng|xe|trực ban|chiến sĩ|đội|trạm|khẩn cấp|cấp cứu|cứu hỏa|cứu hoả|chữa cháy|cứu nạn"
     r"|(?:11[1-7]|1022|1080|1088|1089)\s*(?:,|và|hoặc|hay|/))\s*:?\s*$"
 )
 _SERVICE_AFTER = re.compile(
@@ -51,7 +51,7 @@ _SERVICE_AFTER = re.compile(
 
 _SCORE = re.compile(r"(?<![0-9.,/:-])([0-9]{1,2})\s*[-–:]\s*([0-9]{1,2})(?![0-9]|[.,/:][0-9])")
 _SCORE_CUE = re.compile(
-    r"(?i)(?:tỷ số|tỉ số|chung cuộc|thắng|thua|hòa|hoà|gỡ hòa|cách biệt|dẫn trước|dẫn)[^.;!?0-9]{0,40}$"
+    r"(?i)(?:tỷ số|tỉ số|chung cuộc|thắng|thua|hòa|hoà|gỡ hòa|cách biệt|dẫn trước|dẫn|trận đấu|trận)[^.;!?0-9]{0,40}$"
 )
 
 _PLATE = re.compile(

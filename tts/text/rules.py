@@ -88,7 +88,7 @@ class RuleSet:
     )
     _cued_day_month = re.compile(
         r"(?i)(?:(ngày|hôm|mùng|mồng|\()\s*([0-9]{1,2})[/-]([0-9]{1,2})"
-        r"|((?:sáng|trưa|chiều|tối|đêm)(?:\s+(?:mai|nay|qua))?|từ|đến|tới|và)\s+([0-9]{1,2})/([0-9]{1,2}))"
+        r"|((?:sáng|trưa|chiều|tối|đêm)(?:\s+(?:mai|nay|qua))?|từ|đến|tới|và|trước|hạn|hết)\s+([0-9]{1,2})/([0-9]{1,2}))"
         r"(?![0-9]|[/.,][0-9])"
     )
     _padded_day_month = re.compile(r"(?<![0-9/.,-])(0[1-9])-([0-9]{1,2})(?![0-9]|[/.,-][0-9])")
@@ -149,7 +149,8 @@ class RuleSet:
     # --- Roman numerals and ordinals ------------------------------------------------
     _roman = re.compile(
         r"(?i:\b(thứ|khóa|khoá|kỳ|kì|kỷ|kỉ|quý|lần|phần|chương|mục|đại hội|hội nghị|giai đoạn"
-        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|khu|đợt|tiểu mục|hạng|bậc|lớp|điều|tiểu khu|đoàn))"
+        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|khu|đợt|tiểu mục|hạng|bậc|lớp|điều|tiểu khu|đoàn|tiểu ban|ban"
+        r"|tiểu đoàn|trung đoàn|sư đoàn|quân đoàn|lữ đoàn))"
         r"\s+([IVXLCDM]{1,7})(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?((?:\s*(?:,|và|hoặc|đến|tới|-|–)\s*[IVXLCDM]{1,7}(?![\wđĐ]))*)"
     )
     _roman_next = re.compile(r"[IVXLCDM]{1,7}")
