@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tts.text.explain import CLASSES, MAX_TOKENS
 from tts.text.normalizer import Normalizer, load_overrides
@@ -58,3 +60,11 @@ def test_very_long_chunk_is_read_without_tracing() -> None:
     assert n.normalize("gọi 114 ngay") == "gọi một trăm mười bốn ngay"
     line = "gọi 114 ngay " * MAX_TOKENS  # no sentence end: one chunk, too long to trace
     assert n.normalize(line) == Normalizer().normalize(line)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789.,:/-%hHIVXđĐ@#~<> aăbcPQTx", max_size=80) | st.text(max_size=80))
+def test_explain_never_crashes_and_says_what_normalize_says(text: str) -> None:
+    n = Normalizer()
+    explained = [" ".join(r.spoken for r in line if r.spoken) for line in n.explain(text)]
+    assert explained == n.normalize(text).split("\n")
