@@ -3,7 +3,7 @@
 The set is tests/data/normalize_eval.tsv (class, written, expected readings separated by
 " || "). A sentence is right when its output equals one expected reading after both are
 lowercased, stripped of punctuation and of the regional variants every announcer accepts
-(ngàn/nghìn, lẻ/linh, mồng/mùng). Lines after the "# --- held-out" marker were written
+(ngàn/nghìn, lẻ/linh, mồng/mùng). Lines after each "# --- held-out" marker were written
 after the rules were tuned on the lines above it and are reported on their own.
 
 Anchors: soe-vinorm and vietnormalizer run in their own venv (build/bench/norm-venv; they
@@ -38,15 +38,15 @@ class Item:
     cls: str
     written: str
     expected: tuple[str, ...]
-    held_out: bool
+    held_out: int  # 0: tuned on; 1, 2: the held-out batches, in the order they were written
 
 
 def load_set(path: Path = EVAL) -> list[Item]:
     items: list[Item] = []
-    held_out = False
+    held_out = 0
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.startswith("# --- held-out"):
-            held_out = True
+            held_out += 1
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -141,7 +141,6 @@ def _rates(items: list[Item], right: list[bool]) -> tuple[float, dict[str, tuple
 
 def run(show_errors: int = 0, anchors: bool = True) -> dict[str, object]:
     items = load_set()
-    tuned = [i for i in items if not i.held_out]
     classes = sorted({i.cls for i in items})
     print(f"normalizer evaluation: {len(items)} sentences, {len(classes)} classes ({EVAL.relative_to(ROOT)})")
     results: dict[str, tuple[list[bool], str]] = {}
@@ -169,11 +168,11 @@ def run(show_errors: int = 0, anchors: bool = True) -> dict[str, object]:
             row += f"{100.0 * wrong / total:>15.1f}%"
         print(row)
     print(f"{'ALL (SER)':<18}{len(items):>5}" + "".join(f"{per_system[n][0]:>15.2f}%" for n in names))
-    if len(tuned) < len(items):
-        held = [i for i in items if i.held_out]
-        line = f"{'held-out only':<18}{len(held):>5}"
+    for batch in sorted({i.held_out for i in items} - {0}):
+        held = [i for i in items if i.held_out == batch]
+        line = f"{f'held-out {batch}':<18}{len(held):>5}"
         for n in names:
-            ok = [r for r, i in zip(results[n][0], items, strict=True) if i.held_out]
+            ok = [r for r, i in zip(results[n][0], items, strict=True) if i.held_out == batch]
             line += f"{100.0 * sum(1 for r in ok if not r) / len(ok):>15.2f}%"
         print(line)
     print(f"\nLoa: {len(items) / loa_s:.0f} sentences/s on this machine")

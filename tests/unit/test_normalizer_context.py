@@ -143,6 +143,8 @@ FOUND_BY_EVAL_SET = [
     ("16°B, 115°Đ", "mười sáu độ vĩ bắc một trăm mười lăm độ kinh đông"),
     ("dưới 3 độ C", "dưới ba độ xê"),
     ("đội B thắng", "đội bê thắng"),
+    ("Giám đốc Sở Y tế", "giám đốc sở y tế"),
+    ("Trạm Y tế xã", "trạm y tế xã"),
     ("quý 3/2024", "quý ba năm hai nghìn không trăm hai mươi tư"),
     ("sáng mai 7/9", "sáng mai bảy tháng chín"),
     ("chi 1/3 cho giáo dục", "chi một phần ba cho giáo dục"),
@@ -226,4 +228,4 @@ def test_evaluation_set_is_well_formed() -> None:
     assert len({i.cls for i in items}) >= 25
     assert all(i.expected and i.written.strip() for i in items)
     assert canonical("Ngàn, LẺ!") == "nghìn linh"
-    assert is_right("hai phần ba", items[0].__class__("fraction", "2/3", ("một", "hai phần ba"), False))
+    assert is_right("hai phần ba", items[0].__class__("fraction", "2/3", ("một", "hai phần ba"), 0))

@@ -229,7 +229,9 @@ class RuleSet:
         def sub(m: re.Match[str]) -> str:
             word = m[0]
             if len(word) == 1:
-                return spell(word)  # a lone capital is a letter: "đội B", "độ C", "Nguyễn Văn H."
+                # A lone capital is a letter ("đội B", "độ C", "Nguyễn Văn H."), unless it is a
+                # word by itself ("Sở Y tế", "nhóm A"): vowels are read as written.
+                return word.lower() if is_vietnamese_syllable(word) else spell(word)
             if not word.isupper():
                 return word
             return self._word(word)
