@@ -21,6 +21,10 @@ IDENTIFIERS = [
     ("mã hồ sơ 2300100", "mã hồ sơ hai ba không không một không không"),
     ("số hiệu 1005", "số hiệu một không không năm"),
     ("Mã định danh 00123456789", "mã định danh không không một hai ba bốn năm sáu bảy tám chín"),
+    # amounts and short numbers after an identifier keyword and other words keep their reading
+    ("tài khoản được cộng 5000 đồng", "tài khoản được cộng năm nghìn đồng"),
+    ("tài khoản của quỹ nhận 1500000 đồng", "tài khoản của quỹ nhận một triệu năm trăm nghìn đồng"),
+    ("thửa đất số 1250", "thửa đất số một nghìn hai trăm năm mươi"),
     ("STK: 19035678901010", "số tài khoản một chín không ba năm sáu bảy tám chín không một không một không"),
 ]
 

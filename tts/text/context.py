@@ -21,7 +21,7 @@ _IDENT_KEYS = (
     r"số tài khoản|tài khoản(?: số)?|stk|căn cước công dân|căn cước|cccd|cmnd|cmt|chứng minh nhân dân"
     r"|chứng minh thư|mã số thuế|mst|mã số|mã định danh|số định danh|định danh|mã hồ sơ|số hồ sơ|mã"
     r"|số hiệu|số seri|số sê ri|số serial|số hộ chiếu|hộ chiếu|số thẻ|số bhxh|số bhyt|số sổ"
-    r"|mã bưu chính|số giấy phép|số khung|số máy|số tờ|số thửa|số vận đơn|số hợp đồng"
+    r"|mã bưu chính|số giấy phép|số khung|số máy|số vận đơn|số hợp đồng"
 )
 _IDENT = re.compile(
     rf"(?i)(?<![{WORD_CHARS}])((?:{_IDENT_KEYS})(?:\s+(?:của\s+\w+\s+)?(?:là|số|:))?\s*:?\s*)"
@@ -32,6 +32,7 @@ _IDENT_GAP = re.compile(
     r"(?:\s+[^\W\d_]{1,12}){1,3}\s*:?\s*(?:là\s+|số\s+)?)"
     r"([0-9](?:[ .]?[0-9]){3,39})(?![0-9/]|[.,][0-9])"
 )
+_AMOUNT_AFTER = re.compile(r"(?i)\s*(?:đồng|đ|₫|nghìn|ngàn|triệu|tỷ|%|usd|vnđ|vnd)(?![\wđ])")
 # Groups of four digits (a card or account number written "3713 0000 1234 5678").
 _FOUR_GROUPS = re.compile(r"(?<![\w.,])([0-9]{4}(?: [0-9]{4}){2,5})(?![\w]|[.,][0-9])")
 # A long digit string with a leading zero is an identifier wherever it stands.
@@ -159,7 +160,16 @@ class ContextRules:
 
     def identifiers(self, text: str) -> str:
         text = _IDENT.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
-        text = _IDENT_GAP.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
+        def gap(m: re.Match[str]) -> str:
+            # "tài khoản được cộng 5000 đồng" is an amount: with words between the keyword and
+            # the digits, a short number or one followed by a currency word keeps its reading.
+            digits = re.sub(r"[^0-9]", "", m[2])
+            short_code = re.match(r"(?i)mã (?:tra cứu|xác nhận|xác thực|otp)", m[1]) is not None
+            if (len(digits) < 6 and not short_code) or _AMOUNT_AFTER.match(m.string, m.end()):
+                return m[0]
+            return m[1] + " " + read_digits(m[2]) + " "
+
+        text = _IDENT_GAP.sub(gap, text)
         return _FOUR_GROUPS.sub(lambda m: read_digits(m[1]), text)
 
     def long_digits(self, text: str) -> str:
