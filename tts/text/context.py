@@ -160,6 +160,7 @@ class ContextRules:
 
     def identifiers(self, text: str) -> str:
         text = _IDENT.sub(lambda m: m[1] + " " + read_digits(m[2]) + " ", text)
+
         def gap(m: re.Match[str]) -> str:
             # "tài khoản được cộng 5000 đồng" is an amount: with words between the keyword and
             # the digits, a short number or one followed by a currency word keeps its reading.
