@@ -175,6 +175,15 @@ FOUND_BY_EVAL_SET = [
     ("Tiểu ban I và tiểu ban II", "tiểu ban một và tiểu ban hai"),
     ("nộp trước 30/6", "nộp trước ba mươi tháng sáu"),
     ("Bệnh viện ĐK tỉnh", "bệnh viện đa khoa tỉnh"),
+    # found by the third held-out batch
+    (
+        "Mã số thuế của hộ kinh doanh: 8765432109.",
+        "mã số thuế của hộ kinh doanh tám bảy sáu năm bốn ba hai một không chín",
+    ),
+    ("gọi ngay 115 và hô hoán", "gọi ngay một một năm và hô hoán"),
+    ("Liên hệ trạm y tế: 0274 3822 115.", "liên hệ trạm y tế không hai bảy bốn ba tám hai hai một một năm"),
+    ("Điện thoại 0258 3822 114", "điện thoại không hai năm tám ba tám hai hai một một bốn"),
+    ("#TuầnLễQuốcGiaATLĐ", "tuần lễ quốc gia an toàn lao động"),
 ]
 
 ALL = (

@@ -29,7 +29,7 @@ _IDENT = re.compile(
 )
 _IDENT_GAP = re.compile(
     rf"(?i)(?<![{WORD_CHARS}])((?:{_IDENT_KEYS}|mã tra cứu|mã xác nhận|mã xác thực|mã otp)"
-    r"(?:\s+[^\W\d_]{1,12}){1,3}\s*:?\s*(?:là\s+|số\s+)?)"
+    r"(?:\s+[^\W\d_]{1,12}){1,4}\s*:?\s*(?:là\s+|số\s+)?)"
     r"([0-9](?:[ .]?[0-9]){3,39})(?![0-9/]|[.,][0-9])"
 )
 _AMOUNT_AFTER = re.compile(r"(?i)\s*(?:đồng|đ|₫|nghìn|ngàn|triệu|tỷ|%|usd|vnđ|vnd)(?![\wđ])")
@@ -43,7 +43,7 @@ _SERVICE = re.compile(r"(?<![\w.,/:-])(11[1-7]|1022|1080|1088|1089)(?![\w]|[.,/:
 _SERVICE_BEFORE = re.compile(
     r"(?i)(?:gọi|số|số máy|tổng đài|đường dây(?: nóng)?|hotline|báo|liên hệ|điện thoại|qua|bấm|quay|nhấn"
     r"|cảnh sát|công an|lực lượng|xe|trực ban|chiến sĩ|đội|trạm|khẩn cấp|cấp cứu|cứu hỏa|cứu hoả|chữa cháy|cứu nạn"
-    r"|(?:11[1-7]|1022|1080|1088|1089)\s*(?:,|và|hoặc|hay|/))\s*:?\s*$"
+    r"|(?:11[1-7]|1022|1080|1088|1089)\s*(?:,|và|hoặc|hay|/))(?:\s+(?:ngay|luôn|cho|đến|tới|về|số))*\s*:?\s*$"
 )
 _SERVICE_AFTER = re.compile(
     r"(?i)\s*(?:$|[,;.:)!?/]|để|khi|ngay|miễn phí|hoặc|hay|và 1|của|cấp cứu|công an|cảnh sát|cứu hỏa"
@@ -180,8 +180,10 @@ class ContextRules:
 
     def service_numbers(self, text: str) -> str:
         def sub(m: re.Match[str]) -> str:
-            before = m.string[max(0, m.start() - 24) : m.start()]
+            before = m.string[max(0, m.start() - 32) : m.start()]
             after = m.string[m.end() : m.end() + 16]
+            if re.search(r"[0-9][ .-]$", before):
+                return m[0]  # the last group of a phone number ("0274 3822 115"), read by the phone rule
             if _SERVICE_BEFORE.search(before) or _SERVICE_AFTER.match(after):
                 return read_digits(m[1])
             return m[0]
