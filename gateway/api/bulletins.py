@@ -178,7 +178,12 @@ async def audio(
 
 
 @router.post("/preview")
-async def preview(data: PreviewIn, request: Request, who: Caller = Depends(caller)) -> dict[str, str]:
-    """What will be said: the normalized text the voice reads."""
+async def preview(data: PreviewIn, request: Request, who: Caller = Depends(caller)) -> dict[str, object]:
+    """What will be said: the normalized text the voice reads, and per line the runs the
+    normalizer rewrote with their class ("marks": [[{written, spoken, class}, ...], ...])."""
     await check_voice(data.voice)
-    return {"spoken_text": await request.app.state.services.renderer.spoken_text(data.voice, data.text)}
+    renderer = request.app.state.services.renderer
+    return {
+        "spoken_text": await renderer.spoken_text(data.voice, data.text),
+        "marks": await renderer.spoken_marks(data.voice, data.text),
+    }

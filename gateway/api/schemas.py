@@ -102,6 +102,7 @@ class PasswordIn(Strict):
 class PronunciationIn(Strict):
     written: str = Field(min_length=1, max_length=100)
     spoken: str = Field(min_length=1, max_length=300)
+    only_class: str | None = Field(default=None, max_length=40)  # e.g. "address": only where read as one
 
 
 class CaseIn(Strict):
