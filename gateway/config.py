@@ -99,6 +99,7 @@ class Settings:
     call_retry_no_answer: str = "15m,60m"  # no answer (18/19), phone off (20)
     call_congestion_backoff: str = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: int = 2  # bulletin calls answered per number per day (emergencies exempt); 0: none
+    cap_test_areas: str = ""  # area codes (comma separated) that CAP Test/Exercise alerts reach; empty: none
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -175,6 +176,7 @@ _TYPES: dict[str, type] = {
     "call_retry_no_answer": str,
     "call_congestion_backoff": str,
     "call_daily_cap": int,
+    "cap_test_areas": str,
 }
 _SERVER_TYPES: dict[str, type] = {
     "name": str,

@@ -263,6 +263,11 @@ class Dispatcher:
 
     async def _deliver_one(self, channel: Channel, claim: ledger.Claim) -> None:
         job = await self._job(claim)
+        if job.expires_at is not None and job.expires_at <= utcnow():  # claimed in time, reached too late
+            async with self.sessions() as session:
+                expired = ledger.Outcome("expired", detail=ledger.EXPIRED_DETAIL)
+                await ledger.report(session, claim.id, self.worker, expired, self.settings.max_attempts)
+            return
         try:
             outcome = await channel.deliver(job)
         except Exception as exc:
@@ -302,6 +307,7 @@ class Dispatcher:
             bulletin.sms_text,
             {purpose: Path(path) for purpose, path in renders},
             bulletin.source,
+            bulletin.expires_at,
         )
 
     async def finish_bulletins(self) -> None:

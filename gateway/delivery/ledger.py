@@ -1,7 +1,8 @@
 """The delivery ledger: claim rows atomically under a lease, act, report the outcome.
 
 States: pending -> in_progress (leased) -> delivered | failed | unknown, or back to
-retry (pending again at ``next_attempt_at``). A worker that dies leaves its rows
+retry (pending again at ``next_attempt_at``). A row whose bulletin expired (a CAP
+``<expires>``) before it was acted on settles ``expired`` and is never claimed. A worker that dies leaves its rows
 in_progress; when the lease expires another worker claims them with ``recovered`` set,
 and the channel confirms what was already done instead of doing it twice. A report is
 accepted only from the lease holder, so a worker that lost its lease cannot overwrite
@@ -16,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Delivery, utcnow
+from gateway.db.models import Bulletin, Delivery, utcnow
 from gateway.db.session import write_lock
 
-FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent")
+FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent", "expired")
 OPEN_STATES = ("pending", "retry", "in_progress")
 PRIORITY_RANK = {"normal": 0, "priority": 1, "emergency": 2}
 
@@ -37,14 +38,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled
+    # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled | expired
+    kind: str
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
     defer: bool = False  # a retry that was not an attempt (outside the call window): not counted
 
     def __post_init__(self) -> None:
-        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled"):
+        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled", "expired"):
             raise ValueError(f"unknown outcome kind {self.kind!r}")
 
 
@@ -58,11 +60,31 @@ def _claimable(channel: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
+EXPIRED_DETAIL = "hết hạn (CAP <expires>) trước khi kịp gửi: không gửi nữa"
+
+
+async def expire(session: AsyncSession, channel: str, now: datetime) -> int:
+    """Settle as ``expired`` the rows of ``channel`` nobody acts on (queued, waiting for a
+    retry, or left by a worker whose lease ran out) whose bulletin expired. No commit."""
+    expired = select(Bulletin.id).where(Bulletin.expires_at <= now)
+    result = await session.execute(
+        update(Delivery)
+        .where(_claimable(channel, now), Delivery.bulletin_id.in_(expired))
+        .values(state="expired", detail=EXPIRED_DETAIL, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds: int, limit: int = 10) -> list[Claim]:
-    """Lease up to ``limit`` due rows of ``channel``, emergencies first. Commits."""
+    """Lease up to ``limit`` due rows of ``channel``, emergencies first; rows of expired
+    bulletins are settled ``expired`` first, never claimed. Commits."""
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     order = (Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        await write_lock(session)  # SQLite has one writer at a time: expire, select and update in one
+    await expire(session, channel, now)
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
         rows = (
             (
@@ -78,8 +100,6 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
             .all()
         )
     else:
-        # SQLite has one writer at a time: select and update in one write transaction.
-        await write_lock(session)
         rows = (
             (await session.execute(select(Delivery).where(_claimable(channel, now)).order_by(*order).limit(limit)))
             .scalars()
