@@ -82,6 +82,7 @@ class Dispatcher:
 
     async def tick(self) -> bool:
         busy = await self.run_schedules()
+        await self.expire_sent()
         await self.render_ahead()
         for channel in self.channels.values():
             if getattr(channel, "background", False):
@@ -110,6 +111,15 @@ class Dispatcher:
         for sched in due:
             await self.start_occurrence(sched.id)
         return bool(due)
+
+    async def expire_sent(self) -> None:
+        """Rows handed to devices that never start an expired item (``sent_expires``) settle
+        ``expired`` when their bulletin's CAP expiry passes; other rows do when claimed."""
+        for channel in self.channels.values():
+            if getattr(channel, "sent_expires", False):
+                async with self.sessions() as session:
+                    await ledger.expire(session, channel.name, utcnow(), sent=True)
+                    await session.commit()
 
     async def render_ahead(self) -> None:
         """Render what is scheduled within ``RENDER_AHEAD`` now, so loudspeaker clusters can

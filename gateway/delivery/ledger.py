@@ -63,13 +63,18 @@ def _claimable(channel: str, now: datetime) -> ColumnElement[bool]:
 EXPIRED_DETAIL = "hết hạn (CAP <expires>) trước khi kịp gửi: không gửi nữa"
 
 
-async def expire(session: AsyncSession, channel: str, now: datetime) -> int:
+async def expire(session: AsyncSession, channel: str, now: datetime, sent: bool = False) -> int:
     """Settle as ``expired`` the rows of ``channel`` nobody acts on (queued, waiting for a
-    retry, or left by a worker whose lease ran out) whose bulletin expired. No commit."""
+    retry, or left by a worker whose lease ran out) whose bulletin expired; with ``sent``
+    also the rows handed to a device that starts nothing past the expiry (a pull cluster).
+    No commit."""
     expired = select(Bulletin.id).where(Bulletin.expires_at <= now)
+    waiting = _claimable(channel, now)
+    if sent:
+        waiting = or_(waiting, and_(Delivery.channel == channel, Delivery.state == "sent"))
     result = await session.execute(
         update(Delivery)
-        .where(_claimable(channel, now), Delivery.bulletin_id.in_(expired))
+        .where(waiting, Delivery.bulletin_id.in_(expired))
         .values(state="expired", detail=EXPIRED_DETAIL, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -185,9 +190,11 @@ async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: st
     report would have recorded (the parts of an SMS) comes with the receipt as ``reference``."""
     if kind not in ("delivered", "failed"):
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
+    # a proof that it was delivered after all (played while it expired) outranks ``expired``
+    settles = (*OPEN_STATES, "sent", "unknown", *(("expired",) if kind == "delivered" else ()))
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_((*OPEN_STATES, "sent", "unknown")))
+        .where(Delivery.id == delivery_id, Delivery.state.in_(settles))
         .values(state=kind, detail=detail, **({"reference": reference} if reference else {}))
     )
     await session.commit()

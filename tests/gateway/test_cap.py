@@ -308,3 +308,8 @@ async def test_cap_3_2_2_clusters_receive_the_expiry_in_their_schedule(gateway: 
             await session.commit()
         forget()
         assert (await device.get("/api/device/v1/schedule")).json()["items"] == []
+        await gateway.run_worker()
+        async with gateway.services.sessions() as session:
+            query = select(Delivery).where(Delivery.bulletin_id == bulletin.id, Delivery.channel == "loudspeaker")
+            row = (await session.execute(query)).scalar_one()
+        assert row.state == "expired"  # handed to the cluster, never played: not "sent" for ever
