@@ -93,7 +93,8 @@ async def test_retries_stop_after_max_attempts_and_unknown_is_kept(gateway: Gate
 
 async def expire_bulletins(gw: Gateway, seconds_ago: float = 1.0) -> None:
     async with gw.services.sessions() as s:
-        await s.execute(update(Bulletin).values(expires_at=utcnow() - timedelta(seconds=seconds_ago)))
+        expired = utcnow() - timedelta(seconds=seconds_ago)
+        await s.execute(update(Bulletin).values(expires_at=expired, status="delivering"))
         await s.commit()
 
 
