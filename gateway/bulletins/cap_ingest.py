@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins import service
@@ -142,6 +143,10 @@ async def _areas(session: AsyncSession, alert: CapAlert, ctx: Context) -> list[A
     return areas
 
 
+def _duplicate(alert: CapAlert) -> WorkflowError:
+    return WorkflowError("alert.identifier", f"cảnh báo {alert.identifier} đã được nhận trước đó", 409)
+
+
 def _store(alert: CapAlert, ctx: Context, xml: bytes, outcome: str, reason: str, bulletin: int | None) -> CapMessage:
     return CapMessage(
         key=alert.key,
@@ -172,7 +177,7 @@ async def ingest(session: AsyncSession, alert: CapAlert, xml: bytes, ctx: Contex
     if (await session.execute(select(CapMessage.id).where(CapMessage.key == alert.key))).first() or (
         await session.execute(select(Bulletin.id).where(Bulletin.external_id == alert.key))
     ).first():
-        raise WorkflowError("alert.identifier", f"cảnh báo {alert.identifier} đã được nhận trước đó", 409)
+        raise _duplicate(alert)
     base: dict[str, Any] = {"accepted": True, "bulletin": None, "broadcast": False, "cancelled": []}
     if alert.msg_type in ("Ack", "Error") or alert.status in ("System", "Draft"):
         what, value = ("msgType", alert.msg_type) if alert.msg_type in ("Ack", "Error") else ("status", alert.status)
@@ -180,14 +185,53 @@ async def ingest(session: AsyncSession, alert: CapAlert, xml: bytes, ctx: Contex
         what = f"alert.{what}"
         message = _store(alert, ctx, xml, "stored", reason, None)
         session.add(message)
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise _duplicate(alert) from exc
         return Answer(202, {**base, "message": message.id, "reason": {"field": what, "message": reason}})
     found, unknown = await _resolve(session, ctx, alert)
     if alert.msg_type == "Cancel" and alert.references and not found:
         raise WorkflowError("alert.references", f"không có cảnh báo nào được tham chiếu: {' '.join(unknown)}", 422)
     not_broadcast = None if alert.msg_type == "Cancel" else _not_broadcast(alert, ctx)
     areas = await _areas(session, alert, ctx) if alert.msg_type != "Cancel" and not_broadcast is None else []
-    # Everything is checked: from here one transaction.
+    try:
+        cancelled, bulletin, message = await _apply(session, alert, xml, ctx, found, unknown, areas, not_broadcast)
+    except IntegrityError as exc:  # the same message posted twice at once: the other one won
+        await session.rollback()
+        raise _duplicate(alert) from exc
+    body = {**base, "message": message.id, "cancelled": cancelled, "unresolved": unknown}
+    if not_broadcast is not None:
+        return Answer(202, {**body, "reason": {"field": not_broadcast[0], "message": not_broadcast[1]}})
+    if bulletin is None:
+        return Answer(201, body)
+    await _release(session, bulletin, alert, ctx)
+    return Answer(
+        201,
+        {
+            **body,
+            "bulletin": bulletin.id,
+            "broadcast": True,
+            "test_group": alert.status in TEST_STATUS,
+            "priority": alert.priority,
+            "air_from": alert.air_from.isoformat() if alert.air_from else None,
+            "expires": alert.expires.isoformat() if alert.expires else None,
+        },
+    )
+
+
+async def _apply(
+    session: AsyncSession,
+    alert: CapAlert,
+    xml: bytes,
+    ctx: Context,
+    found: list[_Found],
+    unknown: list[str],
+    areas: list[Area],
+    not_broadcast: tuple[str, str] | None,
+) -> tuple[list[int], Bulletin | None, CapMessage]:
+    """Everything is checked: one transaction cancels, creates, stores and audits."""
     reason = f"hủy theo cảnh báo CAP {alert.identifier} ({alert.msg_type})"
     cancelled = await cancel_referenced(
         session, [f.bulletin for f in found if f.bulletin is not None], ctx.actor.username, reason, alert.key
@@ -215,24 +259,7 @@ async def ingest(session: AsyncSession, alert: CapAlert, xml: bytes, ctx: Contex
         unresolved=unknown,
     )
     await session.commit()
-    body = {**base, "message": message.id, "cancelled": cancelled, "unresolved": unknown}
-    if not_broadcast is not None:
-        return Answer(202, {**body, "reason": {"field": not_broadcast[0], "message": not_broadcast[1]}})
-    if bulletin is None:
-        return Answer(201, body)
-    await _release(session, bulletin, alert, ctx)
-    return Answer(
-        201,
-        {
-            **body,
-            "bulletin": bulletin.id,
-            "broadcast": True,
-            "test_group": alert.status in TEST_STATUS,
-            "priority": alert.priority,
-            "air_from": alert.air_from.isoformat() if alert.air_from else None,
-            "expires": alert.expires.isoformat() if alert.expires else None,
-        },
-    )
+    return cancelled, bulletin, message
 
 
 async def _create(session: AsyncSession, alert: CapAlert, ctx: Context, areas: list[Area]) -> Bulletin:

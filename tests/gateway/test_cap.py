@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
@@ -313,3 +314,13 @@ async def test_cap_3_2_2_clusters_receive_the_expiry_in_their_schedule(gateway: 
             query = select(Delivery).where(Delivery.bulletin_id == bulletin.id, Delivery.channel == "loudspeaker")
             row = (await session.execute(query)).scalar_one()
         assert row.state == "expired"  # handed to the cluster, never played: not "sent" for ever
+
+
+async def test_cap_the_same_alert_posted_twice_at_once_is_one_bulletin(gateway: Gateway) -> None:
+    headers = await token_for(gateway, "bientap")
+    async with gateway.client() as client:
+        answers = await asyncio.gather(
+            *(client.post("/api/v1/alerts/cap", content=cap("D1", severity="Minor"), headers=headers) for _ in range(2))
+        )
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        assert len((await client.get("/api/v1/bulletins", headers=headers)).json()) == 1
