@@ -256,6 +256,9 @@ async def test_cap_3_2_2_rows_not_delivered_by_expires_settle_expired(gateway: G
         async with gateway.services.sessions() as session:
             states = (await session.execute(select(Delivery.state).where(Delivery.bulletin_id == bid))).scalars().all()
         assert states and set(states) == {"expired"}
+        console, _ = await gateway.login("vanhanh", "mat-khau-dai-1")
+        page = (await console.get(f"/bulletins/{bid}")).text
+        assert "Hết hạn, không gửi" in page and "hết hạn lúc" in page  # the console says why
 
 
 async def test_cap_3_2_2_onset_is_the_earliest_air_time(gateway: Gateway) -> None:
