@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from gateway.db.models import Bulletin, Delivery, Schedule, utcnow
+from gateway.loudspeakers.agent import Agent, AgentConfig
 from gateway.loudspeakers.schedule import forget
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_devices import register
@@ -327,3 +329,24 @@ async def test_cap_the_same_alert_posted_twice_at_once_is_one_bulletin(gateway: 
         )
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         assert len((await client.get("/api/v1/bulletins", headers=headers)).json()) == 1
+
+
+async def test_cap_3_2_2_the_speaker_agent_never_starts_an_item_past_the_alert_expiry(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    headers = await token_for(gateway, "vanhanh")
+    token = await register(gateway)
+    body = cap(
+        "AG1", times=f"<expires>{(utcnow() + timedelta(minutes=10)).replace(microsecond=0).isoformat()}</expires>"
+    )
+    async with gateway.client() as client, gateway.client() as device:
+        assert (await client.post("/api/v1/alerts/cap", content=body, headers=headers)).status_code == 201
+        await gateway.run_worker()
+        device.headers["Authorization"] = f"Bearer {token}"
+        agent = Agent(AgentConfig(server="http://loa.test", token=token, state=tmp_path / "agent"), client=device)
+        await agent.sync_once()
+        assert [i["title"] for i in agent.due()] == ["Bão số 3 đổ bộ"]  # now: it would play
+        agent.offset = timedelta(minutes=11)  # the cluster was busy or offline past the alert's expiry
+        assert agent.due() == []
+        outbox = (tmp_path / "agent" / "outbox.jsonl").read_text(encoding="utf-8")
+        assert '"event": "expired"' in outbox
