@@ -185,6 +185,9 @@ async def ingest(session: AsyncSession, alert: CapAlert, xml: bytes, ctx: Contex
         what = f"alert.{what}"
         message = _store(alert, ctx, xml, "stored", reason, None)
         session.add(message)
+        await service.audit(
+            session, ctx.actor.username, "cap_ingest", "cap", alert.key[:64], outcome="stored", reason=reason
+        )
         try:
             await session.commit()
         except IntegrityError as exc:
