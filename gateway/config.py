@@ -117,6 +117,7 @@ class Settings:
     call_congestion_backoff: Delays = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: Annotated[int, Field(ge=0, le=100)] = 2  # bulletin calls answered per number per day; 0: none
     import_roots: AbsolutePaths = ""  # folders `folder` sources may watch; default: <data_dir>/imports
+    cap_test_areas: str = ""  # area codes (comma separated) that CAP Test/Exercise alerts reach; empty: none
     fetch_allow: HostsOrNetworks = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24"
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
