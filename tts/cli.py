@@ -145,16 +145,22 @@ def cmd_voices_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _viettts_folder(ref: str) -> Path:
+    from tts.voices.registry import resolve
+
+    info, folder = resolve(ref)
+    if folder is None or info.kind != "viettts":
+        raise VoiceError(f"{ref}: cần một giọng vietTTS đã cài hoặc thư mục giọng vietTTS")
+    return folder
+
+
 def cmd_quantize(args: argparse.Namespace) -> int:
     import logging
 
     from tts.text.normalizer import Normalizer
-    from tts.voices.registry import resolve
     from tts.voices.viettts.quantize import DEFAULT_MAX_LOG_MEL_DB, DEFAULT_TEXTS, quantize_voice
 
-    info, folder = resolve(args.voice)
-    if folder is None or info.kind != "viettts":
-        raise VoiceError(f"{args.voice}: chỉ lượng tử hóa được giọng vietTTS đã cài hoặc thư mục giọng")
+    folder = _viettts_folder(args.voice)
     texts: tuple[str, ...] = DEFAULT_TEXTS
     if args.calibrate is not None:
         try:
@@ -179,12 +185,9 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tts.voices.registry import resolve
     from tts.voices.viettts.tuning import tune_voice
 
-    info, folder = resolve(args.voice)
-    if folder is None or info.kind != "viettts":
-        raise VoiceError(f"{args.voice}: chỉ đo được giọng vietTTS đã cài hoặc thư mục giọng")
+    folder = _viettts_folder(args.voice)
     best, measured = tune_voice(folder)
     for label, rtf in measured.items():
         print(f"  {label:<32} RTF vocoder {rtf:.3f}")

@@ -4,6 +4,7 @@ where int8 would be the slower path."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -24,6 +25,10 @@ from tts.voices.viettts.quantize import INT8_FILE, named_vocoder, quantize_voice
 from tts.voices.viettts.voice import VietTTSVoice
 
 TEXTS = ("xin chào bà con", "chào buổi sáng", "bản tin thời sự", "mưa lớn ở vùng núi", "xin chào", "thông báo")
+
+
+def variant(info: VoiceInfo, vocoder_variant: str) -> VoiceInfo:
+    return dataclasses.replace(info, settings={**info.settings, "vocoder_variant": vocoder_variant})
 
 
 @pytest.fixture()
@@ -105,14 +110,7 @@ def test_quantized_vocoder_is_int8_recorded_and_selected_when_the_gate_passes(
     assert manifest["settings"]["quantization"]["reason"]
 
     info = VoiceInfo.from_file(tiny / "voice.json")
-    forced = VoiceInfo(
-        info.id,
-        info.kind,
-        info.name,
-        info.sample_rate,
-        files=info.files,
-        settings={**info.settings, "vocoder_variant": "int8"},
-    )
+    forced = variant(info, "int8")
     voice = VietTTSVoice(forced, tiny)
     assert voice.vocoder_path.name == INT8_FILE
     audio = voice.synthesize("xin chào")
@@ -138,14 +136,7 @@ def test_int8_voice_on_a_cpu_without_vnni_runs_fp32_and_says_so(
     _fast_cpu(monkeypatch, fast=True)
     quantize_voice(tiny, TEXTS, max_log_mel_db=100.0, log=lambda _: None)
     info = VoiceInfo.from_file(tiny / "voice.json")
-    int8 = VoiceInfo(
-        info.id,
-        info.kind,
-        info.name,
-        info.sample_rate,
-        files=info.files,
-        settings={**info.settings, "vocoder_variant": "int8"},
-    )
+    int8 = variant(info, "int8")
     _fast_cpu(monkeypatch, fast=False)
     with caplog.at_level(logging.WARNING):
         voice = VietTTSVoice(int8, tiny)
@@ -157,24 +148,10 @@ def test_int8_voice_on_a_cpu_without_vnni_runs_fp32_and_says_so(
 
 def test_unknown_variant_and_missing_int8_file_are_refused(tiny: Path) -> None:
     info = VoiceInfo.from_file(tiny / "voice.json")
-    bad = VoiceInfo(
-        info.id,
-        info.kind,
-        info.name,
-        info.sample_rate,
-        files=info.files,
-        settings={**info.settings, "vocoder_variant": "fp8"},
-    )
+    bad = variant(info, "fp8")
     with pytest.raises(VoiceError, match="vocoder_variant"):
         VietTTSVoice(bad, tiny)
-    missing = VoiceInfo(
-        info.id,
-        info.kind,
-        info.name,
-        info.sample_rate,
-        files=info.files,
-        settings={**info.settings, "vocoder_variant": "int8"},
-    )
+    missing = variant(info, "int8")
     with pytest.raises(VoiceError, match="vocoder_int8"):
         VietTTSVoice(missing, tiny)
 
