@@ -108,12 +108,38 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
 
 async def report(session: AsyncSession, claim_id: int, worker: str, outcome: Outcome, max_attempts: int) -> bool:
     """Record an outcome for a row this worker holds. False when the lease was lost."""
-    row = (
-        await session.execute(select(Delivery).where(Delivery.id == claim_id).with_for_update())
-    ).scalar_one_or_none()
-    if row is None or row.state != "in_progress" or row.lease_owner != worker:
+    return bool(await report_many(session, {claim_id: outcome}, worker, max_attempts))
+
+
+async def report_many(session: AsyncSession, outcomes: dict[int, Outcome], worker: str, max_attempts: int) -> set[int]:
+    """Record outcomes for rows this worker holds, in one transaction. Returns the rows
+    recorded; the others' leases were lost (a receipt or another worker settled them)."""
+    recorded: set[int] = set()
+    ids = sorted(outcomes)
+    await write_lock(session)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = (
+            (
+                await session.execute(
+                    select(Delivery).where(Delivery.id.in_(chunk)).order_by(Delivery.id).with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for row in rows:
+            if row.state == "in_progress" and row.lease_owner == worker:
+                _record(row, outcomes[row.id], max_attempts)
+                recorded.add(row.id)
+    if recorded:
+        await session.commit()
+    else:
         await session.rollback()
-        return False
+    return recorded
+
+
+def _record(row: Delivery, outcome: Outcome, max_attempts: int) -> None:
     row.reference = outcome.reference or row.reference
     row.detail = outcome.detail
     row.lease_owner = None
@@ -131,8 +157,6 @@ async def report(session: AsyncSession, claim_id: int, worker: str, outcome: Out
             row.next_attempt_at = utcnow() + timedelta(seconds=outcome.retry_after)
     else:
         row.state = outcome.kind
-    await session.commit()
-    return True
 
 
 async def extend(session: AsyncSession, claim_id: int, worker: str, lease_seconds: int) -> bool:
@@ -146,23 +170,31 @@ async def extend(session: AsyncSession, claim_id: int, worker: str, lease_second
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def retry_now(session: AsyncSession, delivery_id: int) -> bool:
-    """Operator action: put a failed or unknown row back in the queue."""
+async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[str, ...] = ("failed", "unknown")) -> bool:
+    """Operator action: put a row in one of ``states`` back in the queue. Commits what the
+    session holds with it (a channel's preparation), or rolls it all back when the row is
+    not in those states any more."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(("failed", "unknown")))
+        .where(Delivery.id == delivery_id, Delivery.state.in_(states))
         .values(state="retry", next_attempt_at=utcnow(), attempts=0)
     )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return True
 
 
-async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "") -> bool:
+async def confirm(
+    session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "", commit: bool = True
+) -> bool:
     """A receipt from the network (an SMS delivery report, a cluster's proof of play)
     settles a row that is not final yet, whatever its place in the queue: a cluster that
     played by its own clock may report before the worker has even claimed the row, and the
     worker's later report is refused because it no longer holds the row: whatever that
-    report would have recorded (the parts of an SMS) comes with the receipt as ``reference``."""
+    report would have recorded (the parts of an SMS) comes with the receipt as ``reference``.
+    With ``commit`` False the caller commits it with what caused it (an SMS part's state)."""
     if kind not in ("delivered", "failed"):
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
     result = await session.execute(
@@ -170,5 +202,6 @@ async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: st
         .where(Delivery.id == delivery_id, Delivery.state.in_((*OPEN_STATES, "sent", "unknown")))
         .values(state=kind, detail=detail, **({"reference": reference} if reference else {}))
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
