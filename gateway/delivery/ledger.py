@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, utcnow
@@ -78,7 +79,12 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
             .all()
         )
     else:
-        # SQLite has one writer at a time: select and update in one write transaction.
+        # SQLite has one writer at a time: select and update in one write transaction,
+        # taken only when something is due (an idle channel does not queue for the lock).
+        due = await session.execute(select(Delivery.id).where(_claimable(channel, now)).limit(1))
+        if due.first() is None:
+            await session.rollback()
+            return []
         await write_lock(session)
         rows = (
             (await session.execute(select(Delivery).where(_claimable(channel, now)).order_by(*order).limit(limit)))
@@ -184,6 +190,38 @@ async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[str, 
         return False
     await session.commit()
     return True
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a receipt from the network says about a row (see ``confirm``)."""
+
+    delivery_id: int
+    kind: str  # delivered | failed
+    detail: str = ""
+    reference: str = ""
+
+
+async def confirm_many(session: AsyncSession, settled: list[Settlement]) -> None:
+    """``confirm`` for many rows in one statement; does not commit."""
+    if not settled:
+        return
+    if any(s.kind not in ("delivered", "failed") for s in settled):
+        raise ValueError("a receipt settles a row as delivered or failed")
+    table = cast(Table, Delivery.__table__)
+    connection = await session.connection()
+    await connection.execute(
+        update(table)
+        # no IN (...): an expanding parameter cannot go with executemany
+        .where(table.c.id == bindparam("i"), or_(*(table.c.state == s for s in (*OPEN_STATES, "sent", "unknown"))))
+        .values(
+            state=bindparam("k"),
+            detail=bindparam("d"),
+            reference=func.coalesce(func.nullif(bindparam("r"), ""), table.c.reference),
+            updated_at=utcnow(),
+        ),
+        [{"i": s.delivery_id, "k": s.kind, "d": s.detail, "r": s.reference} for s in settled],
+    )
 
 
 async def confirm(

@@ -11,10 +11,12 @@ item, so one bad item fails only its own caller.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Batcher(Generic[T]):
@@ -40,6 +42,7 @@ class Batcher(Generic[T]):
                 if len(batch) == 1:
                     _fail(batch[0][1], exc)
                     continue
+                log.warning("a batch of %d failed (%s); writing it item by item", len(batch), exc)
                 await self._one_by_one(batch)
                 continue
             for _, future in batch:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import SmsPart, SmsPendingReceipt
@@ -60,11 +60,11 @@ async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
 
 
 async def record_answers(session: AsyncSession, transport: str, answers: Sequence[Answer]) -> set[int]:
-    """Store what the SMSC answered for ``answers`` and apply receipts that came first.
-    Returns the ledger rows those receipts may settle. Does not commit."""
+    """Store what the SMSC answered for ``answers`` and apply receipts that came first
+    (the caller holds the ids' locks). Returns the ledger rows those receipts may settle.
+    One statement for the batch; does not commit."""
     if not answers:
         return set()
-    await lock_ids(session, (a.message_id for a in answers))
     table = cast(Table, SmsPart.__table__)
     connection = await session.connection()
     await connection.execute(
@@ -92,8 +92,9 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
         .all()
     )
     settle: set[int] = set()
+    found = await _by_ids(session, transport, [p.message_id for p in early])
     for pending in early:
-        part = await _by_id(session, transport, [pending.message_id])
+        part = found.get(pending.message_id)
         if part is not None:
             settle |= _apply(part, pending.outcome, pending.detail)
     if early:
@@ -102,29 +103,39 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
     return settle
 
 
-async def record_receipt(session: AsyncSession, transport: str, receipt: Receipt) -> tuple[SmsPart | None, set[int]]:
-    """Apply a receipt to its part, or keep it until the part's id is stored. Returns the
-    part (None when kept) and the ledger rows to settle. Does not commit."""
-    candidates = receipts.id_candidates(receipt.message_id) if receipt.message_id else []
-    await lock_ids(session, candidates)
-    part = await _part_for(session, transport, receipt, candidates)
-    if part is None:
-        if candidates and receipt.outcome in FINAL:
-            key = uuid.uuid4().hex
-            for candidate in candidates:
-                session.add(
-                    SmsPendingReceipt(
-                        transport=transport,
-                        message_id=candidate,
-                        receipt_key=key,
-                        outcome=receipt.outcome,
-                        detail=receipt.detail[:500],
+async def record_receipts(
+    session: AsyncSession, transport: str, batch: Sequence[Receipt]
+) -> tuple[list[Receipt], set[int], dict[int, list[SmsPart]]]:
+    """Apply receipts to their parts, or keep them until the parts' ids are stored (the
+    caller holds the ids' locks). Returns the receipts kept (no part yet), the ledger rows
+    to settle, and every part of those rows (for ``settle``). One query for the whole
+    batch; does not commit."""
+    candidates = {r: receipts.id_candidates(r.message_id) if r.message_id else [] for r in batch}
+    found, rows = await _with_rows(session, transport, [c for cs in candidates.values() for c in cs])
+    kept: list[Receipt] = []
+    settle: set[int] = set()
+    for receipt, spellings in candidates.items():
+        if receipt.reference:
+            part = await _by_reference(session, receipt.reference)
+        else:
+            part = next((found[c] for c in spellings if c in found), None)
+        if part is None:
+            kept.append(receipt)
+            if spellings and receipt.outcome in FINAL:
+                key = uuid.uuid4().hex
+                for candidate in spellings:
+                    session.add(
+                        SmsPendingReceipt(
+                            transport=transport,
+                            message_id=candidate,
+                            receipt_key=key,
+                            outcome=receipt.outcome,
+                            detail=receipt.detail[:500],
+                        )
                     )
-                )
-        return None, set()
-    if receipt.outcome not in FINAL:
-        return part, set()
-    return part, _apply(part, receipt.outcome, receipt.detail)
+        elif receipt.outcome in FINAL:
+            settle |= _apply(part, receipt.outcome, receipt.detail)
+    return kept, settle, rows
 
 
 def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:
@@ -135,49 +146,73 @@ def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:
     return {part.delivery_id} if part.delivery_id is not None else set()
 
 
-async def _part_for(session: AsyncSession, transport: str, receipt: Receipt, candidates: list[str]) -> SmsPart | None:
-    if receipt.reference:
-        reference, _, seq = receipt.reference.rpartition(".")
-        if not seq.isdigit():
-            return None
-        query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
-        return (await session.execute(query)).scalar_one_or_none()
-    return await _by_id(session, transport, candidates)
+async def _by_reference(session: AsyncSession, ours: str) -> SmsPart | None:
+    reference, _, seq = ours.rpartition(".")
+    if not seq.isdigit():
+        return None
+    query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
+    return (await session.execute(query)).scalar_one_or_none()
 
 
-async def _by_id(session: AsyncSession, transport: str, candidates: list[str]) -> SmsPart | None:
-    for candidate in candidates:
-        query = select(SmsPart).where(SmsPart.transport == transport, SmsPart.message_id == candidate)
-        row = (await session.execute(query.order_by(SmsPart.id.desc()).limit(1))).scalar_one_or_none()
-        if row is not None:
-            return row
-    return None
+async def _with_rows(
+    session: AsyncSession, transport: str, ids: list[str]
+) -> tuple[dict[str, SmsPart], dict[int, list[SmsPart]]]:
+    """Parts by message id, and every part of the ledger rows they belong to."""
+    if not ids:
+        return {}, {}
+    named = and_(SmsPart.transport == transport, SmsPart.message_id.in_(sorted(set(ids))))
+    rows = select(SmsPart.delivery_id).where(named, SmsPart.delivery_id.is_not(None)).scalar_subquery()
+    query = select(SmsPart).where(or_(named, SmsPart.delivery_id.in_(rows))).order_by(SmsPart.id)
+    by_id: dict[str, SmsPart] = {}
+    by_row: dict[int, list[SmsPart]] = {}
+    wanted = set(ids)
+    for part in (await session.execute(query)).scalars():
+        if part.transport == transport and part.message_id in wanted:
+            by_id[part.message_id] = part
+        if part.delivery_id is not None:
+            by_row.setdefault(part.delivery_id, []).append(part)
+    return by_id, by_row
 
 
-async def settle(session: AsyncSession, delivery_ids: Iterable[int]) -> None:
+async def _by_ids(session: AsyncSession, transport: str, ids: list[str]) -> dict[str, SmsPart]:
+    """Parts by message id (the newest where an SMSC reused an id)."""
+    if not ids:
+        return {}
+    query = select(SmsPart).where(SmsPart.transport == transport, SmsPart.message_id.in_(sorted(set(ids))))
+    out: dict[str, SmsPart] = {}
+    for part in (await session.execute(query.order_by(SmsPart.id))).scalars():
+        out[part.message_id] = part
+    return out
+
+
+async def settle(
+    session: AsyncSession, delivery_ids: Iterable[int], loaded: dict[int, list[SmsPart]] | None = None
+) -> None:
     """Settle ledger rows from their parts: failed if any part failed, delivered when every
-    part of the message is. Idempotent; does not commit."""
+    part of the message is. ``loaded`` holds every part of some rows already (read with
+    the receipts); the others are read here. Idempotent; does not commit."""
     ids = sorted(set(delivery_ids))
     if not ids:
         return
-    found = (
-        (await session.execute(select(SmsPart).where(SmsPart.delivery_id.in_(ids)).order_by(SmsPart.seq)))
-        .scalars()
-        .all()
-    )
-    by_row: dict[int, list[SmsPart]] = {}
-    for part in found:
-        by_row.setdefault(part.delivery_id or 0, []).append(part)
-    for delivery_id, parts in by_row.items():
+    by_row = {i: loaded[i] for i in ids if loaded and i in loaded}
+    missing = [i for i in ids if i not in by_row]
+    if missing:
+        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing))
+        for part in (await session.execute(query)).scalars():
+            by_row.setdefault(part.delivery_id or 0, []).append(part)
+    settled: list[ledger.Settlement] = []
+    for delivery_id, found in by_row.items():
+        parts = sorted(found, key=lambda p: p.seq)
         reference = parts_reference(parts[0].total)
         failed = [p for p in parts if p.state == "failed"]
         if failed:
             first = failed[0]
             detail = f"phần {first.seq}/{first.total}: {first.detail}"
-            await ledger.confirm(session, delivery_id, "failed", detail, reference=reference, commit=False)
+            settled.append(ledger.Settlement(delivery_id, "failed", detail, reference))
         elif all(p.state == "delivered" for p in parts) and len(parts) == parts[0].total:
             detail = f"đã đến máy người nhận ({len(parts)} phần)"
-            await ledger.confirm(session, delivery_id, "delivered", detail, reference=reference, commit=False)
+            settled.append(ledger.Settlement(delivery_id, "delivered", detail, reference))
+    await ledger.confirm_many(session, settled)
 
 
 async def undelivered(session: AsyncSession, delivery_id: int, total: int = 0) -> list[int]:

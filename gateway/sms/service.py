@@ -75,8 +75,8 @@ class SmsService:
         self.transport = transport
         self.mo_assembly = timedelta(seconds=mo_assembly_s)
         self._replies: set[asyncio.Task[None]] = set()
-        self._answers: Batcher[Answer] = Batcher(self._write_answers)
-        self._receipts: Batcher[Receipt] = Batcher(self._write_receipts)
+        # one writer for answers and receipts: they never wait on each other's lock
+        self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
 
     async def start(self) -> None:
         await self.transport.start(self.on_mo, self.on_receipt)
@@ -155,11 +155,11 @@ class SmsService:
             where = f"phần {part.seq}/{total}"
             if result.accepted:
                 message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
-                await self._answers.put(Answer(message.reference, part.seq, "submitted", result.detail, message_id))
+                await self._writer.put(Answer(message.reference, part.seq, "submitted", result.detail, message_id))
                 continue
             rest = todo[index + 1 :]
             if result.unknown:
-                await self._answers.put(Answer(message.reference, part.seq, "unknown", result.detail))
+                await self._writer.put(Answer(message.reference, part.seq, "unknown", result.detail))
                 outcome = Sent(
                     "unknown", total, f"{where}: {result.detail}; có thể đã đến người nhận, không tự gửi lại"
                 )
@@ -167,49 +167,43 @@ class SmsService:
                 rest = todo[index:]
                 outcome = Sent("retry", total, f"{where}: {result.detail}")
             else:
-                await self._answers.put(Answer(message.reference, part.seq, "failed", result.detail))
+                await self._writer.put(Answer(message.reference, part.seq, "failed", result.detail))
                 outcome = Sent("failed", total, f"{where}: {result.detail}")
             for dropped in rest:
-                await self._answers.put(Answer(message.reference, dropped.seq, "drop", ""))
+                await self._writer.put(Answer(message.reference, dropped.seq, "drop", ""))
             return outcome
         return Sent("sent", total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
-    async def _write_answers(self, answers: list[Answer]) -> None:
+    async def _write(self, batch: list[Answer | Receipt]) -> None:
+        """One transaction for what the SMSC said meanwhile: answers first (their ids),
+        then receipts (which may name those ids), then the ledger rows they settle."""
+        answers = [a for a in batch if isinstance(a, Answer)]
+        found = [r for r in batch if isinstance(r, Receipt)]
         async with self.sessions() as session:
-            dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
+            ids = [a.message_id for a in answers]
+            ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
+            await parts.lock_ids(session, ids)
             settle = await parts.record_answers(session, self.transport.name, [a for a in answers if a.state != "drop"])
+            dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
             if dropped:
                 await session.execute(
                     delete(SmsPart)
                     .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == "submitting")
                     .execution_options(synchronize_session=False)
                 )
-            await parts.settle(session, settle)
+            kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)
+            for receipt in kept:
+                await audit(
+                    session, self.transport.name, "sms_receipt", "sms_part", receipt.message_id or receipt.reference,
+                    outcome=receipt.outcome, detail=receipt.detail[:200], matched=False,
+                )  # fmt: skip
+            await parts.settle(session, settle | rows, loaded)
             await session.commit()
 
     # --- receipts --------------------------------------------------------------------
     async def on_receipt(self, receipt: Receipt) -> None:
         """Returns once the receipt is stored (applied, or kept until its id lands)."""
-        await self._receipts.put(receipt)
-
-    async def _write_receipts(self, batch: list[Receipt]) -> None:
-        async with self.sessions() as session:
-            await parts.lock_ids(
-                session, (c for r in batch if r.message_id for c in receipts.id_candidates(r.message_id))
-            )
-            settle: set[int] = set()
-            for receipt in batch:
-                part, rows = await parts.record_receipt(session, self.transport.name, receipt)
-                settle |= rows
-                if part is None:
-                    entity = receipt.message_id or receipt.reference
-                    detail = receipt.detail[:200]
-                    await audit(
-                        session, self.transport.name, "sms_receipt", "sms_part", entity, outcome=receipt.outcome,
-                        detail=detail, matched=False,
-                    )  # fmt: skip
-            await parts.settle(session, settle)
-            await session.commit()
+        await self._writer.put(receipt)
 
     # --- inbound ---------------------------------------------------------------------
     async def on_mo(self, mo: Mo) -> None:
