@@ -37,8 +37,13 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+MIGRATION_LOCK = 0x4C6F61  # "Loa": the PostgreSQL advisory lock key of schema migrations
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision, under a database lock: every
+    process of a deployment may run it at once (``loa db upgrade``, or at start-up); one
+    migrates, the others wait and then find the schema current."""
     from alembic import command
     from alembic.config import Config
 
@@ -49,6 +54,11 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":  # the write lock first, then Alembic reads its version
+            await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
+            await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
         await connection.run_sync(upgrade)
 
 
