@@ -19,6 +19,7 @@ Part rows are written in bulk and answers and receipts are stored by group commi
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import uuid
@@ -62,6 +63,12 @@ class Message:
     at_least_once: bool = False  # emergencies
 
 
+@functools.lru_cache(maxsize=1024)
+def _wire(text: str, reference: int) -> tuple[WirePart, ...]:
+    """A campaign sends one text with at most 256 concatenation references: split once."""
+    return tuple(wire_parts(text, reference))
+
+
 def concat_reference(reference: str) -> int:
     """The 8-bit concatenation reference of a message: stable across retries."""
     return hashlib.blake2s(reference.encode(), digest_size=1).digest()[0]
@@ -95,7 +102,7 @@ class SmsService:
     async def send_many(self, messages: Sequence[Message]) -> list[Sent]:
         """Send every message, all through the transport's window at once (parts of one
         message in order). One read and one bulk write of part rows for the batch."""
-        planned = [wire_parts(m.text, concat_reference(m.reference)) for m in messages]
+        planned = [_wire(m.text, concat_reference(m.reference)) for m in messages]
         known: dict[str, dict[int, str]] = {}
         async with self.sessions() as session:
             refs = [m.reference for m in messages]

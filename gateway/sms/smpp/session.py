@@ -77,6 +77,7 @@ class SmppSession:
         self.binds = 0  # successful binds, for status pages and tests
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[int, asyncio.Future[pdu.Pdu]] = {}
+        self._out: list[bytes] = []  # PDUs queued for the next write
         self._sequence = 0
         self._runner: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -151,6 +152,7 @@ class SmppSession:
 
     def _drop_connection(self) -> None:
         self.bound.clear()
+        self._out = []
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -165,9 +167,19 @@ class SmppSession:
         return self._sequence
 
     def _write(self, data: bytes) -> None:
-        if self._writer is None or self._writer.is_closing():
+        """Queue a PDU; the PDUs queued in one turn of the event loop leave in one write
+        (a window of submits, a burst of deliver_sm_resp: one system call, not ten)."""
+        writer = self._writer
+        if writer is None or writer.is_closing():
             raise _NotSent("not connected")
-        self._writer.write(data)
+        self._out.append(data)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, writer)
+
+    def _flush(self, writer: asyncio.StreamWriter) -> None:
+        data, self._out = b"".join(self._out), []
+        if writer is self._writer and not writer.is_closing():
+            writer.write(data)  # else the link died meanwhile: whoever waits learns it
 
     async def _request(self, command_id: int, body: bytes = b"") -> pdu.Pdu:
         sequence = self._next_sequence()
