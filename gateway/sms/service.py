@@ -11,7 +11,8 @@ Sending policy (docs/sms.md):
   is reported ``unknown`` and nothing is sent again automatically (at most once), until
   an operator confirms "Phát lại", which sends the parts no receipt confirmed;
 - emergencies are at least once: a part whose answer was lost is resubmitted on the next
-  bind, so a resident may get it twice but never misses it.
+  bind, and an unsure part found by a later attempt is sent again, so a resident may get
+  it twice but never misses it.
 Part rows are written in bulk and answers and receipts are stored by group commit
 (``batching``), so a campaign costs a few transactions per batch, not several per part.
 """
@@ -115,8 +116,12 @@ class SmsService:
         results: list[Sent | None] = [None] * len(messages)
         work: list[tuple[int, list[WirePart]]] = []
         rows: list[dict[str, object]] = []
+        stale: list[tuple[str, int]] = []  # unsure parts of emergencies: sent again
         for i, (message, wire) in enumerate(zip(messages, planned, strict=True)):
             done = known.get(message.reference, {})
+            if message.at_least_once:
+                stale += [(message.reference, seq) for seq, state in done.items() if state in UNSURE]
+                done = {seq: state for seq, state in done.items() if state not in UNSURE}
             if not wire:
                 results[i] = Sent("failed", 0, "tin nhắn rỗng")
             elif any(state in UNSURE for state in done.values()):
@@ -132,6 +137,12 @@ class SmsService:
                 rows += [self._row(message, part) for part in todo]
         if rows:
             async with self.sessions() as session:
+                if stale:
+                    await session.execute(
+                        delete(SmsPart)
+                        .where(tuple_(SmsPart.reference, SmsPart.seq).in_(stale))
+                        .execution_options(synchronize_session=False)
+                    )
                 await session.execute(insert(SmsPart), rows)
                 await session.commit()
         sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i])) for i, todo in work))

@@ -192,3 +192,17 @@ async def test_s4_6_mo_parts_are_stored_before_deliver_sm_resp_and_survive_a_res
         assert case.text == "Cầu thôn Đông bị sạt lở, đề nghị xã kiểm tra."
     finally:
         await again.close()
+
+
+async def test_an_emergency_part_left_mid_submit_by_a_dead_worker_is_sent_again_at_least_once(
+    gateway: Gateway,
+    sms: SmsService,
+    smsc: Smsc,
+) -> None:
+    async with gateway.services.sessions() as s:
+        s.add(SmsPart(reference="r-dead", recipient="+84912345678", seq=1, total=1, encoding="gsm7", transport="smpp"))
+        await s.commit()
+    assert (await sms.send("+84912345678", "Bao so 9: so tan ngay", "r-dead")).kind == "unknown"
+    assert not smsc.accepted
+    sent = await sms.send("+84912345678", "Bao so 9: so tan ngay", "r-dead", at_least_once=True)
+    assert sent.kind == "sent" and [s.destination for s in smsc.accepted] == ["84912345678"]
