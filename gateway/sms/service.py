@@ -231,12 +231,10 @@ class SmsService:
         async with self.sessions() as session:
             await write_lock(session)
             text = await assembly.add_part(session, mo)
-            if text is None:
-                await session.commit()
-                filed = []
-            else:
-                filed = [(mo.sender, text)]
+            filed = [(mo.sender, text)] if text is not None else []
             filed += await assembly.stale(session, self.mo_assembly)
+            if not filed:
+                await session.commit()
             for sender, whole in filed:
                 await self._file(session, sender, whole, mo.transport)
 
