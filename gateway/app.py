@@ -119,21 +119,23 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
 
 
 async def start(services: Services) -> None:
+    """Migrate (under a database lock) and create the first admin when there is none;
+    whichever process creates it, web or worker, prints its one-time password."""
     await migrate(services.engine)
     async with services.sessions() as session:
         services.first_admin_password = await auth.ensure_admin(session)
+    if services.first_admin_password:
+        print(
+            f"Tài khoản quản trị đầu tiên: admin / {services.first_admin_password} "
+            f"(mật khẩu dùng một lần, hãy đổi sau khi đăng nhập)",
+            flush=True,
+        )
 
 
 def create_app(services: Services, run_worker: bool = True, role: str = "all") -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start(services)
-        if services.first_admin_password:
-            print(
-                f"Tài khoản quản trị đầu tiên: admin / {services.first_admin_password} "
-                f"(mật khẩu dùng một lần, hãy đổi sau khi đăng nhập)",
-                flush=True,
-            )
         s = services.settings
         print(f"Loa đang chạy: http://{s.host}:{s.port}/ (API: /docs, dữ liệu: {s.data_dir})", flush=True)
         # Everything loaded so far lives as long as the process: keep it out of the garbage

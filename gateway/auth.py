@@ -12,6 +12,7 @@ from collections import deque
 from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import ApiToken, User, WebSession, utcnow
@@ -148,5 +149,9 @@ async def ensure_admin(session: AsyncSession) -> str | None:
             must_change_password=True,
         )
     )
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:  # another process starting at the same time created it first
+        await session.rollback()
+        return None
     return password

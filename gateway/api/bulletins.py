@@ -14,6 +14,7 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact, Bulletin, Delivery, Render
 from gateway.delivery import ledger
+from gateway.sms import replay as sms_replay
 
 router = APIRouter(prefix="/api/v1", tags=["bulletins"])
 
@@ -142,11 +143,18 @@ async def deliveries(
 
 @router.post("/deliveries/{delivery_id}/retry")
 async def retry(
-    delivery_id: int, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+    delivery_id: int, confirm: bool = False, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> dict[str, bool]:
+    """Queue a row again. An SMS row that may have reached the resident in part
+    (``unknown``, ``sent``) answers 409 naming the parts that would go again, until
+    ``confirm=true``; then exactly those parts are sent."""
     if who.user.role not in ("admin", "operator"):
         raise WorkflowError("role", "chỉ quản trị hoặc vận hành được phát lại", 403)
-    if not await ledger.retry_now(session, delivery_id):
+    states: tuple[str, ...] = ("failed", "unknown")
+    row = await session.get(Delivery, delivery_id)
+    if row is not None and row.channel == "sms":
+        states = await sms_replay.prepare(session, row, confirm)
+    if not await ledger.retry_now(session, delivery_id, states):
         raise WorkflowError("id", "chỉ phát lại được lượt gửi đã lỗi hoặc không xác định", 409)
     await service.audit(session, who.user.username, "retry", "delivery", delivery_id)
     await session.commit()

@@ -16,6 +16,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact
 from gateway.feedback import replies, service
 from gateway.feedback.intake import Recording, receive
+from gateway.sms import replies as sms_replies
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -69,5 +70,7 @@ async def reply(
         case, row = await replies.reply_by_call(session, renderer, actor, ticket, data.text, data.version, voice)
         services.dispatcher.wake.set()
         return out(case, who) | {"reply_delivery": row}
-    case, parts = await replies.reply_by_sms(session, services.sms, who.user.username, ticket, data.text, data.version)
+    case, parts = await sms_replies.reply_by_sms(
+        session, services.sms, who.user.username, ticket, data.text, data.version
+    )
     return out(case, who) | {"reply_parts": parts}

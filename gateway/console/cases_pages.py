@@ -17,6 +17,7 @@ from gateway.db.models import Area, Case
 from gateway.feedback import replies, reports, service, taxonomy
 from gateway.feedback.intake import Recording, receive
 from gateway.phones import masked
+from gateway.sms import replies as sms_replies
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS, TRANSCRIPT_STATUS=service.TRANSCRIPT_LABELS)
@@ -117,7 +118,7 @@ async def case_action(
             await service.correct_transcript(session, user.username, ticket, transcript, version)
         elif action == "reply_sms":
             sms = request.app.state.services.sms
-            await replies.reply_by_sms(session, sms, user.username, ticket, answer, version)
+            await sms_replies.reply_by_sms(session, sms, user.username, ticket, answer, version)
         elif action == "reply_call":
             services = request.app.state.services
             if "call" not in services.channels:

@@ -26,6 +26,7 @@ from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
 from gateway.sms import recipients
+from gateway.sms import replay as sms_replay
 
 __all__ = ["NotLoggedIn", "router"]
 
@@ -241,6 +242,7 @@ async def bulletin_action(
     recurrence: str = Form(""),
     csrf_token: str = Form(""),
     delivery: int = Form(0),
+    confirm: bool = Form(False),
 ) -> Response:
     user, csrf = await who(request, session)
     try:
@@ -262,7 +264,11 @@ async def bulletin_action(
                     raise WorkflowError("run_at", "thời điểm phát không hợp lệ", 422) from exc
             await service.schedule(session, user, bulletin_id, when, recurrence.strip())
         elif action == "retry":
-            if user.role not in ("admin", "operator") or not await ledger.retry_now(session, delivery):
+            row = await session.get(Delivery, delivery)
+            states: tuple[str, ...] = ("failed", "unknown")
+            if row is not None and row.channel == "sms" and user.role in ("admin", "operator"):
+                states = await sms_replay.prepare(session, row, confirm)
+            if user.role not in ("admin", "operator") or not await ledger.retry_now(session, delivery, states):
                 raise WorkflowError("delivery", "không phát lại được lượt gửi này", 409)
             await service.audit(session, user.username, "retry", "delivery", delivery)
             await session.commit()

@@ -297,6 +297,7 @@ class SmsPart(Base):
     __table_args__ = (
         UniqueConstraint("reference", "seq"),
         Index("ix_sms_parts_message", "transport", "message_id"),
+        Index("ix_sms_parts_recipient", "recipient", "created_at"),  # the daily cap, per row
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(40))  # "d<delivery id>" or "r<reply id>"
@@ -307,10 +308,43 @@ class SmsPart(Base):
     encoding: Mapped[str] = mapped_column(String(8))
     transport: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(80), default="")
-    state: Mapped[str] = mapped_column(String(12), default="submitting")  # submitting|submitted|delivered|failed
+    # submitting | submitted | delivered | failed | unknown (sent, the SMSC's answer lost)
+    state: Mapped[str] = mapped_column(String(12), default="submitting")
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmsPendingReceipt(Base):
+    """A receipt whose message id matches no part yet: SMPP sets no order between a
+    receipt and the submit_sm_resp that names its id. Kept (one row per spelling of the
+    id, sharing ``receipt_key``) until the part's id is stored, then applied and removed."""
+
+    __tablename__ = "sms_pending_receipts"
+    __table_args__ = (Index("ix_sms_pending_receipts_message", "transport", "message_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transport: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(80))
+    receipt_key: Mapped[str] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(12))  # delivered | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsMoPart(Base):
+    """One part of a resident's multi-part message, stored before the SMSC is answered so
+    that a restart between parts loses nothing; removed when the case is filed."""
+
+    __tablename__ = "sms_mo_parts"
+    __table_args__ = (UniqueConstraint("transport", "sender", "concat_ref", "total", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transport: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(40))
+    concat_ref: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Device(Base):

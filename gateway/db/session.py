@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -33,8 +37,13 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+MIGRATION_LOCK = 0x4C6F61  # "Loa": the PostgreSQL advisory lock key of schema migrations
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision, under a database lock: every
+    process of a deployment may run it at once (``loa db upgrade``, or at start-up); one
+    migrates, the others wait and then find the schema current."""
     from alembic import command
     from alembic.config import Config
 
@@ -45,6 +54,11 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":  # the write lock first, then Alembic reads its version
+            await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
+            await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
         await connection.run_sync(upgrade)
 
 
@@ -52,6 +66,40 @@ async def write_lock(session: AsyncSession) -> None:
     """Start the transaction as a writer. SQLite cannot upgrade a reader to a writer once
     another connection has committed (SQLITE_BUSY_SNAPSHOT, no busy wait), so a
     read-then-write transaction on SQLite takes the write lock first; other databases
-    need nothing."""
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(text("UPDATE deliveries SET id = id WHERE 0"))
+    need nothing.
+
+    Writers of one process queue on an asyncio lock first, held until the transaction
+    ends: SQLite's own busy handler makes a waiting writer sleep (up to 100 ms a time)
+    while the lock is free again after a millisecond, which cost the SMS path most of its
+    throughput. A writer that waits longer than SQLite's busy timeout goes on without the
+    queue, as it did before it existed, so a transaction that (wrongly) waits for another
+    one of the same process cannot hang."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    info = session.sync_session.info
+    if _GATE not in info:
+        gate = _gate(session)
+        try:
+            await asyncio.wait_for(gate.acquire(), timeout=30)
+        except TimeoutError:
+            logging.getLogger(__name__).warning("SQLite write queue: waited 30 s, going on without it")
+        else:
+            info[_GATE] = gate
+    await session.execute(text("UPDATE deliveries SET id = id WHERE 0"))
+
+
+_GATE = "loa_sqlite_write_gate"
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def _gate(session: AsyncSession) -> asyncio.Lock:
+    per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(id(session.get_bind()), asyncio.Lock())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_gate(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        gate = session.info.pop(_GATE, None)
+        if gate is not None:
+            gate.release()

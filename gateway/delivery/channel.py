@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.delivery.ledger import Claim, Outcome
 
@@ -31,4 +32,19 @@ class Channel(Protocol):
     async def deliver(self, job: Job) -> Outcome:
         """Act once. With ``job.claim.recovered`` a previous attempt may have acted: confirm
         it if the channel can, report ``unknown`` if it cannot, never act twice blindly."""
+        ...
+
+
+@runtime_checkable
+class BatchChannel(Protocol):
+    """A channel that takes many rows at once (SMS: one window, few transactions)."""
+
+    name: str
+    quiet_hours_apply: bool
+    batch: int  # rows claimed together
+
+    async def deliver(self, job: Job) -> Outcome: ...
+
+    async def deliver_many(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """One outcome per job, in order, with ``deliver``'s contract for each."""
         ...

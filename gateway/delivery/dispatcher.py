@@ -24,7 +24,7 @@ from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
 from gateway.delivery import ledger, planner, stop
 from gateway.delivery.backoff import RenderBackoff
-from gateway.delivery.channel import Channel, Job
+from gateway.delivery.channel import BatchChannel, Channel, Job
 
 log = logging.getLogger(__name__)
 RENDER_AHEAD = timedelta(hours=6)
@@ -251,6 +251,8 @@ class Dispatcher:
     async def run_channel(self, channel: Channel) -> bool:
         """Claim a batch and deliver it, ``channel.concurrency`` rows at a time (an SMPP
         window); one at a time for channels that do not say."""
+        if isinstance(channel, BatchChannel):
+            return await self.run_batch(channel)
         concurrency = max(1, int(getattr(channel, "concurrency", 1)))
         async with self.sessions() as session:
             claims = await ledger.claim(
@@ -264,6 +266,30 @@ class Dispatcher:
 
         await asyncio.gather(*(one(claim) for claim in claims))
         return bool(claims)
+
+    async def run_batch(self, channel: BatchChannel) -> bool:
+        """Claim up to ``channel.batch`` rows, hand them to the channel together (it keeps
+        its window full across rows) and report every outcome in one transaction."""
+        async with self.sessions() as session:
+            claims = await ledger.claim(
+                session, channel.name, self.worker, self.settings.lease_seconds, limit=channel.batch
+            )
+        if not claims:
+            return False
+        jobs = [await self._job(claim) for claim in claims]
+        try:
+            outcomes = await channel.deliver_many(jobs)
+        except Exception as exc:
+            log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
+            outcomes = [ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
+        async with self.sessions() as session:
+            await ledger.report_many(
+                session,
+                {claim.id: outcome for claim, outcome in zip(claims, outcomes, strict=True)},
+                self.worker,
+                self.settings.max_attempts,
+            )
+        return True
 
     async def feed_channel(self, channel: Channel) -> None:
         """For channels whose deliveries last minutes (calls): keep ``concurrency`` rows in

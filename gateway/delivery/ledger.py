@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Bulletin, Delivery, utcnow
@@ -103,7 +104,14 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
     expires = now + timedelta(seconds=lease_seconds)
     order = (Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
     if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
-        await write_lock(session)  # SQLite has one writer at a time: expire, select and update in one
+        # SQLite has one writer at a time: take it only when something is due (an idle
+        # channel does not queue for the lock; with nothing claimable, nothing expires
+        # either), then expire, select and update in one write transaction.
+        due = await session.execute(select(Delivery.id).where(_claimable(channel, now)).limit(1))
+        if due.first() is None:
+            await session.rollback()
+            return []
+        await write_lock(session)
     await expire(session, channel, now)
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
         rows = (
@@ -148,12 +156,38 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
 
 async def report(session: AsyncSession, claim_id: int, worker: str, outcome: Outcome, max_attempts: int) -> bool:
     """Record an outcome for a row this worker holds. False when the lease was lost."""
-    row = (
-        await session.execute(select(Delivery).where(Delivery.id == claim_id).with_for_update())
-    ).scalar_one_or_none()
-    if row is None or row.state != "in_progress" or row.lease_owner != worker:
+    return bool(await report_many(session, {claim_id: outcome}, worker, max_attempts))
+
+
+async def report_many(session: AsyncSession, outcomes: dict[int, Outcome], worker: str, max_attempts: int) -> set[int]:
+    """Record outcomes for rows this worker holds, in one transaction. Returns the rows
+    recorded; the others' leases were lost (a receipt or another worker settled them)."""
+    recorded: set[int] = set()
+    ids = sorted(outcomes)
+    await write_lock(session)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = (
+            (
+                await session.execute(
+                    select(Delivery).where(Delivery.id.in_(chunk)).order_by(Delivery.id).with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for row in rows:
+            if row.state == "in_progress" and row.lease_owner == worker:
+                _record(row, outcomes[row.id], max_attempts)
+                recorded.add(row.id)
+    if recorded:
+        await session.commit()
+    else:
         await session.rollback()
-        return False
+    return recorded
+
+
+def _record(row: Delivery, outcome: Outcome, max_attempts: int) -> None:
     row.reference = outcome.reference or row.reference
     row.detail = outcome.detail
     row.lease_owner = None
@@ -171,8 +205,6 @@ async def report(session: AsyncSession, claim_id: int, worker: str, outcome: Out
             row.next_attempt_at = utcnow() + timedelta(seconds=outcome.retry_after)
     else:
         row.state = outcome.kind
-    await session.commit()
-    return True
 
 
 async def extend(session: AsyncSession, claim_id: int, worker: str, lease_seconds: int) -> bool:
@@ -186,23 +218,63 @@ async def extend(session: AsyncSession, claim_id: int, worker: str, lease_second
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def retry_now(session: AsyncSession, delivery_id: int) -> bool:
-    """Operator action: put a failed or unknown row back in the queue."""
+async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[str, ...] = ("failed", "unknown")) -> bool:
+    """Operator action: put a row in one of ``states`` back in the queue. Commits what the
+    session holds with it (a channel's preparation), or rolls it all back when the row is
+    not in those states any more."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(("failed", "unknown")))
+        .where(Delivery.id == delivery_id, Delivery.state.in_(states))
         .values(state="retry", next_attempt_at=utcnow(), attempts=0)
     )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return True
 
 
-async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "") -> bool:
+@dataclass(frozen=True)
+class Settlement:
+    """What a receipt from the network says about a row (see ``confirm``)."""
+
+    delivery_id: int
+    kind: str  # delivered | failed
+    detail: str = ""
+    reference: str = ""
+
+
+async def confirm_many(session: AsyncSession, settled: list[Settlement]) -> None:
+    """``confirm`` for many rows in one statement; does not commit."""
+    if not settled:
+        return
+    if any(s.kind not in ("delivered", "failed") for s in settled):
+        raise ValueError("a receipt settles a row as delivered or failed")
+    table = cast(Table, Delivery.__table__)
+    connection = await session.connection()
+    await connection.execute(
+        update(table)
+        # no IN (...): an expanding parameter cannot go with executemany
+        .where(table.c.id == bindparam("i"), or_(*(table.c.state == s for s in (*OPEN_STATES, "sent", "unknown"))))
+        .values(
+            state=bindparam("k"),
+            detail=bindparam("d"),
+            reference=func.coalesce(func.nullif(bindparam("r"), ""), table.c.reference),
+            updated_at=utcnow(),
+        ),
+        [{"i": s.delivery_id, "k": s.kind, "d": s.detail, "r": s.reference} for s in settled],
+    )
+
+
+async def confirm(
+    session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "", commit: bool = True
+) -> bool:
     """A receipt from the network (an SMS delivery report, a cluster's proof of play)
     settles a row that is not final yet, whatever its place in the queue: a cluster that
     played by its own clock may report before the worker has even claimed the row, and the
     worker's later report is refused because it no longer holds the row: whatever that
-    report would have recorded (the parts of an SMS) comes with the receipt as ``reference``."""
+    report would have recorded (the parts of an SMS) comes with the receipt as ``reference``.
+    With ``commit`` False the caller commits it with what caused it (an SMS part's state)."""
     if kind not in ("delivered", "failed"):
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
     # a proof that it was delivered after all (played while it expired) outranks ``expired``
@@ -212,5 +284,6 @@ async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: st
         .where(Delivery.id == delivery_id, Delivery.state.in_(settles))
         .values(state=kind, detail=detail, **({"reference": reference} if reference else {}))
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
-"""Answer a resident: by SMS (the SMS channel's encoding rules and ledger of parts) or by
-an outbound call that reads the answer with the TTS engine (a one-row campaign on the call
-channel, so retries by cause, the call window and the ledger apply), and record the answer
-on the case."""
+"""Answer a resident by an outbound call that reads the answer with the TTS engine (a
+one-row campaign on the call channel, so retries by cause, the call window and the ledger
+apply), and record an answer on the case (``answered``, also used by the SMS channel's
+``gateway.sms.replies``: the SMS package imports feedback, never the reverse)."""
 
 from __future__ import annotations
 
@@ -12,39 +12,10 @@ from gateway.bulletins.render import Renderer
 from gateway.bulletins.service import audit
 from gateway.db.models import Bulletin, Case, Delivery, utcnow
 from gateway.feedback import service
-from gateway.sms.encoding import plan
-from gateway.sms.inbound import reply_text
-from gateway.sms.service import SmsService
-
-MAX_PARTS = 5
 
 
-async def reply_by_sms(
-    session: AsyncSession, sms: SmsService | None, actor: str, ticket: str, text: str, version: int | None
-) -> tuple[Case, int]:
-    """Send ``text`` to the case's caller by SMS and mark the case answered; (case, parts)."""
-    case = await service.get(session, ticket)
-    service.check_version(case, version)
-    if sms is None:
-        raise WorkflowError("via", "chưa cấu hình kênh SMS (sms_transport) nên không gửi được tin trả lời", 422)
-    if not case.caller:
-        raise WorkflowError("caller", "phản ánh không có số điện thoại người gửi để trả lời", 422)
-    body = text.strip()
-    if not body:
-        raise WorkflowError("text", "cần nội dung trả lời", 422)
-    message = reply_text(f"Loa trả lời phản ánh {case.ticket}: {body}")
-    if plan(message).count > MAX_PARTS:
-        raise WorkflowError("text", f"tin trả lời quá dài (tối đa {MAX_PARTS} tin nhắn); hãy rút gọn", 422)
-    sent = await sms.send(case.caller, message, f"c{case.id}v{case.version}")
-    if sent.kind == "retry":  # sending again resumes with the parts still missing (same reference)
-        raise WorkflowError("sms", f"tổng đài tạm thời chưa nhận, hãy gửi lại sau ít phút ({sent.detail})", 503)
-    if sent.kind != "sent":
-        raise WorkflowError("sms", f"không gửi được tin trả lời: {sent.detail}", 502)
-    await audit(session, actor, "case_reply", "case", case.ticket, via="sms", parts=sent.parts, result=sent.kind)
-    return await _answered(session, actor, case, body), sent.parts
-
-
-async def _answered(session: AsyncSession, actor: str, case: Case, body: str) -> Case:
+async def answered(session: AsyncSession, actor: str, case: Case, body: str) -> Case:
+    """Mark the case answered with ``body`` (taking it on first when it is new)."""
     if case.status == "new":  # the officer who answers a new case has taken it on
         case = await service.transition(session, actor, case.ticket, "assigned", assignee=actor)
     if "answered" in service.TRANSITIONS[case.status]:
@@ -96,4 +67,4 @@ async def reply_by_call(
     session.add(row)
     await session.commit()
     await audit(session, username, "case_reply", "case", case.ticket, via="call", delivery=row.id)
-    return await _answered(session, username, case, body), row.id
+    return await answered(session, username, case, body), row.id

@@ -9,24 +9,26 @@ per-number daily cap to everything but emergencies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Subscriber
+from gateway.db.models import SmsPart, Subscriber
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
 from gateway.sms import recipients
-from gateway.sms.service import BULLETIN_PREFIX, SmsService, parts_reference
+from gateway.sms.service import BULLETIN_PREFIX, Message, SmsService, parts_reference
 
 
 class SmsChannel:
     name = "sms"
     quiet_hours_apply = True
     empty_detail = "không có người đăng ký nhận tin nhắn ở địa bàn này"
+    batch = 500  # rows claimed, checked, sent and reported together (deliver_many)
 
     def __init__(self, service: SmsService, daily_cap: int = 0, timezone: str = "Asia/Ho_Chi_Minh") -> None:
         self.service = service
@@ -42,33 +44,75 @@ class SmsChannel:
         now = datetime.now(self.zone)
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
-    async def _refusal(self, job: Job) -> Outcome | None:
+    async def _refusals(self, jobs: Sequence[Job]) -> dict[int, Outcome]:
+        """Opt-outs since planning, and the daily cap (emergencies excepted), for a batch
+        in two queries (the cap reads sms_parts by its recipient index)."""
+        fresh = [job for job in jobs if not job.claim.recovered]
+        if not fresh:
+            return {}
+        phones = sorted({job.claim.target for job in fresh})
+        refusals: dict[int, Outcome] = {}
         async with self.service.sessions() as session:
-            opted_out = (
-                await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
-            ).scalar_one_or_none()
-            if opted_out and job.priority != "emergency":
-                return Outcome("cancelled", detail="người nhận đã nhắn HUY sau khi lập danh sách")
-            if self.daily_cap and job.priority != "emergency":
-                since = self._local_midnight()
-                count = await self.service.bulletins_since(session, job.claim.target, since)
-                if count >= self.daily_cap:
-                    tomorrow = since + timedelta(days=1)
-                    return Outcome(
-                        "failed",
-                        detail=f"số này đã nhận {count} bản tin hôm nay (hạn mức {self.daily_cap}/ngày); "
-                        f"có thể gửi lại sau {tomorrow:%d/%m %H:%M}",
+            opted = set(
+                (
+                    await session.execute(
+                        select(Subscriber.phone).where(Subscriber.phone.in_(phones), Subscriber.opted_out.is_(True))
                     )
-        return None
+                ).scalars()
+            )
+            capped = [job for job in fresh if job.priority != "emergency" and job.claim.target not in opted]
+            capped_ids = {job.claim.id for job in capped}
+            counts: dict[str, int] = {}
+            since = self._local_midnight()
+            if self.daily_cap and capped:
+                own = [f"{BULLETIN_PREFIX}{job.claim.id}" for job in capped]
+                query = (
+                    select(SmsPart.recipient, func.count(func.distinct(SmsPart.reference)))
+                    .where(
+                        SmsPart.recipient.in_(sorted({job.claim.target for job in capped})),
+                        SmsPart.created_at >= since,
+                        SmsPart.reference.like(f"{BULLETIN_PREFIX}%"),
+                        SmsPart.reference.not_in(own),  # a retry of this very message is not a new one
+                        SmsPart.state != "failed",
+                    )
+                    .group_by(SmsPart.recipient)
+                )
+                counts = {phone: int(n) for phone, n in (await session.execute(query)).all()}
+        tomorrow = since + timedelta(days=1)
+        for job in fresh:
+            if job.claim.target in opted and job.priority != "emergency":  # an opt-out never covers emergencies
+                refusals[job.claim.id] = Outcome("cancelled", detail="người nhận đã nhắn HUY sau khi lập danh sách")
+            elif self.daily_cap and job.claim.id in capped_ids and counts.get(job.claim.target, 0) >= self.daily_cap:
+                count = counts[job.claim.target]
+                refusals[job.claim.id] = Outcome(
+                    "failed",
+                    detail=f"số này đã nhận {count} bản tin hôm nay (hạn mức {self.daily_cap}/ngày); "
+                    f"có thể gửi lại sau {tomorrow:%d/%m %H:%M}",
+                )
+        return refusals
 
     async def deliver(self, job: Job) -> Outcome:
-        reference = f"{BULLETIN_PREFIX}{job.claim.id}"
-        if not job.claim.recovered:
-            refusal = await self._refusal(job)
-            if refusal is not None:
-                return refusal
-        text = job.sms_text.strip() or job.title
-        sent = await self.service.send(job.claim.target, text, reference, delivery_id=job.claim.id)
-        if sent.kind == "retry":
-            return Outcome("retry", detail=sent.detail, retry_after=60)
-        return Outcome(sent.kind, reference=parts_reference(sent.parts), detail=sent.detail)
+        return (await self.deliver_many([job]))[0]
+
+    async def deliver_many(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """One outcome per job, in order: refusals checked for the batch, then every
+        message sent through the window at once."""
+        refusals = await self._refusals(jobs)
+        sending = [job for job in jobs if job.claim.id not in refusals]
+        messages = [
+            Message(
+                job.claim.target,
+                job.sms_text.strip() or job.title,
+                f"{BULLETIN_PREFIX}{job.claim.id}",
+                job.claim.id,
+                at_least_once=job.priority == "emergency",
+            )
+            for job in sending
+        ]
+        outcomes = dict(refusals)
+        for job, sent in zip(sending, await self.service.send_many(messages), strict=True):
+            if sent.kind == "retry":
+                outcomes[job.claim.id] = Outcome("retry", detail=sent.detail, retry_after=60)
+            else:
+                outcomes[job.claim.id] = Outcome(sent.kind, reference=parts_reference(sent.parts), detail=sent.detail)
+        return [outcomes[job.claim.id] for job in jobs]

@@ -1,37 +1,51 @@
-"""The SMS service: splits a message into wire parts, keeps one row per part, submits them
+"""The SMS service: splits messages into wire parts, keeps one row per part, submits them
 through the configured transport, and settles parts and ledger rows from receipts.
 
 Part states: submitting (written before the transport is asked) -> submitted (the SMSC
-accepted it) -> delivered | failed (receipt). A part the transport refused for now is
-removed again, so the next attempt sends it; a part found still ``submitting`` by a later
-attempt means a worker died mid-submit: it may have gone out, so the row is reported
-``unknown`` for an operator instead of being sent twice.
+accepted it; its id stored with that answer) -> delivered | failed (receipt); unknown
+(written to the SMSC, whose answer was lost: it may have reached the resident).
+
+Sending policy (docs/sms.md):
+- a part the transport refused for now is removed again, so the next attempt sends it;
+- a part found ``submitting`` or ``unknown`` by a later attempt may have gone out: the row
+  is reported ``unknown`` and nothing is sent again automatically (at most once), until
+  an operator confirms "Phát lại", which sends the parts no receipt confirmed;
+- emergencies are at least once: a part whose answer was lost is resubmitted on the next
+  bind, and an unsure part found by a later attempt is sent again, so a resident may get
+  it twice but never misses it.
+Part rows are written in bulk and answers and receipts are stored by group commit
+(``batching``), so a campaign costs a few transactions per batch, not several per part.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import SmsPart
 from gateway.db.session import write_lock
-from gateway.delivery import ledger
 from gateway.phones import to_e164
-from gateway.sms import inbound, receipts
-from gateway.sms.codec import wire_parts
+from gateway.sms import assembly, inbound, parts, receipts
+from gateway.sms.batching import Batcher
+from gateway.sms.codec import WirePart, wire_parts
+from gateway.sms.parts import Answer, parts_reference
 from gateway.sms.transport import Mo, OutPart, Receipt, Transport
 
 log = logging.getLogger(__name__)
 BULLETIN_PREFIX = "d"  # part references of ledger rows: d<delivery id>
+UNSURE = ("submitting", "unknown")
+__all__ = ["BULLETIN_PREFIX", "Message", "Sent", "SmsService", "parts_reference"]
 
 
 @dataclass(frozen=True)
@@ -41,9 +55,19 @@ class Sent:
     detail: str
 
 
-def parts_reference(parts: int) -> str:
-    """What the ledger row of an SMS shows as its reference: how many parts it took."""
-    return f"{parts} phần"
+@dataclass(frozen=True)
+class Message:
+    to: str
+    text: str
+    reference: str
+    delivery_id: int | None = None
+    at_least_once: bool = False  # emergencies
+
+
+@functools.lru_cache(maxsize=1024)
+def _wire(text: str, reference: int) -> tuple[WirePart, ...]:
+    """A campaign sends one text with at most 256 concatenation references: split once."""
+    return tuple(wire_parts(text, reference))
 
 
 def concat_reference(reference: str) -> int:
@@ -52,10 +76,15 @@ def concat_reference(reference: str) -> int:
 
 
 class SmsService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], transport: Transport, mo_assembly_s: float = 600.0
+    ) -> None:
         self.sessions = sessions
         self.transport = transport
+        self.mo_assembly = timedelta(seconds=mo_assembly_s)
         self._replies: set[asyncio.Task[None]] = set()
+        # one writer for answers and receipts: they never wait on each other's lock
+        self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
 
     async def start(self) -> None:
         await self.transport.start(self.on_mo, self.on_receipt)
@@ -66,110 +95,155 @@ class SmsService:
         await self.transport.close()
 
     # --- outbound --------------------------------------------------------------------
-    async def send(self, to: str, text: str, reference: str, delivery_id: int | None = None) -> Sent:
-        parts = wire_parts(text, concat_reference(reference))
-        if not parts:
-            return Sent("failed", 0, "tin nhắn rỗng")
+    async def send(
+        self, to: str, text: str, reference: str, delivery_id: int | None = None, at_least_once: bool = False
+    ) -> Sent:
+        return (await self.send_many([Message(to, text, reference, delivery_id, at_least_once)]))[0]
+
+    async def send_many(self, messages: Sequence[Message]) -> list[Sent]:
+        """Send every message, all through the transport's window at once (parts of one
+        message in order). One read and one bulk write of part rows for the batch."""
+        planned = [_wire(m.text, concat_reference(m.reference)) for m in messages]
+        known: dict[str, dict[int, str]] = {}
         async with self.sessions() as session:
-            rows = (await session.execute(select(SmsPart).where(SmsPart.reference == reference))).scalars().all()
-            done = {row.seq for row in rows if row.state != "submitting"}
-            if any(row.state == "submitting" for row in rows):
-                return Sent(
-                    "unknown", len(parts), "có phần đang gửi dở khi tiến trình dừng; không gửi lại để tránh trùng"
+            refs = [m.reference for m in messages]
+            for start in range(0, len(refs), 500):
+                query = select(SmsPart.reference, SmsPart.seq, SmsPart.state).where(
+                    SmsPart.reference.in_(refs[start : start + 500])
                 )
-        for part in parts:
-            if part.seq in done:
-                continue
-            async with self.sessions() as session:
-                session.add(
-                    SmsPart(
-                        reference=reference,
-                        delivery_id=delivery_id,
-                        recipient=to,
-                        seq=part.seq,
-                        total=part.total,
-                        encoding="ucs2" if part.data_coding == 8 else "gsm7",
-                        transport=self.transport.name,
-                    )
+                for reference, seq, state in (await session.execute(query)).all():
+                    known.setdefault(reference, {})[seq] = state
+        results: list[Sent | None] = [None] * len(messages)
+        work: list[tuple[int, list[WirePart]]] = []
+        rows: list[dict[str, object]] = []
+        stale: list[tuple[str, int]] = []  # unsure parts of emergencies: sent again
+        for i, (message, wire) in enumerate(zip(messages, planned, strict=True)):
+            done = known.get(message.reference, {})
+            if message.at_least_once:
+                stale += [(message.reference, seq) for seq, state in done.items() if state in UNSURE]
+                done = {seq: state for seq, state in done.items() if state not in UNSURE}
+            if not wire:
+                results[i] = Sent("failed", 0, "tin nhắn rỗng")
+            elif any(state in UNSURE for state in done.values()):
+                results[i] = Sent(
+                    "unknown",
+                    len(wire),
+                    "có phần đã gửi mà không rõ tổng đài đã nhận chưa (tiến trình dừng hoặc mất kết nối); "
+                    "không tự gửi lại để tránh trùng, dùng Phát lại sau khi xác nhận",
                 )
-                await session.commit()
-            result = await self.transport.submit(OutPart(to, part, f"{reference}.{part.seq}"))
+            else:
+                todo = [part for part in wire if part.seq not in done]
+                work.append((i, todo))
+                rows += [self._row(message, part) for part in todo]
+        if rows:
             async with self.sessions() as session:
-                where = (SmsPart.reference == reference, SmsPart.seq == part.seq)
-                if result.accepted:
-                    message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
-                    values = {"state": "submitted", "detail": result.detail[:500], "message_id": message_id}
-                    await session.execute(update(SmsPart).where(*where).values(**values))
-                elif result.temporary:
-                    await session.execute(delete(SmsPart).where(*where))
-                else:
+                if stale:
                     await session.execute(
-                        update(SmsPart).where(*where).values(state="failed", detail=result.detail[:500])
+                        delete(SmsPart)
+                        .where(tuple_(SmsPart.reference, SmsPart.seq).in_(stale))
+                        .execution_options(synchronize_session=False)
                     )
+                await session.execute(insert(SmsPart), rows)
                 await session.commit()
-            if not result.accepted:
-                kind = "retry" if result.temporary else "failed"
-                return Sent(kind, len(parts), f"phần {part.seq}/{part.total}: {result.detail}")
-        return Sent("sent", len(parts), f"tổng đài đã nhận {len(parts)} phần, chờ báo nhận")
+        sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i])) for i, todo in work))
+        for (i, _), outcome in zip(work, sent, strict=True):
+            results[i] = outcome
+        return [r if r is not None else Sent("failed", 0, "") for r in results]
+
+    def _row(self, message: Message, part: WirePart) -> dict[str, object]:
+        return {
+            "reference": message.reference,
+            "delivery_id": message.delivery_id,
+            "recipient": message.to,
+            "seq": part.seq,
+            "total": part.total,
+            "encoding": "ucs2" if part.data_coding == 8 else "gsm7",
+            "transport": self.transport.name,
+            "message_id": "",
+            "state": "submitting",
+            "detail": "",
+        }
+
+    async def _submit(self, message: Message, todo: list[WirePart], total: int) -> Sent:
+        """The parts of one message in order; each answer is stored before the next part
+        goes; the first refusal stops the message (parts not tried are removed again)."""
+        for index, part in enumerate(todo):
+            out = OutPart(message.to, part, f"{message.reference}.{part.seq}", message.at_least_once)
+            result = await self.transport.submit(out)
+            where = f"phần {part.seq}/{total}"
+            if result.accepted:
+                message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
+                await self._writer.put(Answer(message.reference, part.seq, "submitted", result.detail, message_id))
+                continue
+            rest = todo[index + 1 :]
+            if result.unknown:
+                await self._writer.put(Answer(message.reference, part.seq, "unknown", result.detail))
+                outcome = Sent(
+                    "unknown", total, f"{where}: {result.detail}; có thể đã đến người nhận, không tự gửi lại"
+                )
+            elif result.temporary:
+                rest = todo[index:]
+                outcome = Sent("retry", total, f"{where}: {result.detail}")
+            else:
+                await self._writer.put(Answer(message.reference, part.seq, "failed", result.detail))
+                outcome = Sent("failed", total, f"{where}: {result.detail}")
+            for dropped in rest:
+                await self._writer.put(Answer(message.reference, dropped.seq, "drop", ""))
+            return outcome
+        return Sent("sent", total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
+
+    async def _write(self, batch: list[Answer | Receipt]) -> None:
+        """One transaction for what the SMSC said meanwhile: answers first (their ids),
+        then receipts (which may name those ids), then the ledger rows they settle."""
+        answers = [a for a in batch if isinstance(a, Answer)]
+        found = [r for r in batch if isinstance(r, Receipt)]
+        async with self.sessions() as session:
+            ids = [a.message_id for a in answers]
+            ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
+            await parts.lock_ids(session, ids)
+            settle = await parts.record_answers(session, self.transport.name, [a for a in answers if a.state != "drop"])
+            dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
+            if dropped:
+                await session.execute(
+                    delete(SmsPart)
+                    .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == "submitting")
+                    .execution_options(synchronize_session=False)
+                )
+            kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)
+            for receipt in kept:
+                await audit(
+                    session, self.transport.name, "sms_receipt", "sms_part", receipt.message_id or receipt.reference,
+                    outcome=receipt.outcome, detail=receipt.detail[:200], matched=False,
+                )  # fmt: skip
+            await parts.settle(session, settle | rows, loaded)
+            await session.commit()
 
     # --- receipts --------------------------------------------------------------------
     async def on_receipt(self, receipt: Receipt) -> None:
-        async with self.sessions() as session:
-            await write_lock(session)
-            row = await self._part_for(session, receipt)
-            await audit(
-                session,
-                self.transport.name,
-                "sms_receipt",
-                "sms_part",
-                row.id if row else receipt.message_id or receipt.reference,
-                outcome=receipt.outcome,
-                detail=receipt.detail[:200],
-                matched=row is not None,
-            )
-            if row is None or receipt.outcome == "pending" or row.state in ("delivered", "failed"):
-                await session.commit()
-                return
-            row.state, row.detail = receipt.outcome, receipt.detail[:500]
-            await session.commit()
-            if row.delivery_id is not None:
-                await self._settle(session, row.delivery_id)
-
-    async def _part_for(self, session: AsyncSession, receipt: Receipt) -> SmsPart | None:
-        if receipt.reference:
-            reference, _, seq = receipt.reference.rpartition(".")
-            if not seq.isdigit():
-                return None
-            query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
-            return (await session.execute(query)).scalar_one_or_none()
-        for candidate in receipts.id_candidates(receipt.message_id):
-            query = select(SmsPart).where(SmsPart.transport == self.transport.name, SmsPart.message_id == candidate)
-            row = (await session.execute(query.order_by(SmsPart.id.desc()).limit(1))).scalar_one_or_none()
-            if row is not None:
-                return row
-        return None
-
-    async def _settle(self, session: AsyncSession, delivery_id: int) -> None:
-        parts = (await session.execute(select(SmsPart).where(SmsPart.delivery_id == delivery_id))).scalars().all()
-        failed = [p for p in parts if p.state == "failed"]
-        reference = parts_reference(parts[0].total) if parts else ""
-        if failed:
-            first = failed[0]
-            detail = f"phần {first.seq}/{first.total}: {first.detail}"
-            await ledger.confirm(session, delivery_id, "failed", detail, reference=reference)
-        elif parts and all(p.state == "delivered" for p in parts) and len(parts) == parts[0].total:
-            detail = f"đã đến máy người nhận ({len(parts)} phần)"
-            await ledger.confirm(session, delivery_id, "delivered", detail, reference=reference)
+        """Returns once the receipt is stored (applied, or kept until its id lands)."""
+        await self._writer.put(receipt)
 
     # --- inbound ---------------------------------------------------------------------
     async def on_mo(self, mo: Mo) -> None:
-        """File the message (raises if it cannot be stored), then reply in the background."""
+        """Store the message (one part of it, or the whole, filed as a case) before the
+        transport answers the network; raises if it cannot be stored. Replies go out in
+        the background."""
         async with self.sessions() as session:
-            reply = await inbound.handle(session, mo.sender, mo.text)
-            await audit(session, mo.transport, "sms_mo", "sms", mo.sender[:40], ticket=reply.case_ticket)
-            await session.commit()
+            await write_lock(session)
+            text = await assembly.add_part(session, mo)
+            filed = [(mo.sender, text)] if text is not None else []
+            filed += await assembly.stale(session, self.mo_assembly)
+            if not filed:
+                await session.commit()
+            for sender, whole in filed:
+                await self._file(session, sender, whole, mo.transport)
+
+    async def _file(self, session: AsyncSession, sender: str, text: str, transport: str) -> None:
+        reply = await inbound.handle(session, sender, text)
+        await audit(session, transport, "sms_mo", "sms", sender[:40], ticket=reply.case_ticket)
+        await session.commit()
         try:
-            to = to_e164(mo.sender, "from")
+            to = to_e164(sender, "from")
         except WorkflowError:
             return  # a short code or alphanumeric sender cannot be answered
         task = asyncio.create_task(self._reply(to, reply.text))
@@ -183,13 +257,3 @@ class SmsService:
                 log.warning("reply to %s not sent: %s", to, sent.detail)
         except Exception:
             log.exception("reply to %s failed", to)
-
-    async def bulletins_since(self, session: AsyncSession, phone: str, since: datetime) -> int:
-        """Bulletin messages (not parts, not replies) sent to ``phone`` since ``since``."""
-        query = select(func.count(func.distinct(SmsPart.reference))).where(
-            SmsPart.recipient == phone,
-            SmsPart.created_at >= since,
-            SmsPart.reference.like(f"{BULLETIN_PREFIX}%"),
-            SmsPart.state != "failed",
-        )
-        return int((await session.execute(query)).scalar_one())

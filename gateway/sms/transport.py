@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.sms.codec import WirePart
+from gateway.sms.codec import Concat, WirePart
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class OutPart:
     to: str  # E.164, "+84..."
     part: WirePart
     reference: str  # ours: "d<delivery>.<seq>" or "r<reply>.<seq>"
+    at_least_once: bool = False  # emergencies: resubmit a part whose answer was lost
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class SubmitResult:
     temporary: bool  # worth trying again later (throttled, network down)
     detail: str
     message_id: str = ""  # the SMSC's id, matched by receipts; empty where receipts carry our reference
+    unknown: bool = False  # written, but the SMSC's answer was lost: it may have gone out
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Mo:
     sender: str
     text: str
     transport: str
+    concat: Concat | None = None  # one part of a multi-part message: the service assembles it
 
 
 MoHandler = Callable[[Mo], Awaitable[None]]

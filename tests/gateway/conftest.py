@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,12 @@ import pytest_asyncio
 
 from gateway.app import Services, build_services, create_app, start
 from gateway.config import Settings
+from gateway.sms.adapter import SmsChannel
+from gateway.sms.service import SmsService
+from gateway.sms.smpp.session import SessionConfig
+from gateway.sms.smpp.transport import SmppConfig, SmppTransport
 from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.smsc import Smsc, wait_until
 
 
 @dataclass
@@ -95,3 +101,18 @@ async def seed(gw: Gateway) -> dict[str, tuple[httpx.AsyncClient, str]]:
     for username in ("bientap", "duyet", "vanhanh"):
         clients[username] = await gw.login(username, "mat-khau-dai-1")
     return clients
+
+
+@pytest_asyncio.fixture
+async def sms(gateway: Gateway, smsc: Smsc) -> AsyncIterator[SmsService]:
+    """The SMS service over SMPP to the test SMSC, wired as the gateway's SMS channel
+    (daily cap 1, quiet hours off: the tests run at any hour)."""
+    session = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", reconnect_min_s=0.1, max_submit_tries=2)
+    service = SmsService(gateway.services.sessions, SmppTransport(SmppConfig(session, sender="UBNDXA")))
+    await service.start()
+    gateway.services.channels["sms"] = SmsChannel(service, daily_cap=1)
+    dispatcher = gateway.services.dispatcher
+    dispatcher.settings = dataclasses.replace(dispatcher.settings, quiet_hours={})
+    await wait_until(lambda: smsc.esmes)
+    yield service
+    await service.close()

@@ -364,7 +364,7 @@ async def test_cap_3_2_1_cancel_of_an_alert_on_the_air_stops_it_everywhere(gatew
         bid = r.json()["bulletin"]
         await gateway.run_worker()
         device.headers["Authorization"] = f"Bearer {token}"
-        (item,) = (await device.get("/api/device/v1/schedule")).json()["items"]
+        assert len((await device.get("/api/device/v1/schedule")).json()["items"]) == 1
         async with gateway.services.sessions() as session:
             query = select(Delivery).where(Delivery.bulletin_id == bid, Delivery.channel == "loudspeaker")
             assert (await session.execute(query)).scalar_one().state == "sent"

@@ -6,24 +6,18 @@ the SMSC accepted. Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 
 from gateway.bulletins.schedule import LOCAL
 from gateway.config import QuietHours
 from gateway.db.models import AuditLog, Case, Delivery, SmsPart
 from gateway.delivery import ledger
-from gateway.sms.adapter import SmsChannel
 from gateway.sms.codec import split_udh
 from gateway.sms.inbound import handle
-from gateway.sms.service import SmsService
 from gateway.sms.smpp import pdu
-from gateway.sms.smpp.session import SessionConfig
-from gateway.sms.smpp.transport import SmppConfig, SmppTransport
 from tests.gateway.conftest import Gateway, seed
 from tests.support.smsc import Seen, Smsc, wait_until
 
@@ -38,20 +32,6 @@ STORM = (
 def text_of(seen: Seen) -> str:
     _, data = split_udh(seen.payload) if seen.esm_class & 0x40 else (None, seen.payload)
     return data.decode("utf-16-be") if seen.data_coding == 8 else data.decode("latin-1")
-
-
-@pytest_asyncio.fixture
-async def sms(gateway: Gateway, smsc: Smsc) -> AsyncIterator[SmsService]:
-    session = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", reconnect_min_s=0.1, max_submit_tries=2)
-    service = SmsService(gateway.services.sessions, SmppTransport(SmppConfig(session, sender="UBNDXA")))
-    await service.start()
-    gateway.services.channels["sms"] = SmsChannel(service, daily_cap=1)
-    # The tests run at any hour: quiet hours off (their own tests are in test_workflow_api).
-    dispatcher = gateway.services.dispatcher
-    dispatcher.settings = dataclasses.replace(dispatcher.settings, quiet_hours={})
-    await wait_until(lambda: smsc.esmes)
-    yield service
-    await service.close()
 
 
 async def subscribe(smsc: Smsc, *numbers: str) -> None:

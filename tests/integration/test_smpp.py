@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from gateway.sms.codec import split_udh, wire_parts
+from gateway.sms.codec import Concat, split_udh, wire_parts
 from gateway.sms.smpp import pdu
 from gateway.sms.smpp.session import SessionConfig
 from gateway.sms.smpp.transport import SmppConfig, SmppTransport
@@ -42,9 +42,9 @@ async def linked(smsc: Smsc) -> AsyncIterator[tuple[SmppTransport, Inbox]]:
     await transport.close()
 
 
-async def send(transport: SmppTransport, to: str, text: str, ref: str) -> list[bool]:
+async def send(transport: SmppTransport, to: str, text: str, ref: str, at_least_once: bool = False) -> list[bool]:
     results = await asyncio.gather(
-        *(transport.submit(OutPart(to, part, f"{ref}.{part.seq}")) for part in wire_parts(text, 42))
+        *(transport.submit(OutPart(to, part, f"{ref}.{part.seq}", at_least_once)) for part in wire_parts(text, 42))
     )
     return [r.accepted for r in results]
 
@@ -104,11 +104,16 @@ async def test_s4_4_2_a_permanent_error_status_is_reported_not_retried(linked, s
     assert smsc.rejected == 1
 
 
-async def test_smsc_restart_mid_campaign_loses_and_duplicates_nothing_it_confirmed(smsc) -> None:  # type: ignore[no-untyped-def]
+async def test_s2_7_smsc_restart_mid_emergency_campaign_resubmits_what_was_unanswered_and_nothing_confirmed(
+    smsc,  # type: ignore[no-untyped-def]
+) -> None:
+    """At least once (emergencies): submits whose response was lost go again on the new bind."""
     transport, inbox = transport_for(smsc, window=4), Inbox()
     await transport.start(inbox.on_mo, inbox.on_receipt)
     smsc.hold_after = 10  # what is in flight after ten will never be answered
-    campaign = asyncio.gather(*(send(transport, f"+849130{i:05d}", f"Bản tin {i}", f"d{i}") for i in range(30)))
+    campaign = asyncio.gather(
+        *(send(transport, f"+849130{i:05d}", f"Bản tin {i}", f"d{i}", at_least_once=True) for i in range(30))
+    )
     await wait_until(lambda: len(smsc.held) >= 4)
     confirmed_before = {s.destination for s in smsc.accepted}
     await smsc.stop()
@@ -122,6 +127,37 @@ async def test_smsc_restart_mid_campaign_loses_and_duplicates_nothing_it_confirm
         assert sorted(confirmed_before | set(after)) == [f"849130{i:05d}" for i in range(30)]
         assert len(after) == len(set(after))
         assert transport.session.binds == 2
+    finally:
+        await transport.close()
+        await second.stop()
+
+
+async def test_s2_7_a_submit_whose_response_was_lost_is_reported_unknown_not_resubmitted(smsc) -> None:  # type: ignore[no-untyped-def]
+    """At most once (everything but emergencies): a submit written to the link that died
+    before its response may have reached the handset, so it comes back ``unknown`` and is
+    not sent again; one the SMSC refused (it NAKs what it holds as it stops) or one never
+    written goes on the new bind."""
+    transport, inbox = transport_for(smsc, window=4), Inbox()
+    await transport.start(inbox.on_mo, inbox.on_receipt)
+    smsc.hold_after = 10
+    parts = [wire_parts(f"Bản tin {i}", 42)[0] for i in range(30)]
+    campaign = asyncio.gather(
+        *(transport.submit(OutPart(f"+849130{i:05d}", p, f"d{i}.1")) for i, p in enumerate(parts))
+    )
+    await wait_until(lambda: len(smsc.held) >= 4)
+    before = [s.destination for s in smsc.accepted]
+    await smsc.stop()
+    await asyncio.sleep(0.3)
+    second = Smsc(port=smsc.port)
+    await second.start()
+    try:
+        results = await asyncio.wait_for(campaign, 30)
+        unknown = {f"849130{i:05d}" for i, r in enumerate(results) if r.unknown}
+        accepted = {f"849130{i:05d}" for i, r in enumerate(results) if r.accepted}
+        after = [s.destination for s in second.accepted]
+        assert unknown and len(unknown) + len(accepted) == 30
+        assert not unknown & set(after)  # never resubmitted
+        assert sorted(before + after) == sorted(accepted)  # each accepted part went exactly once
     finally:
         await transport.close()
         await second.stop()
@@ -147,11 +183,12 @@ async def test_s4_6_mo_deliver_sm_is_decoded_ucs2_gsm7_and_concatenated(linked, 
     first, second = "PA Cầu thôn Đông bị sạt lở, ", "đề nghị xã kiểm tra."
     await smsc.mo("84911111111", bytes((5, 0, 3, 77, 2, 2)) + second.encode("utf-16-be"), 8, esm_class=0x40)
     await smsc.mo("84911111111", bytes((5, 0, 3, 77, 2, 1)) + first.encode("utf-16-be"), 8, esm_class=0x40)
-    await wait_until(lambda: len(inbox.mo) == 3)
-    assert [(m.sender, m.text) for m in inbox.mo] == [
-        ("84912345678", "PA đường ngập"),
-        ("84987654321", "TIN"),
-        ("84911111111", first + second),
+    await wait_until(lambda: len(inbox.mo) == 4)
+    assert [(m.sender, m.text, m.concat) for m in inbox.mo] == [  # parts go up numbered, to be stored
+        ("84912345678", "PA đường ngập", None),
+        ("84987654321", "TIN", None),
+        ("84911111111", second, Concat(77, 2, 2)),
+        ("84911111111", first, Concat(77, 2, 1)),
     ]
 
 

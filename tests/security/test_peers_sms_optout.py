@@ -9,8 +9,8 @@ import pytest
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.conftest import gateway as gateway
 from tests.gateway.conftest import postgres as postgres
+from tests.gateway.conftest import sms as sms
 from tests.gateway.test_sms_service import release, rows, subscribe
-from tests.gateway.test_sms_service import sms as sms
 from tests.support.smsc import Smsc, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]

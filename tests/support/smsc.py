@@ -40,6 +40,7 @@ class Smsc:
     decide: Callable[[int], int | None] = lambda _n: None  # submit number -> status to reject with
     hold: bool = False
     hold_after: int | None = None  # start holding once this many submits were accepted
+    early_receipt: str = ""  # a stat (DELIVRD...): its receipt is acknowledged before submit_sm_resp goes out
     accepted: list[Seen] = field(default_factory=list)
     held: list[smpp34.SubmitSmEvent] = field(default_factory=list)
     rejected: int = 0
@@ -48,6 +49,7 @@ class Smsc:
     _server: smpp34.Server | None = None
     _pump: asyncio.Task[None] | None = None
     _count: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         self._server = smpp34.Server("127.0.0.1", self.port, system_id="TestSMSC")
@@ -79,18 +81,31 @@ class Smsc:
                     self.hold = True
                 if self.hold:
                     self.held.append(event)
+                elif self.early_receipt:
+                    task = asyncio.create_task(self._receipt_first(event, self.early_receipt))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 else:
                     self.answer(event)
 
-    def answer(self, event: smpp34.SubmitSmEvent) -> None:
+    async def _receipt_first(self, event: smpp34.SubmitSmEvent, stat: str) -> None:
+        """A fast network: the handset's receipt is reported (and acknowledged by the ESME)
+        before this SMSC's submit_sm_resp has left: SMPP 3.4 sets no order between them."""
         self._count += 1
-        status = self.decide(self._count)
+        number = self._count
+        await self.receipt(self._id(number), stat, event.destination_addr)
+        self.answer(event, number)
+
+    def answer(self, event: smpp34.SubmitSmEvent, number: int = 0) -> None:
+        if not number:
+            self._count += 1
+            number = self._count
+        status = self.decide(number)
         if status is not None:
             self.rejected += 1
             event.reject(status)
             return
-        number = 0x1F0000 + self._count
-        message_id = format(number, "x") if self.id_style == "hex" else str(number)
+        message_id = self._id(number)
         self.accepted.append(
             Seen(
                 event.destination_addr,
@@ -103,6 +118,10 @@ class Smsc:
             )
         )
         event.accept(message_id)
+
+    def _id(self, count: int) -> str:
+        number = 0x1F0000 + count
+        return format(number, "x") if self.id_style == "hex" else str(number)
 
     def release(self) -> None:
         self.hold = False

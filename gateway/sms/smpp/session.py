@@ -6,8 +6,10 @@
 - enquire_link (§4.11) after ``enquire_link_s`` of silence; the SMSC's own enquire_link,
   unbind and unknown requests are answered (generic_nack ESME_RINVCMDID, §4.3).
 - ESME_RTHROTTLED (0x58), ESME_RMSGQFUL (0x14) and ESME_RSYSERR (0x08) are resubmitted
-  after a growing pause;
-  a submit whose connection died before its response is resubmitted on the new bind.
+  after a growing pause; a submit never written (no bind) waits for the next bind.
+- A submit written whose response never came (the connection died, §2.7 response timer)
+  may have reached the resident: it is reported as unconfirmed, not sent again, unless
+  the caller asks for at-least-once (emergencies), then it is resubmitted on the new bind.
   Only a submit_sm_resp with ESME_ROK counts as accepted: an accepted part is never sent
   again by this session.
 - deliver_sm (MO and receipts) is acknowledged only after the handler stored it; when the
@@ -48,13 +50,17 @@ class SessionConfig:
 
 
 class SubmitError(Exception):
-    def __init__(self, status: int, temporary: bool) -> None:
-        super().__init__(pdu.status_name(status))
-        self.status, self.temporary = status, temporary
+    def __init__(self, status: int, temporary: bool, unconfirmed: bool = False) -> None:
+        super().__init__("không có submit_sm_resp" if unconfirmed else pdu.status_name(status))
+        self.status, self.temporary, self.unconfirmed = status, temporary, unconfirmed
 
 
 class _ConnectionLost(Exception):
     pass
+
+
+class _NotSent(_ConnectionLost):
+    """The request was never written: sending it again cannot duplicate it."""
 
 
 DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
@@ -66,10 +72,12 @@ class SmppSession:
         self.on_deliver = on_deliver
         self.window = asyncio.Semaphore(config.window)
         self.bound = asyncio.Event()
+        self._rebound = asyncio.Event()
         self.last_error = ""
         self.binds = 0  # successful binds, for status pages and tests
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[int, asyncio.Future[pdu.Pdu]] = {}
+        self._out: list[bytes] = []  # PDUs queued for the next write
         self._sequence = 0
         self._runner: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -125,6 +133,8 @@ class SmppSession:
             self.binds += 1
             self.last_error = ""
             self.bound.set()
+            self._rebound.set()  # wakes whoever waits for a bind after the one they lost
+            self._rebound = asyncio.Event()
             await self._keep_alive(reading)
         finally:
             self.bound.clear()
@@ -142,6 +152,7 @@ class SmppSession:
 
     def _drop_connection(self) -> None:
         self.bound.clear()
+        self._out = []
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -156,9 +167,19 @@ class SmppSession:
         return self._sequence
 
     def _write(self, data: bytes) -> None:
-        if self._writer is None:
-            raise _ConnectionLost("not connected")
-        self._writer.write(data)
+        """Queue a PDU; the PDUs queued in one turn of the event loop leave in one write
+        (a window of submits, a burst of deliver_sm_resp: one system call, not ten)."""
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            raise _NotSent("not connected")
+        self._out.append(data)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, writer)
+
+    def _flush(self, writer: asyncio.StreamWriter) -> None:
+        data, self._out = b"".join(self._out), []
+        if writer is self._writer and not writer.is_closing():
+            writer.write(data)  # else the link died meanwhile: whoever waits learns it
 
     async def _request(self, command_id: int, body: bytes = b"") -> pdu.Pdu:
         sequence = self._next_sequence()
@@ -175,17 +196,28 @@ class SmppSession:
         finally:
             self._pending.pop(sequence, None)
 
-    async def submit(self, message: pdu.ShortMessage) -> str:
-        """The SMSC's message_id once it accepted the part; SubmitError when it refused."""
+    async def submit(self, message: pdu.ShortMessage, at_least_once: bool = False) -> str:
+        """The SMSC's message_id once it accepted the part; SubmitError when it refused,
+        or (``unconfirmed``) when the part was written and its response lost."""
         body = pdu.submit_sm(message)
         pause = self.config.throttle_pause_s
-        for _ in range(self.config.max_submit_tries):
+        tries = 0
+        while tries < self.config.max_submit_tries:
             await self.bound.wait()
+            bind = self.binds
             async with self.window:
                 try:
                     resp = await self._request(pdu.SUBMIT_SM, body)
+                except _NotSent:  # the link is going down: wait for the next bind, not a try
+                    await self._next_bind(bind)
+                    continue
                 except _ConnectionLost:
-                    continue  # no response: resubmit on the next bind
+                    if not at_least_once:
+                        raise SubmitError(pdu.ESME_RSYSERR, temporary=False, unconfirmed=True) from None
+                    tries += 1
+                    await self._next_bind(bind)
+                    continue  # an emergency: a duplicate is better than a loss
+            tries += 1
             if resp.status == pdu.ESME_ROK:
                 return pdu.parse_message_id(resp.body)
             if resp.status not in RETRYABLE:
@@ -194,11 +226,19 @@ class SmppSession:
             pause = min(pause * 2, 5.0)
         raise SubmitError(pdu.ESME_RTHROTTLED, temporary=True)
 
+    async def _next_bind(self, bind: int) -> None:
+        """Wait until the session is bound again after bind number ``bind`` was lost."""
+        if self.binds == bind:
+            await self._rebound.wait()
+
     # --- inbound ---------------------------------------------------------------------
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         try:
             await self._read_pdus(reader)
         finally:  # whoever waits for a response learns now, not at its timeout
+            self.bound.clear()  # and nothing more is written into a dead connection
+            if self._writer is not None:
+                self._writer.close()
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(_ConnectionLost("connection lost"))

@@ -2,13 +2,12 @@
 
 Every part asks for its own receipt (registered_delivery 1, §5.2.17), so a long message
 is confirmed part by part. Concatenated parts carry the 6-octet UDH with esm_class UDHI
-(0x40). Concatenated MO parts are held until the message is whole (or until
-``mo_assembly_s`` passes; then what arrived is filed, marked incomplete).
+(0x40). Concatenated MO parts are passed up one by one with their UDH or SAR numbering:
+the service stores each before this transport answers deliver_sm, and assembles them.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from gateway.pacing import Pacer
@@ -17,8 +16,6 @@ from gateway.sms.smpp import pdu
 from gateway.sms.smpp.session import SessionConfig, SmppSession, SubmitError
 from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
 
-INCOMPLETE_MARK = "[tin nhắn thiếu phần] "
-
 
 @dataclass(frozen=True)
 class SmppConfig:
@@ -26,7 +23,6 @@ class SmppConfig:
     sender: str = ""  # brandname (alphanumeric) or number
     national_numbers: bool = False  # destination as 0xxxxxxxxx (TON 2) instead of 84xxxxxxxxx (TON 1)
     tps: float = 0.0  # contracted messages per second; 0 = only the window limits
-    mo_assembly_s: float = 600.0
 
 
 def source_ton_npi(sender: str) -> tuple[int, int]:
@@ -46,7 +42,6 @@ class SmppTransport:
         self.pacer = Pacer(config.tps)
         self._on_mo: MoHandler | None = None
         self._on_receipt: ReceiptHandler | None = None
-        self._assembly: dict[tuple[str, int, int], tuple[float, dict[int, str]]] = {}
 
     async def start(self, on_mo: MoHandler, on_receipt: ReceiptHandler) -> None:
         self._on_mo, self._on_receipt = on_mo, on_receipt
@@ -82,8 +77,10 @@ class SmppTransport:
         )
         await self.pacer.wait()
         try:
-            message_id = await self.session.submit(message)
+            message_id = await self.session.submit(message, at_least_once=part.at_least_once)
         except SubmitError as exc:
+            if exc.unconfirmed:
+                return SubmitResult(False, False, "mất kết nối trước khi SMSC trả lời", unknown=True)
             return SubmitResult(False, exc.temporary, f"SMSC từ chối: {exc}")
         return SubmitResult(True, False, "SMSC đã nhận", message_id)
 
@@ -103,30 +100,9 @@ class SmppTransport:
             return
         if concat is None and pdu.TLV_SAR_MSG_REF_NUM in message.tlvs:
             concat = _sar(message.tlvs)
-        sender = message.source_addr
-        if concat is not None and concat.total > 1:
-            await self._assemble(sender, concat, text)
-            return
         if self._on_mo is not None:
-            await self._on_mo(Mo(sender, text, self.name))
-
-    async def _assemble(self, sender: str, concat: codec.Concat, text: str) -> None:
-        key = (sender, concat.reference, concat.total)
-        _, parts = self._assembly.setdefault(key, (time.monotonic(), {}))
-        parts[concat.seq] = text
-        if len(parts) == concat.total:
-            if self._on_mo is not None:
-                await self._on_mo(Mo(sender, "".join(parts[i] for i in sorted(parts)), self.name))
-            del self._assembly[key]  # only once stored: a failed handler keeps the parts
-        await self._flush_stale()
-
-    async def _flush_stale(self) -> None:
-        now = time.monotonic()
-        for key, (started, parts) in list(self._assembly.items()):
-            if now - started > self.config.mo_assembly_s and self._on_mo is not None:
-                text = INCOMPLETE_MARK + "".join(parts[i] for i in sorted(parts))
-                await self._on_mo(Mo(key[0], text, self.name))
-                del self._assembly[key]
+            part = concat if concat is not None and concat.total > 1 else None
+            await self._on_mo(Mo(message.source_addr, text, self.name, part))
 
 
 def _sar(tlvs: dict[int, bytes]) -> codec.Concat | None:

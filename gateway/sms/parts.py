@@ -1,0 +1,232 @@
+"""The SMS part store: what the SMSC said about each wire part, and the ledger row it settles.
+
+Exactly once, or an explained ``unknown`` (DESIGN.md, trust rules):
+- the SMSC's message id is stored in the transaction that records its submit_sm_resp;
+  a receipt that names an id not stored yet (SMPP sets no order between the two) is kept
+  in ``sms_pending_receipts`` and applied in the transaction that stores the id;
+- a receipt settles its part and the part's ledger row in one transaction, and a receipt
+  repeated for a part already final settles the row again (a row left ``sent`` by a crash
+  is repaired by the SMSC's redelivery).
+Both sides take the same per-id lock first (the SQLite write lock; a transaction-level
+advisory lock on PostgreSQL), so an id and its early receipt cannot pass each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.models import SmsPart, SmsPendingReceipt
+from gateway.db.session import write_lock
+from gateway.delivery import ledger
+from gateway.sms import receipts
+from gateway.sms.transport import Receipt
+
+FINAL = ("delivered", "failed")
+
+
+def parts_reference(parts: int) -> str:
+    """What the ledger row of an SMS shows as its reference: how many parts it took."""
+    return f"{parts} phần"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The SMSC's answer to one submitted part."""
+
+    reference: str
+    seq: int
+    state: str  # submitted | failed | unknown
+    detail: str
+    message_id: str = ""  # normalized
+
+
+async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
+    """Serialize writers of the same message ids (sorted: no deadlock between batches)."""
+    if session.get_bind().dialect.name != "postgresql":
+        await write_lock(session)
+        return
+    keys = sorted({i for i in ids if i})
+    if keys:
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"),
+            {"keys": keys},
+        )
+
+
+async def record_answers(session: AsyncSession, transport: str, answers: Sequence[Answer]) -> set[int]:
+    """Store what the SMSC answered for ``answers`` and apply receipts that came first
+    (the caller holds the ids' locks). Returns the ledger rows those receipts may settle.
+    One statement for the batch; does not commit."""
+    if not answers:
+        return set()
+    table = cast(Table, SmsPart.__table__)
+    connection = await session.connection()
+    await connection.execute(
+        update(table)
+        .where(
+            table.c.reference == bindparam("r"),
+            table.c.seq == bindparam("s"),
+            table.c.state == "submitting",  # a receipt carrying our reference may have settled it already
+        )
+        .values(state=bindparam("st"), detail=bindparam("d"), message_id=bindparam("m")),
+        [{"r": a.reference, "s": a.seq, "st": a.state, "d": a.detail[:500], "m": a.message_id} for a in answers],
+    )
+    ids = [a.message_id for a in answers if a.message_id]
+    if not ids:
+        return set()
+    early = (
+        (
+            await session.execute(
+                select(SmsPendingReceipt)
+                .where(SmsPendingReceipt.transport == transport, SmsPendingReceipt.message_id.in_(ids))
+                .order_by(SmsPendingReceipt.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    settle: set[int] = set()
+    found = await _by_ids(session, transport, [p.message_id for p in early])
+    for pending in early:
+        part = found.get(pending.message_id)
+        if part is not None:
+            settle |= _apply(part, pending.outcome, pending.detail)
+    if early:
+        keys = {p.receipt_key for p in early}
+        await session.execute(delete(SmsPendingReceipt).where(SmsPendingReceipt.receipt_key.in_(keys)))
+    return settle
+
+
+async def record_receipts(
+    session: AsyncSession, transport: str, batch: Sequence[Receipt]
+) -> tuple[list[Receipt], set[int], dict[int, list[SmsPart]]]:
+    """Apply receipts to their parts, or keep them until the parts' ids are stored (the
+    caller holds the ids' locks). Returns the receipts kept (no part yet), the ledger rows
+    to settle, and every part of those rows (for ``settle``). One query for the whole
+    batch; does not commit."""
+    candidates = {r: receipts.id_candidates(r.message_id) if r.message_id else [] for r in batch}
+    found, rows = await _with_rows(session, transport, [c for cs in candidates.values() for c in cs])
+    kept: list[Receipt] = []
+    settle: set[int] = set()
+    for receipt, spellings in candidates.items():
+        if receipt.reference:
+            part = await _by_reference(session, receipt.reference)
+        else:
+            part = next((found[c] for c in spellings if c in found), None)
+        if part is None:
+            kept.append(receipt)
+            if spellings and receipt.outcome in FINAL:
+                key = uuid.uuid4().hex
+                for candidate in spellings:
+                    session.add(
+                        SmsPendingReceipt(
+                            transport=transport,
+                            message_id=candidate,
+                            receipt_key=key,
+                            outcome=receipt.outcome,
+                            detail=receipt.detail[:500],
+                        )
+                    )
+        elif receipt.outcome in FINAL:
+            settle |= _apply(part, receipt.outcome, receipt.detail)
+    return kept, settle, rows
+
+
+def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:
+    """A final outcome for a part; a part already final keeps its first one, and its row
+    is settled again either way (idempotent repair)."""
+    if part.state not in FINAL:
+        part.state, part.detail = outcome, detail[:500]
+    return {part.delivery_id} if part.delivery_id is not None else set()
+
+
+async def _by_reference(session: AsyncSession, ours: str) -> SmsPart | None:
+    reference, _, seq = ours.rpartition(".")
+    if not seq.isdigit():
+        return None
+    query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _with_rows(
+    session: AsyncSession, transport: str, ids: list[str]
+) -> tuple[dict[str, SmsPart], dict[int, list[SmsPart]]]:
+    """Parts by message id, and every part of the ledger rows they belong to."""
+    if not ids:
+        return {}, {}
+    named = and_(SmsPart.transport == transport, SmsPart.message_id.in_(sorted(set(ids))))
+    rows = select(SmsPart.delivery_id).where(named, SmsPart.delivery_id.is_not(None)).scalar_subquery()
+    query = select(SmsPart).where(or_(named, SmsPart.delivery_id.in_(rows))).order_by(SmsPart.id)
+    by_id: dict[str, SmsPart] = {}
+    by_row: dict[int, list[SmsPart]] = {}
+    wanted = set(ids)
+    for part in (await session.execute(query)).scalars():
+        if part.transport == transport and part.message_id in wanted:
+            by_id[part.message_id] = part
+        if part.delivery_id is not None:
+            by_row.setdefault(part.delivery_id, []).append(part)
+    return by_id, by_row
+
+
+async def _by_ids(session: AsyncSession, transport: str, ids: list[str]) -> dict[str, SmsPart]:
+    """Parts by message id (the newest where an SMSC reused an id)."""
+    if not ids:
+        return {}
+    query = select(SmsPart).where(SmsPart.transport == transport, SmsPart.message_id.in_(sorted(set(ids))))
+    out: dict[str, SmsPart] = {}
+    for part in (await session.execute(query.order_by(SmsPart.id))).scalars():
+        out[part.message_id] = part
+    return out
+
+
+async def settle(
+    session: AsyncSession, delivery_ids: Iterable[int], loaded: dict[int, list[SmsPart]] | None = None
+) -> None:
+    """Settle ledger rows from their parts: failed if any part failed, delivered when every
+    part of the message is. ``loaded`` holds every part of some rows already (read with
+    the receipts); the others are read here. Idempotent; does not commit."""
+    ids = sorted(set(delivery_ids))
+    if not ids:
+        return
+    by_row = {i: loaded[i] for i in ids if loaded and i in loaded}
+    missing = [i for i in ids if i not in by_row]
+    if missing:
+        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing))
+        for part in (await session.execute(query)).scalars():
+            by_row.setdefault(part.delivery_id or 0, []).append(part)
+    settled: list[ledger.Settlement] = []
+    for delivery_id, found in by_row.items():
+        parts = sorted(found, key=lambda p: p.seq)
+        reference = parts_reference(parts[0].total)
+        failed = [p for p in parts if p.state == "failed"]
+        if failed:
+            first = failed[0]
+            detail = f"phần {first.seq}/{first.total}: {first.detail}"
+            settled.append(ledger.Settlement(delivery_id, "failed", detail, reference))
+        elif all(p.state == "delivered" for p in parts) and len(parts) == parts[0].total:
+            detail = f"đã đến máy người nhận ({len(parts)} phần)"
+            settled.append(ledger.Settlement(delivery_id, "delivered", detail, reference))
+    await ledger.confirm_many(session, settled)
+
+
+async def undelivered(session: AsyncSession, delivery_id: int, total: int = 0) -> list[int]:
+    """The parts of a row that no receipt confirmed (never stored ones included)."""
+    found = (await session.execute(select(SmsPart).where(SmsPart.delivery_id == delivery_id))).scalars().all()
+    total = max([total, *(p.total for p in found)])
+    delivered = {p.seq for p in found if p.state == "delivered"}
+    return [seq for seq in range(1, total + 1) if seq not in delivered]
+
+
+async def clear_undelivered(session: AsyncSession, delivery_id: int) -> int:
+    """Remove the parts of a row that no receipt confirmed, so the next attempt sends
+    them again (stale ``submitting`` and ``unknown`` parts included). Does not commit."""
+    result = await session.execute(
+        delete(SmsPart).where(SmsPart.delivery_id == delivery_id, SmsPart.state != "delivered")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
