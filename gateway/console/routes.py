@@ -207,7 +207,7 @@ async def view_bulletin(
         error=error,
         progress=progress,
         channels=service.CHANNELS,
-        editable=bulletin.status in service.EDITABLE,
+        editable=bulletin.status in service.REVISABLE and user.role in service.WRITERS,
         now_local=datetime.now(LOCAL).strftime("%Y-%m-%dT%H:%M"),
         removed=await removed_of(session, bulletin),
     )
