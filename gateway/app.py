@@ -227,8 +227,8 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
-    async def to_login(_request: Request, _exc: Exception) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
+    async def to_login(_request: Request, exc: Exception) -> RedirectResponse:
+        return RedirectResponse(getattr(exc, "to", "/login"), status_code=303)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)  # registered for this type only

@@ -6,6 +6,7 @@ value, and ``ConfigError`` lists them all (``loa config check`` prints them).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -99,6 +100,8 @@ class Settings:
     call_retry_no_answer: str = "15m,60m"  # no answer (18/19), phone off (20)
     call_congestion_backoff: str = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: int = 2  # bulletin calls answered per number per day (emergencies exempt); 0: none
+    trusted_proxies: str = ""  # reverse proxies whose X-Forwarded-For/-Proto count, e.g. "127.0.0.1, 10.0.0.0/8"
+    secure_cookies: str = "auto"  # auto: Secure when served over HTTPS; always: behind a TLS proxy
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -175,6 +178,8 @@ _TYPES: dict[str, type] = {
     "call_retry_no_answer": str,
     "call_congestion_backoff": str,
     "call_daily_cap": int,
+    "trusted_proxies": str,
+    "secure_cookies": str,
 }
 _SERVER_TYPES: dict[str, type] = {
     "name": str,
@@ -355,6 +360,13 @@ def _validate(s: Settings) -> list[str]:
         s.agi_address  # noqa: B018 (parse check)
     except ValueError:
         problems.append("agi_listen: phải có dạng máy:cổng, ví dụ 127.0.0.1:4573")
+    if s.secure_cookies not in ("auto", "always"):
+        problems.append("secure_cookies: phải là auto (theo HTTPS của yêu cầu) hoặc always")
+    for part in filter(None, (p.strip() for p in s.trusted_proxies.split(","))):
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            problems.append(f"trusted_proxies: '{part}' không phải địa chỉ IP hay dải mạng (ví dụ 10.0.0.0/8)")
     if s.agi_url and not s.agi_url.startswith("agi://"):
         problems.append("agi_url: phải bắt đầu bằng agi://")
     try:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts
-from gateway.api.deps import db
+from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, who
@@ -97,7 +97,8 @@ async def account_password(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
-        await accounts.change_password(session, user.id, current_password, new_password)
+        keep = request.cookies.get(SESSION_COOKIE)
+        await accounts.change_password(session, user.id, current_password, new_password, keep)
     except WorkflowError as exc:
         return back("/account", f"{exc.field}: {exc.message}")
     return RedirectResponse("/account?done=1", status_code=303)

@@ -38,7 +38,12 @@ templates.env.globals.update(
 
 
 class NotLoggedIn(Exception):
-    pass
+    """Sends the browser to ``to``: the login page, or the account page while the first
+    start's one-time password is unchanged."""
+
+    def __init__(self, to: str = "/login") -> None:
+        super().__init__(to)
+        self.to = to
 
 
 async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
@@ -46,6 +51,8 @@ async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
     found = await auth.session_user(session, token) if token else None
     if found is None:
         raise NotLoggedIn
+    if found[0].must_change_password and request.url.path != "/account":
+        raise NotLoggedIn("/account")
     return found
 
 
@@ -58,5 +65,5 @@ def back(url: str, error: str | None = None) -> RedirectResponse:
 
 
 def check_csrf(csrf: str, form_token: str) -> None:
-    if form_token != csrf:
+    if not auth.same_token(form_token, csrf):
         raise WorkflowError("csrf_token", "phiên làm việc đã hết hạn, hãy tải lại trang", 403)

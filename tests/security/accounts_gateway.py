@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from gateway.app import build_services, create_app, start
 from gateway.config import Settings
-from tests.gateway.conftest import Gateway, seed
+from tests.gateway.conftest import Gateway, change_first_password, seed
 
 PASSWORD = "mat-khau-dai-1"
 Clients = dict[str, tuple[httpx.AsyncClient, str]]
@@ -31,18 +31,6 @@ async def make(tmp_path: Path, **settings: Any) -> AsyncIterator[Gateway]:
 async def fresh(tmp_path: Path) -> AsyncIterator[Gateway]:
     async for gw in make(tmp_path):
         yield gw
-
-
-async def change_first_password(gw: Gateway) -> None:
-    client, csrf = await gw.login("admin", gw.admin_password)
-    new = gw.admin_password + "-da-doi"
-    r = await client.post(
-        "/api/v1/me/password",
-        json={"current_password": gw.admin_password, "new_password": new},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert r.status_code == 200, r.text
-    gw.admin_password = new
 
 
 @pytest_asyncio.fixture
