@@ -12,6 +12,7 @@ from gateway.api.deps import SESSION_COOKIE, Caller, caller, client_address, db,
 from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, PronunciationIn, TokenIn, UserIn, UserPatch
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, AuditLog, User
+from gateway.phones import hides_numbers, mask_all
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -156,14 +157,15 @@ async def audit_log(
     who: Caller = Depends(require_role("admin", "approver", "operator")),
 ) -> list[dict[str, object]]:
     rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(min(limit, 1000)))).scalars()
+    shown = mask_all if hides_numbers(who.user.role) else (lambda value: value)
     return [
         {
             "at": r.at.isoformat(),
-            "actor": r.actor,
+            "actor": shown(r.actor),
             "action": r.action,
             "entity": r.entity,
-            "entity_id": r.entity_id,
-            "detail": r.detail,
+            "entity_id": shown(r.entity_id),
+            "detail": shown(r.detail),
         }
         for r in rows
     ]

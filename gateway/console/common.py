@@ -17,9 +17,18 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import local_text
 from gateway.db.models import User
+from gateway.phones import hides_numbers, mask_all
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["local"] = local_text
+
+
+def _shown(value: Any, user: User) -> Any:
+    """A phone number, or text or an audit detail that may hold one, as ``user`` may see it."""
+    return mask_all(value) if hides_numbers(user.role) else value
+
+
+templates.env.filters["shown"] = _shown
 templates.env.globals.update(
     STATUS=service.STATUS_LABELS,
     ROLES=auth.ROLE_LABELS,
