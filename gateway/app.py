@@ -264,5 +264,9 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(programmes_pages_router)
     from fastapi.staticfiles import StaticFiles
 
+    from gateway.api.headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
+
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")
     return app

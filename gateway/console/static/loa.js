@@ -67,4 +67,8 @@
     update();
   }
   document.querySelectorAll("textarea[data-sms-count]").forEach(smsCounter);
+  // Filters that apply on change (no inline handlers: the Content-Security-Policy forbids them).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
 })();
