@@ -59,6 +59,26 @@ async def admin_user(
     return back("/admin")
 
 
+@router.post("/admin/users/{user_id}")
+async def admin_user_change(
+    user_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    role: str = Form(""),
+    active: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Change a user's role, or disable (ends their sessions, revokes their tokens) and enable."""
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        enabled = {"1": True, "0": False}.get(active)
+        await accounts.update_user(session, user, user_id, role or None, enabled)
+    except WorkflowError as exc:
+        return back("/admin", f"{exc.field}: {exc.message}")
+    return back("/admin")
+
+
 @router.post("/admin/areas")
 async def admin_area(
     request: Request,
@@ -83,7 +103,21 @@ async def account_page(
     request: Request, error: str = "", done: str = "", session: AsyncSession = Depends(db)
 ) -> Response:
     user, csrf = await who(request, session)
-    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done)
+    tokens = [t for t, _ in await accounts.tokens(session, user) if t.user_id == user.id]
+    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done, tokens=tokens)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+async def account_token_revoke(
+    token_id: int, request: Request, session: AsyncSession = Depends(db), csrf_token: str = Form("")
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        await accounts.revoke_token(session, user, token_id)
+    except WorkflowError as exc:
+        return back("/account", f"{exc.field}: {exc.message}")
+    return back("/account")
 
 
 @router.post("/account")

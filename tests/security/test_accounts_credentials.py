@@ -5,6 +5,7 @@ event loop, for unknown users too."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import httpx
@@ -168,3 +169,29 @@ async def test_new_passwords_are_hashed_off_the_event_loop(
     )
     assert r.status_code == 201
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+async def test_the_console_disables_users_changes_roles_and_revokes_tokens(ready: tuple[Gateway, Clients]) -> None:
+    gw, clients = ready
+    admin, admin_csrf = clients["admin"]
+    editor_id = await _user_id(clients, "bientap")
+    assert f'action="/admin/users/{editor_id}"' in (await admin.get("/admin")).text
+    r = await admin.post(f"/admin/users/{editor_id}", data={"role": "approver", "csrf_token": admin_csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    assert (await clients["bientap"][0].get("/api/v1/me")).json()["role"] == "approver"
+
+    token = await _token(clients, "bientap")
+    editor, editor_csrf = clients["bientap"]
+    page = (await editor.get("/account")).text
+    token_id = int(re.findall(r'action="/account/tokens/(\d+)/revoke"', page)[0])
+    r = await editor.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": editor_csrf})
+    assert r.status_code == 303
+    async with _bearer(gw, token) as integration:
+        assert (await integration.get("/api/v1/me")).status_code == 401
+    assert "đã thu hồi" in (await editor.get("/account")).text
+
+    r = await admin.post(f"/admin/users/{editor_id}", data={"active": "0", "csrf_token": admin_csrf})
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert (await editor.get("/api/v1/me")).status_code == 401
+    r = await admin.post(f"/admin/users/{editor_id}", data={"active": "0", "csrf_token": "sai"})
+    assert "csrf_token" in r.headers["location"]
