@@ -9,16 +9,21 @@ import base64
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import ApiToken, User, WebSession, utcnow
 
+T = TypeVar("T")
 ROLES = ("admin", "editor", "approver", "operator")
 ROLE_LABELS = {"admin": "Quản trị", "editor": "Biên tập", "approver": "Duyệt", "operator": "Vận hành"}
 SESSION_HOURS = 12
@@ -42,22 +47,32 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
+# scrypt takes ~16 MiB and a core for ~0.1 s: a few threads of their own keep a burst of
+# logins from starving the event loop's core or the memory (asyncio.to_thread's shared
+# pool would run up to 32 at once).
+_HASHING = ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="loa-scrypt")
+
+
+async def _off_loop(function: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, function, *args)
+
+
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
 async def check_password(password: str, stored: str | None) -> bool:
-    """``verify_password`` in a thread; with no stored hash (unknown or disabled user) a
-    dummy hash is checked, so the answer takes as long as for a real user."""
+    """``verify_password`` off the event loop; with no stored hash (unknown or disabled
+    user) a dummy hash is checked, so the answer takes as long as for a real user."""
     if stored is None:
-        await asyncio.to_thread(_dummy_hash)  # computed once, before the timed check
-    ok = await asyncio.to_thread(verify_password, password, stored or _dummy_hash())
+        await _off_loop(_dummy_hash)  # computed once, before the timed check
+    ok = await _off_loop(verify_password, password, stored or _dummy_hash())
     return ok and stored is not None
 
 
 async def new_hash(password: str) -> str:
-    return await asyncio.to_thread(hash_password, password)
+    return await _off_loop(hash_password, password)
 
 
 def same_token(sent: str | None, expected: str) -> bool:
