@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import loudspeaker_bench, programme_bench, sms_bench, telephony_bench
+from bench import loudspeaker_bench, programme_bench, sms_bench, telephony_bench, voice_variants
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -130,7 +130,15 @@ def main() -> None:
     parser.add_argument(
         "--only-programmes", action="store_true", help="only the programme benchmark (a 15-minute programme)"
     )
+    parser.add_argument(
+        "--only-voice", action="store_true", help="only the vietTTS variants (fp32, tuned fp32, int8 vocoder)"
+    )
     args = parser.parse_args()
+    if args.only_voice:
+        BUILD.mkdir(parents=True, exist_ok=True)
+        print(f"machine: {describe()}")
+        voice_variants.main(prepare_viettts(), BUILD, paragraph(), SHARED / "fixtures" / "viettts" / "clip.wav")
+        return
     if args.only_programmes:
         programme_bench.main(prepare_viettts())
         return
@@ -154,6 +162,7 @@ def main() -> None:
     if not args.only_viettts:
         espeak_and_installed(args, cases, results)
     viettts(args, cases, gemm)
+    voice_variants.main(prepare_viettts(), BUILD, paragraph(), SHARED / "fixtures" / "viettts" / "clip.wav")
     if not args.only_viettts:
         sms_bench.main()
         loudspeaker_bench.main()

@@ -93,7 +93,9 @@ async def _run(root: Path) -> None:
     print(f"failed login, known user:   {ms(known)}")
     print(f"failed login, unknown user: {ms(unknown)}")
     print(f"anchor: 5 ms ticker with nothing else running, longest lateness {idle_stall * 1000:.1f} ms")
-    print(f"16 logins in a row, hashing off the loop: {off_taken * 1000:.0f} ms, loop stalled {off_stall * 1000:.1f} ms")
+    print(
+        f"16 logins in a row, hashing off the loop: {off_taken * 1000:.0f} ms, loop stalled {off_stall * 1000:.1f} ms"
+    )
     print(
         f"16 logins in a row, hashing on the loop (before): {on_taken * 1000:.0f} ms, stalled {on_stall * 1000:.1f} ms"
     )

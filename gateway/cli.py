@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from gateway import serve
+from gateway.cli_parser import Parser
 from gateway.config import ConfigError
 from gateway.feedback.asr import cli as asr_cli
 from gateway.ivr import cli as ivr_cli
@@ -16,8 +17,8 @@ ERRORS: tuple[type[Exception], ...] = (*tts_cli.ERRORS, *asr_cli.ERRORS)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loa", description="Loa — hệ thống thông tin cơ sở bằng giọng nói")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="loa", description="Loa — hệ thống thông tin cơ sở bằng giọng nói")
+    sub = parser.add_subparsers(dest="command", required=True, title="lệnh", metavar="LỆNH")
     tts_cli.register(sub)
     serve.register(sub)
     asr_cli.register(sub)

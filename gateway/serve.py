@@ -13,6 +13,9 @@ from gateway.config import ConfigError, load_settings
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="chạy cổng Loa (giao diện, API và tiến trình gửi)")
     p.add_argument("--config", type=Path, default=_default_config(), help="tệp cấu hình TOML")
+    p.add_argument("--host", metavar="ĐỊA_CHỈ", help="địa chỉ nghe HTTP (khóa host; mặc định 127.0.0.1)")
+    p.add_argument("--port", metavar="CỔNG", help="cổng HTTP (khóa port; mặc định 8080)")
+    p.add_argument("--data-dir", metavar="THƯ_MỤC", help="thư mục dữ liệu (khóa data_dir; mặc định data)")
     p.add_argument("--role", choices=("all", "web", "worker"), help="all (mặc định), web hoặc worker")
     p.add_argument("--file-pace-ms", type=int, default=0, help="nhịp ghi của kênh file (ms mỗi lượt)")
     p.set_defaults(func=cmd_serve)
@@ -29,6 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _default_config() -> Path | None:
     value = os.environ.get("LOA_CONFIG")
     return Path(value) if value else None
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    """``--host``, ``--port``, ``--data-dir``: keys over the file and ``LOA_*``, checked by
+    the same rules (``--port 8080.9`` is refused as ``port = 8080.9`` is)."""
+    given = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -84,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import build_services, create_app
     from gateway.ivr.flows import FlowError
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, cli=overrides(args))
     role = args.role or settings.role
     try:
         services = build_services(settings, file_pace_ms=args.file_pace_ms)

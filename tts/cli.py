@@ -56,6 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--install", action="store_true", help="cài luôn sau khi chuyển đổi")
     p.set_defaults(func=cmd_convert)
+    p = voices.add_parser("quantize", help="tạo vocoder int8 (hiệu chỉnh, kiểm tra độ trung thực) cho giọng vietTTS")
+    p.add_argument("voice", help="mã giọng đã cài hoặc thư mục giọng")
+    p.add_argument("--calibrate", type=Path, help="tệp văn bản tiếng Việt, mỗi dòng một câu (mặc định: câu có sẵn)")
+    p.add_argument(
+        "--max-log-mel-db",
+        type=float,
+        default=None,
+        help="ngưỡng sai khác log-mel so với fp32, dB (mặc định 0.5)",
+    )
+    p.set_defaults(func=cmd_quantize)
+    p = voices.add_parser("tune", help="đo và chọn cách chạy vocoder nhanh nhất trên máy này (ghi vào voice.json)")
+    p.add_argument("voice", help="mã giọng đã cài hoặc thư mục giọng")
+    p.set_defaults(func=cmd_tune)
 
 
 def _normalizer(args: argparse.Namespace) -> object:
@@ -121,6 +134,53 @@ def cmd_voices_install(args: argparse.Namespace) -> int:
 
     info = install_voice(args.path, args.id)
     print(f"đã cài giọng {info.id} ({info.kind}, {info.sample_rate} Hz) vào {voices_dir() / info.id}")
+    return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    import logging
+
+    from tts.text.normalizer import Normalizer
+    from tts.voices.registry import resolve
+    from tts.voices.viettts.quantize import DEFAULT_MAX_LOG_MEL_DB, DEFAULT_TEXTS, quantize_voice
+
+    info, folder = resolve(args.voice)
+    if folder is None or info.kind != "viettts":
+        raise VoiceError(f"{args.voice}: chỉ lượng tử hóa được giọng vietTTS đã cài hoặc thư mục giọng")
+    texts: tuple[str, ...] = DEFAULT_TEXTS
+    if args.calibrate is not None:
+        try:
+            raw = args.calibrate.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise VoiceError(f"--calibrate: không đọc được {args.calibrate} ({exc})") from exc
+        normalizer = Normalizer()
+        texts = tuple(t for t in (normalizer.normalize(line) for line in raw) if t.split())
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's quantizer advice on pre-processing
+    limit = DEFAULT_MAX_LOG_MEL_DB if args.max_log_mel_db is None else args.max_log_mel_db
+    report = quantize_voice(folder, texts, max_log_mel_db=limit)
+    chosen = report.chosen
+    print(
+        f"vocoder int8: log-mel {chosen.log_mel_db:.2f} dB, MR-STFT {chosen.mrstft:.3f}, SNR {chosen.snr_db:.1f} dB; "
+        f"RTF vocoder fp32 {report.rtf_fp32:.3f}, int8 {report.rtf_int8:.3f}"
+    )
+    if report.fp32_groups:
+        print(f"giữ fp32: {', '.join(report.fp32_groups)}")
+    verdict = "dùng int8" if report.selected else "GIỮ fp32"
+    print(f"{verdict}: {report.reason}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from tts.voices.registry import resolve
+    from tts.voices.viettts.tuning import tune_voice
+
+    info, folder = resolve(args.voice)
+    if folder is None or info.kind != "viettts":
+        raise VoiceError(f"{args.voice}: chỉ đo được giọng vietTTS đã cài hoặc thư mục giọng")
+    best, measured = tune_voice(folder)
+    for label, rtf in measured.items():
+        print(f"  {label:<32} RTF vocoder {rtf:.3f}")
+    print(f"chọn: {best.label} (ghi vào {folder / 'voice.json'})")
     return 0
 
 

@@ -22,11 +22,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @functools.cache
-def _networks(spec: str) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+def _networks(spec: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(part, strict=False) for part in spec)
 
 
-def _trusted(address: str, spec: str) -> bool:
+def _trusted(address: str, spec: tuple[str, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, UTCDateTime, utcnow
 from gateway.delivery.channel import Channel
+from gateway.delivery.ledger import PRIORITY_RANK
 
 COLUMNS = (
     "bulletin_id",
@@ -86,7 +87,8 @@ async def queue(
         count += len(rows)
     for name, areas in expanding.items():
         area_ids = [area_id for area_id, _ in areas]
-        targets_query: Select[Any] = await channels[name].targets_query(session, area_ids)  # type: ignore[attr-defined]
+        emergency = priority >= PRIORITY_RANK["emergency"]  # opt-outs never cover emergencies
+        targets_query: Select[Any] = await channels[name].targets_query(session, area_ids, emergency)  # type: ignore[attr-defined]
         chosen = targets_query.subquery()
         source = select(
             literal(bulletin_id),

@@ -51,6 +51,12 @@ class Node:
     target: str = ""
     bulletin: str = ""
     ask_area: bool = False
+    confirm_text: str = (
+        "Bạn sắp ngừng nhận cuộc gọi và tin nhắn bản tin. Tin khẩn cấp vẫn được gửi tới bạn. "
+        "Để xác nhận, bấm phím 9 lần nữa."
+    )
+    confirm_key: str = "9"
+    kept_text: str = "Bạn vẫn tiếp tục nhận bản tin."
 
     def choice(self, key: str) -> str | None:
         return dict(self.choices).get(key)
@@ -70,6 +76,8 @@ class Flow:
             out += [t for t in (node.text, node.empty_text, node.not_found_text) if t]
             if node.kind == "menu":
                 out.append(node.invalid_text)
+            if node.kind == "optout":
+                out += [node.confirm_text, node.kept_text]
         return list(dict.fromkeys(out))
 
 
@@ -83,7 +91,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     "lookup": ({"next"}, {"not_found_text", "value"}),
     "bulletins": ({"next"}, {"text", "count", "empty_text", "ask_area"}),
     "transfer": ({"target"}, {"via", "text", "next"}),
-    "optout": ({"next"}, {"text"}),
+    "optout": ({"next"}, {"text", "confirm_text", "confirm_key", "kept_text"}),
     "hangup": (set(), {"text"}),
 }
 REFS = ("next", "no_input")
@@ -95,7 +103,7 @@ NUMBERS: dict[str, tuple[type, float, float]] = {
     "silence_seconds": (int, 1, 30),
     "count": (int, 1, 10),
 }
-TEXTS = ("text", "invalid_text", "empty_text", "not_found_text", "target")
+TEXTS = ("text", "invalid_text", "empty_text", "not_found_text", "target", "confirm_text", "kept_text")
 
 
 def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
@@ -146,7 +154,7 @@ def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
                 else:
                     pairs.append((digit, target))
             values[key] = tuple(pairs)
-        elif key == "finish_key":
+        elif key in ("finish_key", "confirm_key"):
             if str(value) not in KEYS:
                 problems.append(f"{field}: phải là một phím 0-9, * hoặc #")
                 continue

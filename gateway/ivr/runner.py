@@ -217,6 +217,17 @@ class Runner:
         return node.next or None
 
     async def _optout(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        """Only a second press of ``confirm_key`` opts the number out (a key pressed by
+        mistake, or by a child, must not end someone's bulletins); emergencies still come."""
+        key = await self._say(session, node.confirm_text, node.confirm_key)
+        if not key:
+            reply = await session.send("WAIT FOR DIGIT", str(int(node.timeout * 1000)))
+            if reply.value == -1:
+                raise Hangup
+            key = reply.digit
+        if key != node.confirm_key:
+            await self._say(session, node.kept_text)
+            return node.next
         if state.caller:
             await self.backend.opt_out(state.caller)
         await self._say(session, node.text)

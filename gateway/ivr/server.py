@@ -5,6 +5,9 @@ the header and misreads every reply after a hangup, reference/telephony.md §1.3
   junk costs only its own connection.
 - One command at a time, the reply read before the next is written (a command written
   while Asterisk plays a file aborts it without any reply).
+- Only peers that ``Peers`` admits get past the socket (the configured Asterisk hosts),
+  and only sessions whose URL carries the shared secret, when one is set; anyone else is
+  dropped before a flow runs.
 - ``HANGUP`` lines are out of band: they mark the session hung up and the reply to the
   command is still read; ``511`` means the channel is gone; a multi-line ``520`` is read
   to its end so later replies stay in step.
@@ -27,6 +30,7 @@ from gateway.ivr.agi import (
     parse_environment,
     parse_reply,
 )
+from gateway.ivr.peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +117,10 @@ class AgiServer:
         port: int = 4573,
         header_timeout: float = 10.0,
         reply_timeout: float = 600.0,
+        peers: Peers | None = None,
     ) -> None:
         self.handler = handler
+        self.peers = peers or Peers()
         self.host = host
         self.port = port
         self.header_timeout = header_timeout
@@ -124,6 +130,7 @@ class AgiServer:
         self.refused = 0  # connections that were not FastAGI (health checks, scanners)
 
     async def start(self) -> int:
+        await self.peers.resolve()
         self.server = await asyncio.start_server(self._connection, self.host, self.port, limit=MAX_LINE * 2)
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
@@ -154,11 +161,20 @@ class AgiServer:
         assert task is not None  # always inside a task here
         self.active.add(task)
         try:
+            peer = writer.get_extra_info("peername")
+            if not self.peers.admits(peer):
+                self.refused += 1
+                log.warning("FastAGI connection from %s refused: not a configured Asterisk host", peer)
+                return
             try:
                 env = await asyncio.wait_for(self._read_header(reader), self.header_timeout)
             except (TimeoutError, AgiProtocolError, ValueError, ConnectionError) as exc:
                 self.refused += 1
                 log.info("FastAGI connection refused: %s", exc)
+                return
+            if not self.peers.authentic(env.query):
+                self.refused += 1
+                log.warning("FastAGI session %s from %s refused: wrong or missing secret", env.uniqueid, peer)
                 return
             session = AgiSession(reader, writer, env, self.reply_timeout)
             try:

@@ -75,7 +75,7 @@ class LoudspeakerChannel:
             )
             await session.commit()
 
-    async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Any:
+    async def targets_query(self, session: AsyncSession, area_ids: list[int], emergency: bool = False) -> Any:
         areas = await subtree(session, area_ids)
         return select(Device.code).where(Device.area_id.in_(areas), Device.enabled.is_(True))
 

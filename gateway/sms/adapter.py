@@ -34,9 +34,9 @@ class SmsChannel:
         self.zone = ZoneInfo(timezone)
         self.concurrency = max(1, service.transport.window)
 
-    async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Select[Any]:
+    async def targets_query(self, session: AsyncSession, area_ids: list[int], emergency: bool = False) -> Select[Any]:
         """The phone numbers this campaign goes to, for the planner's INSERT ... SELECT."""
-        return await recipients.query(session, area_ids)
+        return await recipients.query(session, area_ids, emergency)
 
     def _local_midnight(self) -> datetime:
         now = datetime.now(self.zone)
@@ -47,7 +47,7 @@ class SmsChannel:
             opted_out = (
                 await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
             ).scalar_one_or_none()
-            if opted_out:
+            if opted_out and job.priority != "emergency":
                 return Outcome("cancelled", detail="người nhận đã nhắn HUY sau khi lập danh sách")
             if self.daily_cap and job.priority != "emergency":
                 since = self._local_midnight()

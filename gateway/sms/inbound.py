@@ -85,7 +85,9 @@ async def handle(session: AsyncSession, sender: str, text: str) -> Reply:
         else:
             subscriber.opted_out = True
         await session.commit()
-        return Reply(reply_text("Loa: đã ngừng gửi bản tin đến số này. Nhắn DK và tên xã để đăng ký lại."))
+        return Reply(
+            reply_text("Loa: đã ngừng gửi bản tin đến số này (tin khẩn cấp vẫn gửi). Nhắn DK và tên xã để đăng ký lại.")
+        )
 
     if command.kind == "news":
         query = (

@@ -20,10 +20,13 @@ def _active(areas: set[int]):  # type: ignore[no-untyped-def]
     return (Subscriber.area_id.in_(areas), Subscriber.opted_out.is_(False))
 
 
-async def query(session: AsyncSession, area_ids: Iterable[int]) -> Select[Any]:
-    """The numbers subscribed in these areas (and below), opted-out ones left out; each once
-    (a number has one subscription)."""
+async def query(session: AsyncSession, area_ids: Iterable[int], emergency: bool = False) -> Select[Any]:
+    """The numbers subscribed in these areas (and below), opted-out ones left out except
+    for an emergency (an opt-out stops bulletins, never warnings); each once (a number has
+    one subscription)."""
     areas = await areas_tree.subtree(session, area_ids)
+    if emergency:
+        return select(Subscriber.phone).where(Subscriber.area_id.in_(areas))
     return select(Subscriber.phone).where(*_active(areas))
 
 

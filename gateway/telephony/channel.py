@@ -16,6 +16,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, update
@@ -60,11 +61,13 @@ class CallChannel:
         window: QuietHours | None = None,
         timezone: str = "Asia/Ho_Chi_Minh",
         lease: tuple[str, int] = ("", 60),
+        agi_secret: str = "",
     ) -> None:
         self.sessions = sessions
         self.pool = pool
         self.outbound = outbound
         self.agi_url = agi_url.rstrip("/")
+        self.agi_secret = agi_secret
         self.policy = policy
         self.pacer = Pacer(cps)
         self.ring_seconds = ring_seconds
@@ -76,8 +79,8 @@ class CallChannel:
         self.rate = cps  # the dispatcher claims about two seconds of calls at a time
         self.originated: list[float] = []  # monotonic times of Originates, for the benchmark
 
-    async def targets_query(self, session: AsyncSession, area_ids: list[int]) -> Select[Any]:
-        return await recipients.query(session, area_ids)
+    async def targets_query(self, session: AsyncSession, area_ids: list[int], emergency: bool = False) -> Select[Any]:
+        return await recipients.query(session, area_ids, emergency)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -95,7 +98,7 @@ class CallChannel:
             opted_out = (
                 await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
             ).scalar_one_or_none()
-            if opted_out:
+            if opted_out and not emergency:
                 return Outcome("cancelled", detail="người nghe đã từ chối nhận bản tin sau khi lập danh sách")
             if self.daily_cap and not emergency:
                 midnight = datetime.now(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -165,16 +168,18 @@ class CallChannel:
         national = "0" + number[3:] if number.startswith("+84") else number
         hangup = trunk.watch(call_id)
         agi_done = self.outbound.expect(call_id, job.artifacts.get("telephone"), number)
+        key = self.outbound.keys[call_id]
+        query = f"call={call_id}&key={key}" + (f"&secret={quote(self.agi_secret, safe='')}" if self.agi_secret else "")
         headers: dict[str, Any] = {
             "Action": "Originate",
             "ActionID": call_id,
             "ChannelId": call_id,
             "Channel": config.dial.format(number=national, e164=number),
             "Application": "AGI",
-            "Data": f"{self.agi_url}/{'reply' if job.source == 'reply' else 'outbound'}?call={call_id}",
+            "Data": f"{self.agi_url}/{'reply' if job.source == 'reply' else 'outbound'}?{query}",
             "Timeout": str(self.ring_seconds * 1000),
             "Async": "true",
-            "Variable": [f"LOA_CALL={call_id}", f"LOA_BULLETIN={job.bulletin_id}"],
+            "Variable": [f"LOA_CALL={call_id}", f"LOA_KEY={key}", f"LOA_BULLETIN={job.bulletin_id}"],
         }
         if config.caller_id:
             headers["CallerID"] = config.caller_id

@@ -16,6 +16,7 @@ from gateway.feedback.intake import Spool
 from gateway.ivr import flows as flow_files
 from gateway.ivr.app import IvrApp, OutboundCalls
 from gateway.ivr.backend import DatabaseBackend
+from gateway.ivr.peers import Peers
 from gateway.ivr.prompts import Prompts
 from gateway.ivr.runner import Runner
 from gateway.ivr.server import AgiServer
@@ -95,8 +96,10 @@ def build_telephony(
         settings.quiet_hours.get("call"),
         settings.timezone,
         (worker, settings.lease_seconds),
+        settings.agi_secret,
     )
     prompts = Prompts(renderer, settings.sounds_dir, settings.voice)
     backend = DatabaseBackend(sessions, spool, settings.recordings_dir, sms)
     ivr = IvrApp(Runner(flows, prompts, backend), flows, outbound)
-    return Telephony(channel, AgiServer(ivr, host, port), ivr, prompts, flows)
+    peers = Peers(settings.agi_peers, settings.agi_secret)
+    return Telephony(channel, AgiServer(ivr, host, port, peers=peers), ivr, prompts, flows)

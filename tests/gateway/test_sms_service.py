@@ -156,7 +156,11 @@ async def test_opt_out_and_the_daily_cap_apply_when_sending_emergencies_excepted
     assert settled["+84912000002"].state == "cancelled"
     assert settled["+84912000001"].state == "failed" and "hạn mức 1/ngày" in settled["+84912000001"].detail
     third = await release(gateway, users, "Bao so 9: so tan ngay", "emergency")
-    assert {t: r.state for t, r in (await rows(gateway, third)).items()} == {"+84912000001": "sent"}
+    # An opt-out stops bulletins, never warnings (issue 18): the emergency reaches both.
+    assert {t: r.state for t, r in (await rows(gateway, third)).items()} == {
+        "+84912000001": "sent",
+        "+84912000002": "sent",
+    }
 
 
 async def test_a_retry_sends_only_the_parts_the_smsc_did_not_accept(gateway: Gateway, sms, smsc: Smsc) -> None:  # type: ignore[no-untyped-def]

@@ -81,13 +81,13 @@ async def subscribe(gateway: Gateway, numbers: list[str], area: str = "T1") -> N
         await session.commit()
 
 
-async def release(gateway: Gateway, users, channel: str = "call", area: str = "XA1") -> int:  # type: ignore[no-untyped-def]
+async def release(gateway: Gateway, users, channel: str = "call", area: str = "XA1", priority: str = "normal") -> int:  # type: ignore[no-untyped-def]
     editor, ecsrf = users["bientap"]
     approver, acsrf = users["duyet"]
     body = {
         "title": "Lịch tiêm phòng",
         "body": "Sáng thứ hai, trạm y tế xã tiêm phòng dại cho chó mèo.",
-        "priority": "normal",
+        "priority": priority,
         "targets": [{"channel": channel, "area": area}],
     }
     bid = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])

@@ -49,7 +49,7 @@ async def test_the_session_cookie_is_secure_over_https_only(ready: tuple[Gateway
 
 @pytest_asyncio.fixture
 async def behind_proxy(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async for gw in make(tmp_path / "proxy", trusted_proxies="10.0.0.1"):
+    async for gw in make(tmp_path / "proxy", trusted_proxies=("10.0.0.1",)):
         yield gw
 
 

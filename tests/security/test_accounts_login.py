@@ -32,7 +32,7 @@ async def _login(client: httpx.AsyncClient, username: str, password: str, **head
 
 @pytest_asyncio.fixture
 async def proxied(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async for gw in make(tmp_path, trusted_proxies="10.0.0.0/8"):
+    async for gw in make(tmp_path, trusted_proxies=("10.0.0.0/8",)):
         yield gw
 
 

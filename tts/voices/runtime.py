@@ -8,8 +8,10 @@ from typing import Any
 from tts.voices.base import VoiceError
 
 
-def onnx_session(path: Path, threads: int = 0) -> Any:
-    """A CPU session for ``path``; ``threads`` 0 lets onnxruntime choose."""
+def onnx_session(path: Path, threads: int = 0, spinning: bool = False) -> Any:
+    """A CPU session for ``path``; ``threads`` 0 lets onnxruntime choose. ``spinning`` keeps
+    idle intra-op threads busy-waiting: faster on an otherwise idle machine (measured by
+    ``loa voices tune``), wasteful when phrases already run in parallel on few cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -17,8 +19,7 @@ def onnx_session(path: Path, threads: int = 0) -> Any:
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # Idle intra-op threads must not spin: phrases run in parallel on few cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     # Every phrase has a new shape: per-shape memory patterns cost more than they save.
     options.enable_mem_pattern = False
     try:

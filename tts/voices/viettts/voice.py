@@ -10,6 +10,7 @@ same text always sounds the same) or ``off``.
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections.abc import Iterator
@@ -20,10 +21,32 @@ import numpy as np
 import numpy.typing as npt
 
 from tts.voices.base import Audio, VoiceError, VoiceInfo
+from tts.voices.cpu import int8_support
 from tts.voices.runtime import onnx_session
 from tts.voices.viettts.tokenizer import SIL, WORD_END, load_lexicon, text_to_tokens
 
 DROPOUT_MODES = ("seeded", "off")
+VOCODER_VARIANTS = ("fp32", "int8")
+
+log = logging.getLogger(__name__)
+
+
+def vocoder_file(info: VoiceInfo, folder: Path) -> str:
+    """The vocoder file the voice runs: ``vocoder_variant`` in voice.json picks fp32 (default) or
+    int8; int8 falls back to fp32, with a warning, on a CPU without fast int8 instructions."""
+    variant = str(info.settings.get("vocoder_variant", "fp32"))
+    if variant not in VOCODER_VARIANTS:
+        raise VoiceError(f"giọng {info.id}: 'vocoder_variant' phải là {' hoặc '.join(VOCODER_VARIANTS)}")
+    if variant == "fp32":
+        return info.files["vocoder"]
+    name = info.files.get("vocoder_int8", "")
+    if not name or not (folder / name).is_file():
+        raise VoiceError(f"giọng {info.id}: 'vocoder_variant' là int8 nhưng thiếu tệp 'vocoder_int8' trong {folder}")
+    cpu = int8_support()
+    if not cpu.fast:
+        log.warning("giọng %s: %s; dùng vocoder fp32 thay cho int8", info.id, cpu.describe())
+        return info.files["vocoder"]
+    return name
 
 
 @dataclass(frozen=True)
@@ -53,9 +76,13 @@ class VietTTSVoice:
             raise VoiceError(f"giọng {info.id}: 'prenet_dropout' phải là {' hoặc '.join(DROPOUT_MODES)}")
         self.seed = int(settings.get("seed", 0))
         self.lexicon = load_lexicon(folder / files["lexicon"])
+        runtime = dict(settings.get("runtime", {}))  # chosen by measurement: loa voices tune
+        threads = threads or int(runtime.get("threads", 0))
+        spinning = bool(runtime.get("allow_spinning", False))
         self._duration = onnx_session(folder / files["duration"], threads)
         self._acoustic = onnx_session(folder / files["acoustic"], threads)
-        self._vocoder = onnx_session(folder / files["vocoder"], threads)
+        self.vocoder_path = folder / vocoder_file(info, folder)
+        self._vocoder = onnx_session(self.vocoder_path, threads, spinning)
         keep_input = self._acoustic.get_inputs()[2]
         self.prenet_dim = int(keep_input.shape[1])
 
