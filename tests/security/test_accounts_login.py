@@ -16,7 +16,6 @@ import pytest_asyncio
 from tests.gateway.conftest import Gateway
 from tests.security.accounts_gateway import PASSWORD, Clients, make, ready
 
-pytestmark = pytest.mark.asyncio
 __all__ = ["ready"]
 
 
@@ -36,6 +35,7 @@ async def proxied(tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gw
 
 
+@pytest.mark.asyncio
 async def test_one_username_is_limited_across_addresses(ready: tuple[Gateway, Clients]) -> None:
     gw, _clients = ready
     for n in range(5):
@@ -45,6 +45,7 @@ async def test_one_username_is_limited_across_addresses(ready: tuple[Gateway, Cl
         assert await _login(client, "bientap", PASSWORD) == 429
 
 
+@pytest.mark.asyncio
 async def test_one_address_is_limited_across_usernames(ready: tuple[Gateway, Clients]) -> None:
     gw, _clients = ready
     async with _from(gw, "198.51.100.7") as client:
@@ -55,6 +56,7 @@ async def test_one_address_is_limited_across_usernames(ready: tuple[Gateway, Cli
         assert await _login(client, "duyet", PASSWORD) == 200
 
 
+@pytest.mark.asyncio
 async def test_forwarded_for_from_an_untrusted_peer_is_ignored(ready: tuple[Gateway, Clients]) -> None:
     gw, _clients = ready
     async with _from(gw, "198.51.100.7") as client:
@@ -63,6 +65,7 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(ready: tuple[Gate
         assert await _login(client, "duyet", PASSWORD, **{"X-Forwarded-For": "203.0.113.200"}) == 429
 
 
+@pytest.mark.asyncio
 async def test_forwarded_for_from_a_configured_proxy_names_the_client(proxied: Gateway) -> None:
     async with _from(proxied, "10.1.2.3") as proxy:
         for n in range(20):
@@ -75,6 +78,7 @@ async def test_forwarded_for_from_a_configured_proxy_names_the_client(proxied: G
         assert await _login(proxy, "admin", proxied.admin_password, **{"X-Forwarded-For": "203.0.113.250"}) == 429
 
 
+@pytest.mark.asyncio
 async def test_csrf_tokens_are_compared_in_constant_time(
     ready: tuple[Gateway, Clients], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +106,7 @@ def _form_token(html: str) -> str:
     return match[1]
 
 
+@pytest.mark.asyncio
 async def test_the_console_login_form_needs_its_csrf_token(ready: tuple[Gateway, Clients]) -> None:
     gw, _clients = ready
     async with gw.client() as browser:
@@ -117,6 +122,7 @@ async def test_the_console_login_form_needs_its_csrf_token(ready: tuple[Gateway,
         assert (await browser.get("/api/v1/me")).json()["username"] == "bientap"
 
 
+@pytest.mark.asyncio
 async def test_the_console_logout_form_needs_its_csrf_token(ready: tuple[Gateway, Clients]) -> None:
     gw, _clients = ready
     async with gw.client() as browser:
@@ -129,3 +135,15 @@ async def test_the_console_logout_form_needs_its_csrf_token(ready: tuple[Gateway
         r = await browser.post("/logout", data={"csrf_token": _form_token(page)})
         assert r.status_code == 303 and r.headers["location"] == "/login"
         assert (await browser.get("/api/v1/me")).status_code == 401
+
+
+def test_trusted_proxies_and_secure_cookies_are_checked_keys() -> None:
+    from gateway.config import ConfigError, load_settings
+
+    env = {"LOA_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8", "LOA_SECURE_COOKIES": "always"}
+    settings = load_settings(None, env)
+    assert settings.trusted_proxies == ("127.0.0.1", "10.0.0.0/8") and settings.secure_cookies == "always"
+    for key, value in (("LOA_TRUSTED_PROXIES", "nginx"), ("LOA_SECURE_COOKIES", "yes")):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(None, {key: value})
+        assert caught.value.problems[0].startswith(key[4:].lower())
