@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2
+DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng
 
 .PHONY: run test bench lint venv deps-system clean
 

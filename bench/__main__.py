@@ -16,7 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import loudspeaker_bench, programme_bench, sms_bench, telephony_bench, voice_variants
+from bench import (
+    alerts_bench,
+    loudspeaker_bench,
+    normalize_bench,
+    programme_bench,
+    sms_bench,
+    telephony_bench,
+    voice_variants,
+)
 from bench.flops import conv_flops_per_audio_second
 from bench.machine import describe, gemm_flops
 from bench.tts_bench import CaseResult, dump_phrases, run_case
@@ -133,11 +141,25 @@ def main() -> None:
     parser.add_argument(
         "--only-voice", action="store_true", help="only the vietTTS variants (fp32, tuned fp32, int8 vocoder)"
     )
+    parser.add_argument(
+        "--only-alerts", action="store_true", help="only the alert benchmark (time to silence after a stop)"
+    )
+    parser.add_argument(
+        "--only-normalize", action="store_true", help="only the normalizer evaluation (Loa, soe-vinorm, vietnormalizer)"
+    )
+    parser.add_argument("--show-errors", type=int, default=0, help="with --only-normalize: print Loa's first N misses")
+    parser.add_argument("--no-anchors", action="store_true", help="with --only-normalize: Loa only")
     args = parser.parse_args()
+    if args.only_normalize:
+        normalize_bench.run(args.show_errors, anchors=not args.no_anchors)
+        return
     if args.only_voice:
         BUILD.mkdir(parents=True, exist_ok=True)
         print(f"machine: {describe()}")
         voice_variants.main(prepare_viettts(), BUILD, paragraph(), SHARED / "fixtures" / "viettts" / "clip.wav")
+        return
+    if args.only_alerts:
+        alerts_bench.main()
         return
     if args.only_programmes:
         programme_bench.main(prepare_viettts())
@@ -164,9 +186,11 @@ def main() -> None:
     viettts(args, cases, gemm)
     voice_variants.main(prepare_viettts(), BUILD, paragraph(), SHARED / "fixtures" / "viettts" / "clip.wav")
     if not args.only_viettts:
+        normalize_bench.run(0, anchors=True)
         sms_bench.main()
         loudspeaker_bench.main()
         telephony_bench.main(args.calls, args.cps)
+        alerts_bench.main()
         programme_bench.main(prepare_viettts())
 
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import auth
+from gateway.api.limits import BodyLimit
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.bulletins.render import Renderer
@@ -45,7 +45,6 @@ from gateway.telephony.setup import Telephony, build_telephony
 from tts.cache import PhraseCache
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -101,7 +100,13 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         sessions, services.device_notifier, icecast_password=settings.icecast_password, live_hub=services.live
     )
     services.presence = Presence(sessions)
-    services.programmes = ProgrammeWorker(sessions, renderer, settings.timezone)
+    services.programmes = ProgrammeWorker(
+        sessions,
+        renderer,
+        settings.timezone,
+        import_roots=settings.import_root_paths,
+        fetch_allow=settings.fetch_allow_list,
+    )
     services.sms = build_sms(settings, sessions, services.secret_key)
     if services.sms is not None:
         if settings.sms_transport_kind == "kannel":
@@ -117,25 +122,6 @@ async def start(services: Services) -> None:
     await migrate(services.engine)
     async with services.sessions() as session:
         services.first_admin_password = await auth.ensure_admin(session)
-
-
-class LimitBody:
-    """Refuse bodies over MAX_BODY_BYTES by their Content-Length, before any route reads
-    them. Plain ASGI: Starlette's BaseHTTPMiddleware costs about a millisecond a request,
-    which 5,000 polling loudspeaker clusters notice."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-                    message = f"nội dung gửi lên quá lớn (tối đa {MAX_BODY_BYTES // 1024} KB)"
-                    body = {"errors": [{"field": "body", "rule": "max_size", "message": message}]}
-                    await JSONResponse(body, status_code=413)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
 
 
 def create_app(services: Services, run_worker: bool = True, role: str = "all") -> FastAPI:
@@ -199,7 +185,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.state.services = services
     app.state.role = role  # "web": the loa:live stream is fed elsewhere (by the worker's channel)
 
-    app.add_middleware(LimitBody)
+    app.add_middleware(BodyLimit)
 
     from fastapi.responses import RedirectResponse
     from starlette.exceptions import HTTPException
@@ -212,6 +198,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         cases,
         devices,
         export,
+        on_air,
         programmes,
         public,
         reports,
@@ -224,6 +211,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.cases_pages import router as cases_pages_router
     from gateway.console.common import NotLoggedIn
     from gateway.console.devices_pages import router as devices_pages_router
+    from gateway.console.on_air_pages import router as on_air_pages_router
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
@@ -246,6 +234,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
+    app.include_router(on_air.router)
     app.include_router(case_media.router)
     app.include_router(cases.router)
     app.include_router(reports.router)
@@ -262,6 +251,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(cases_pages_router)
     app.include_router(devices_pages_router)
     app.include_router(programmes_pages_router)
+    app.include_router(on_air_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     from gateway.api.headers import SecurityHeaders

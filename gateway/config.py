@@ -17,10 +17,12 @@ from pydantic.dataclasses import dataclass
 
 from gateway.config_rules import (
     STRICT,
+    AbsolutePaths,
     AgiUrl,
     Clock,
     DatabaseUrl,
     Delays,
+    HostsOrNetworks,
     HttpUrl,
     Listen,
     Network,
@@ -117,6 +119,8 @@ class Settings:
     call_daily_cap: Annotated[int, Field(ge=0, le=100)] = 2  # bulletin calls answered per number per day; 0: none
     trusted_proxies: tuple[Network, ...] = ()  # reverse proxies whose X-Forwarded-For/-Proto count
     secure_cookies: Literal["auto", "always"] = "auto"  # always: Secure cookies even over plain HTTP (TLS proxy)
+    import_roots: AbsolutePaths = ""  # folders `folder` sources may watch; default: <data_dir>/imports
+    fetch_allow: HostsOrNetworks = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24"
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})
 
@@ -153,6 +157,15 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.file_channel_dir or self.data_dir / "outbox"
+
+    @property
+    def import_root_paths(self) -> tuple[Path, ...]:
+        roots = tuple(Path(p.strip()) for p in self.import_roots.split(",") if p.strip())
+        return roots or (self.data_dir / "imports",)
+
+    @property
+    def fetch_allow_list(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.fetch_allow.split(",") if p.strip())
 
 
 NESTED = ("asterisk", "quiet_hours")

@@ -87,6 +87,25 @@ def _network(value: str) -> str:
     return value
 
 
+def _absolute_paths(value: str) -> str:
+    for root in (r.strip() for r in value.split(",")):
+        if root and not Path(root).is_absolute():
+            raise ValueError(f"'{root}' phải là đường dẫn tuyệt đối, ví dụ /srv/loa/tin-moi")
+    return value
+
+
+def _hosts_or_networks(value: str) -> str:
+    for entry in (e.strip().lower() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", entry) is None:
+                raise ValueError(f"'{entry}' không phải tên máy, địa chỉ IP hay dải mạng (ví dụ 10.0.0.0/8)") from None
+    return value
+
+
 def _prefix(*prefixes: str) -> AfterValidator:
     def check(value: str) -> str:
         if value and not value.startswith(prefixes):
@@ -107,6 +126,8 @@ DatabaseUrl = Annotated[str, _prefix("sqlite+aiosqlite://", "postgresql+asyncpg:
 HttpUrl = Annotated[str, _prefix("http://", "https://")]
 AgiUrl = Annotated[str, _prefix("agi://")]
 Port = Annotated[int, Field(ge=1, le=65535)]
+AbsolutePaths = Annotated[str, AfterValidator(_absolute_paths)]  # comma-separated
+HostsOrNetworks = Annotated[str, AfterValidator(_hosts_or_networks)]  # comma-separated
 
 
 def base_type(annotation: Any) -> Any:

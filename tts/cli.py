@@ -14,7 +14,10 @@ from tts.voices.base import VoiceError
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("normalize", help="đọc văn bản UTF-8 từ stdin, in dạng đọc (mỗi dòng vào một dòng ra)")
     p.add_argument("--le", action="store_true", help="đọc 'lẻ' thay cho 'linh' (105 → một trăm lẻ năm)")
-    p.add_argument("--overrides", type=Path, help="tệp cách đọc riêng: 'chữ viết<TAB>cách đọc' mỗi dòng")
+    p.add_argument("--overrides", type=Path, help="tệp cách đọc riêng: 'chữ viết<TAB>cách đọc[<TAB>loại]' mỗi dòng")
+    p.add_argument(
+        "--explain", action="store_true", help="in từng chỗ đã đọc khác chữ viết: [loại] chữ viết → cách đọc"
+    )
     p.set_defaults(func=cmd_normalize)
 
     p = sub.add_parser("speak", help="tổng hợp giọng đọc ra tệp âm thanh")
@@ -83,6 +86,11 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     data = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     if data.endswith("\n"):
         data = data[:-1]
+    if getattr(args, "explain", False):
+        for line in normalizer.explain(data):  # type: ignore[attr-defined]
+            marks = [f"[{r.cls}] {r.written} → {r.spoken}" for r in line if r.cls]
+            sys.stdout.write(" | ".join(marks) + "\n")
+        return 0
     sys.stdout.write(normalizer.normalize(data) + "\n")  # type: ignore[attr-defined]
     return 0
 

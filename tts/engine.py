@@ -133,6 +133,13 @@ class Synthesizer:
         """What will be said, for the officer's preview."""
         return self.normalizer.normalize(text)
 
+    def spoken_marks(self, text: str) -> list[list[dict[str, str | None]]]:
+        """Per line, each run of spoken words with the written text and the class that rewrote it."""
+        return [
+            [{"written": r.written, "spoken": r.spoken, "class": r.cls} for r in line]
+            for line in self.normalizer.explain(text)
+        ]
+
     # --- audio -----------------------------------------------------------------------
     def _phrase_audio(self, phrase: Phrase) -> tuple[Audio, float, bool]:
         key = cache_key(self._fingerprint, phrase.text, {})

@@ -183,7 +183,7 @@ async def put_pronunciation(
     session: AsyncSession = Depends(db),
     who: Caller = Depends(require_role("admin", "editor", "approver")),
 ) -> dict[str, str]:
-    entries = request.app.state.services.renderer.pronunciations.put(data.written, data.spoken)
+    entries = request.app.state.services.renderer.pronunciations.put(data.written, data.spoken, data.only_class)
     await audit(session, who.user.username, "pronunciation", "word", data.written, spoken=data.spoken)
     await session.commit()
     return entries  # type: ignore[no-any-return]

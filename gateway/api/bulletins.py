@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db
+from gateway.api.files import artifact_file
 from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, ScheduleIn, TargetIn
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.db.models import Artifact, Bulletin, Delivery, Render, utcnow
+from gateway.db.models import Artifact, Bulletin, Delivery, Render
 from gateway.delivery import ledger
 from gateway.phones import hides_numbers, mask_text
 
@@ -100,7 +101,7 @@ async def return_bulletin(
 async def schedule(
     bulletin_id: int, data: ScheduleIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> BulletinOut:
-    bulletin = await service.schedule(session, who.user, bulletin_id, data.run_at or utcnow(), data.recurrence)
+    bulletin = await service.schedule(session, who.user, bulletin_id, data.run_at, data.recurrence)
     return await out(session, bulletin)
 
 
@@ -175,11 +176,16 @@ async def audio(
                 ]
             },
         )
-    return FileResponse(row.path, media_type=row.media_type)
+    return await artifact_file(row.path, row.media_type)
 
 
 @router.post("/preview")
-async def preview(data: PreviewIn, request: Request, who: Caller = Depends(caller)) -> dict[str, str]:
-    """What will be said: the normalized text the voice reads."""
+async def preview(data: PreviewIn, request: Request, who: Caller = Depends(caller)) -> dict[str, object]:
+    """What will be said: the normalized text the voice reads, and per line the runs the
+    normalizer rewrote with their class ("marks": [[{written, spoken, class}, ...], ...])."""
     await check_voice(data.voice)
-    return {"spoken_text": await request.app.state.services.renderer.spoken_text(data.voice, data.text)}
+    renderer = request.app.state.services.renderer
+    return {
+        "spoken_text": await renderer.spoken_text(data.voice, data.text),
+        "marks": await renderer.spoken_marks(data.voice, data.text),
+    }

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.cases import out
 from gateway.api.deps import Caller, caller, db
+from gateway.api.files import artifact_file
 from gateway.api.schemas import CaseReplyIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact
 from gateway.feedback import replies, service
-from gateway.feedback.intake import MAX_BYTES, Recording, receive
+from gateway.feedback.intake import Recording, receive
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -36,8 +37,7 @@ async def file_recording(
         raise WorkflowError("channel", f"kênh phải là một trong: {', '.join(service.CHANNELS)}", 422)
     services = request.app.state.services
     recording = Recording(channel, caller_number.strip(), area or None, text.strip())
-    data = await audio.read(MAX_BYTES + 1)
-    filed = await receive(services.spool, services.sessions, data, audio.filename or "", recording)
+    filed = await receive(services.spool, services.sessions, audio.file, audio.filename or "", recording)
     if isinstance(filed, str):
         return JSONResponse(
             {"accepted": filed, "message": "đã nhận bản ghi; sẽ vào sổ phản ánh khi cơ sở dữ liệu sẵn sàng"},
@@ -53,7 +53,7 @@ async def case_audio(ticket: str, session: AsyncSession = Depends(db), who: Call
     artifact = await session.get(Artifact, case.audio_sha256) if case.audio_sha256 else None
     if artifact is None:
         raise WorkflowError("audio", "phản ánh này không có bản ghi âm", 404)
-    return FileResponse(artifact.path, media_type=artifact.media_type)
+    return await artifact_file(artifact.path, artifact.media_type)
 
 
 @router.post("/cases/{ticket}/reply")

@@ -9,12 +9,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db, require_role
 from gateway.api.errors import error
+from gateway.api.files import artifact_file
 from gateway.api.schemas import DeviceIn, HeartbeatIn, PlayReportsIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Artifact, Device, PlayReport, utcnow
@@ -119,7 +120,8 @@ async def device_schedule(
     notifier = getattr(services, "device_notifier", None)
     services.presence.seen(device.id, utcnow())
     while True:
-        body, etag = schedule.document(device, await schedule.items_for(session, device))
+        items = await schedule.items_for(session, device)
+        body, etag = schedule.document(device, items, await schedule.off_air(session))
         left = deadline - time.monotonic()
         if etag != if_none_match or left <= 0:
             break
@@ -137,11 +139,12 @@ async def device_audio(
     sha256: str, session: AsyncSession = Depends(db), device: registry.DeviceRef = Depends(the_device)
 ) -> Any:
     """The audio of a schedule item; Range requests resume a broken download. The sha256
-    in the path is the checksum of the whole file."""
+    in the path is the checksum of the whole file. Only audio scheduled for this device:
+    anything else is answered as if it did not exist."""
     artifact = await session.get(Artifact, sha256)
-    if artifact is None:
-        return error("sha256", "not_found", "không có tệp âm thanh này", 404)
-    return FileResponse(artifact.path, media_type=artifact.media_type, headers={"X-Checksum-Sha256": sha256})
+    if artifact is None or not await schedule.may_download(session, device, sha256):
+        return error("sha256", "not_found", "không có tệp âm thanh này trong lịch phát của thiết bị", 404)
+    return await artifact_file(artifact.path, artifact.media_type, {"X-Checksum-Sha256": sha256})
 
 
 @device_api.post("/reports")

@@ -3,15 +3,17 @@ and their log, drafts from files, programme templates and their compiled runs.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import Caller, caller, db, require_role
+from gateway.api.files import artifact_file
+from gateway.api.limits import DOCUMENT
 from gateway.api.schemas import ArticleIn, ImportSourceIn, ProgrammeIn
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import (
@@ -22,11 +24,11 @@ from gateway.db.models import (
     ProgrammeRun,
     ProgrammeTemplate,
 )
-from gateway.programmes import extract, manage, preview, sources
+from gateway.programmes import extract, manage, preview, reach, sources
 from gateway.programmes.runs import preview_file
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
-MAX_UPLOAD = 1024 * 1024  # the gateway's body limit: a Word bulletin is tens of KB
+MAX_UPLOAD = DOCUMENT.max_bytes  # a Word bulletin is tens of KB; with photos, a few MB
 
 
 def _run_out(run: ImportRun) -> dict[str, Any]:
@@ -64,10 +66,14 @@ async def list_sources(session: AsyncSession = Depends(db), who: Caller = Depend
 
 @router.post("/import/sources", status_code=201)
 async def add_source(
-    data: ImportSourceIn, session: AsyncSession = Depends(db), who: Caller = Depends(require_role(*manage.STAFF))
+    data: ImportSourceIn,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    who: Caller = Depends(require_role(*manage.STAFF)),
 ) -> dict[str, Any]:
+    roots = request.app.state.services.settings.import_root_paths
     source = await manage.add_source(
-        session, who.user.username, data.name, data.kind, data.location, data.interval_minutes
+        session, who.user, data.name, data.kind, data.location, data.interval_minutes, roots
     )
     return _source_out(source)
 
@@ -82,9 +88,11 @@ async def run_source_now(
     source = await session.get(ImportSource, source_id)
     if source is None:
         raise WorkflowError("source_id", f"không có nguồn tin số {source_id}", 404)
-    sessions = request.app.state.services.sessions
-    async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
-        run = await sources.run_source(sessions, source, client)
+    services = request.app.state.services
+    settings = services.settings
+    client = await asyncio.to_thread(reach.client, settings.fetch_allow_list, sources.TIMEOUT)
+    async with client:
+        run = await sources.run_source(services.sessions, source, client, settings.import_root_paths)
     return {"status": run.status, "created": run.created, "duplicates": run.duplicates, "errors": run.errors}
 
 
@@ -97,7 +105,10 @@ async def import_log(
 
 
 async def _file_one(request: Request, who: Caller, article: extract.Article, kind: str, link: str | None) -> Any:
-    bulletin_id = await manage.import_one(request.app.state.services.sessions, article, kind, who.user, link)
+    try:
+        bulletin_id = await manage.import_one(request.app.state.services.sessions, article, kind, who.user, link)
+    except extract.ExtractError as exc:  # nothing left after cleaning
+        raise WorkflowError(exc.field, exc.message, 422) from exc
     removed = [{"text": r.text, "reason": r.reason} for r in article.cleaned.removed]
     return {
         "bulletin_id": bulletin_id,
@@ -117,9 +128,9 @@ async def upload(
 
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise WorkflowError("file", f"tệp quá lớn (tối đa {MAX_UPLOAD // 1024} KB)", 413)
+        raise WorkflowError("file", f"tệp quá lớn (tối đa {MAX_UPLOAD // 2**20} MB)", 413)
     try:
-        article = sources.read_file(Path(file.filename or "tep.txt"), data)
+        article = await asyncio.to_thread(sources.read_file, Path(file.filename or "tep.txt"), data)
     except extract.ExtractError as exc:
         raise WorkflowError(exc.field, exc.message, 422) from exc
     return await _file_one(request, who, article, "upload", None)
@@ -239,7 +250,7 @@ async def listen(
         raise WorkflowError(
             "run_id", "chương trình này chưa có âm thanh MP3 (đang tạo lỗi, trống, hoặc thiếu ffmpeg)", 404
         )
-    return FileResponse(artifact.path, media_type=artifact.media_type)
+    return await artifact_file(artifact.path, artifact.media_type)
 
 
 @router.get("/programmes/runs")

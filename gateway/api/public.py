@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import areas as areas_tree
 from gateway.api.deps import db
+from gateway.api.files import artifact_file
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Artifact, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Target, utcnow
 from gateway.vietnamese import strip_accents
@@ -130,7 +131,7 @@ async def programme_audio(run_id: int, ext: str, session: AsyncSession = Depends
     artifact = await session.get(Artifact, sha) if sha else None
     if artifact is None:
         raise WorkflowError("ext", "định dạng này không có (mp3 cần ffmpeg trên máy chủ)", 404)
-    return FileResponse(artifact.path, media_type=artifact.media_type)
+    return await artifact_file(artifact.path, artifact.media_type)
 
 
 async def _board(session: AsyncSession, code: str, days: int) -> list[dict[str, Any]]:

@@ -62,8 +62,12 @@ class ReturnIn(Strict):
 
 
 class ScheduleIn(Strict):
-    run_at: AwareDatetime | None = None  # now when absent
+    run_at: AwareDatetime | None = None  # absent: now, or the recurrence's next time
     recurrence: str = Field(default="", max_length=100)
+
+
+class StopIn(Strict):
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class PreviewIn(Strict):
@@ -104,6 +108,7 @@ class PasswordIn(Strict):
 class PronunciationIn(Strict):
     written: str = Field(min_length=1, max_length=100)
     spoken: str = Field(min_length=1, max_length=300)
+    only_class: str | None = Field(default=None, max_length=40)  # e.g. "address": only where read as one
 
 
 class CaseIn(Strict):

@@ -8,9 +8,19 @@ import unicodedata
 from pathlib import Path
 
 from gateway.bulletins.errors import WorkflowError
+from tts.text.explain import CLASSES
 
 
-def validate(written: str, spoken: str) -> tuple[str, str]:
+def validate(written: str, spoken: str, only_class: str | None = None) -> tuple[str, str]:
+    """An override; with ``only_class`` (a class of tts.text.explain.CLASSES) it is stored as
+    ``spoken<TAB>class`` and applies only where that class of rule read the token."""
+    if only_class and only_class not in CLASSES:
+        raise WorkflowError("only_class", f"loại '{only_class}' không có; dùng một trong {sorted(CLASSES)}", 422)
+    written, spoken = _validate(written, spoken)
+    return written, f"{spoken}\t{only_class}" if only_class else spoken
+
+
+def _validate(written: str, spoken: str) -> tuple[str, str]:
     written = unicodedata.normalize("NFC", written.strip())
     spoken = unicodedata.normalize("NFC", " ".join(spoken.split()).lower())
     if not written or "\t" in written or "\n" in written:
@@ -41,8 +51,8 @@ class Pronunciations:
         tmp.write_text("# chữ viết<TAB>cách đọc — sửa trong bảng điều khiển Loa\n" + body, encoding="utf-8")
         os.replace(tmp, self.path)
 
-    def put(self, written: str, spoken: str) -> dict[str, str]:
-        written, spoken = validate(written, spoken)
+    def put(self, written: str, spoken: str, only_class: str | None = None) -> dict[str, str]:
+        written, spoken = validate(written, spoken, only_class)
         entries = self.load()
         entries[written] = spoken
         self.save(entries)

@@ -72,6 +72,10 @@ class Renderer:
         synth = await self.synthesizer(voice_id)
         return await asyncio.to_thread(synth.spoken_text, text)
 
+    async def spoken_marks(self, voice_id: str, text: str) -> list[list[dict[str, str | None]]]:
+        synth = await self.synthesizer(voice_id)
+        return await asyncio.to_thread(synth.spoken_marks, text)
+
     async def render(self, session: AsyncSession, bulletin: Bulletin) -> dict[str, Render]:
         existing = {
             r.purpose: r

@@ -41,7 +41,9 @@ STATUS_LABELS = {
     "done": "Hoàn thành",
     "partly_failed": "Lỗi một phần",
     "cancelled": "Đã hủy",
+    "stopped": "Đã dừng phát",
 }
+OFF_AIR = ("cancelled", "stopped")  # taken off the air: no item, row, call or SMS of it goes out
 
 
 @dataclass(frozen=True)
@@ -238,13 +240,19 @@ async def emergency_release(session: AsyncSession, user: User, bulletin_id: int)
     return await schedule(session, user, bulletin_id, utcnow(), "")
 
 
-async def schedule(session: AsyncSession, user: User, bulletin_id: int, run_at: datetime, recurrence: str) -> Bulletin:
-    from gateway.bulletins.schedule import parse_recurrence
+async def schedule(
+    session: AsyncSession, user: User, bulletin_id: int, run_at: datetime | None, recurrence: str
+) -> Bulletin:
+    """Schedule an air time. Without ``run_at``: now for a one-off; for a recurrence, its
+    next daily time (filling in only the recurrence never airs the bulletin now)."""
+    from gateway.bulletins.schedule import next_occurrence, parse_recurrence
 
     bulletin = await get(session, bulletin_id)
     if user.role not in ("approver", "admin", "operator", "editor"):
         raise WorkflowError("role", "tài khoản không được lên lịch", 403)
     parse_recurrence(recurrence)
+    if run_at is None:
+        run_at = next_occurrence(recurrence, utcnow()) or utcnow()
     if run_at.tzinfo is None:
         raise WorkflowError("run_at", "thời điểm phát phải kèm múi giờ", 422)
     if bulletin.status in FINISHED and not may_release_emergencies(user):

@@ -13,6 +13,7 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, who
 from gateway.db.models import Area, User
+from tts.text.explain import CLASSES as READ_CLASSES
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,6 +35,7 @@ async def admin_page(request: Request, error: str = "", session: AsyncSession = 
         areas=await area_list(session),
         error=error,
         pronunciations=request.app.state.services.renderer.pronunciations.load(),
+        read_classes=sorted(READ_CLASSES),
     )
 
 
@@ -144,6 +146,7 @@ async def admin_pronunciation(
     session: AsyncSession = Depends(db),
     written: str = Form(""),
     spoken: str = Form(""),
+    only_class: str = Form(""),
     remove: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
@@ -157,7 +160,7 @@ async def admin_pronunciation(
             store.remove(remove)
             await service.audit(session, user.username, "pronunciation_remove", "word", remove)
         else:
-            store.put(written, spoken)
+            store.put(written, spoken, only_class.strip() or None)
             await service.audit(session, user.username, "pronunciation", "word", written, spoken=spoken)
         await session.commit()
     except WorkflowError as exc:

@@ -15,7 +15,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, templates, who
 from gateway.db.models import Area, Case
 from gateway.feedback import replies, reports, service, taxonomy
-from gateway.feedback.intake import MAX_BYTES, Recording, receive
+from gateway.feedback.intake import Recording, receive
 from gateway.phones import masked
 
 router = APIRouter(include_in_schema=False)
@@ -148,9 +148,8 @@ async def new_recording(
     services = request.app.state.services
     try:
         check_csrf(csrf, csrf_token)
-        data = await audio.read(MAX_BYTES + 1)
         recording = Recording("console", caller.strip(), area or None)
-        filed = await receive(services.spool, services.sessions, data, audio.filename or "", recording)
+        filed = await receive(services.spool, services.sessions, audio.file, audio.filename or "", recording)
     except WorkflowError as exc:
         return back("/cases", f"{exc.field}: {exc.message}")
     if isinstance(filed, str):

@@ -43,6 +43,7 @@ templates.env.globals.update(
         "unknown": "Không xác định",
         "cancelled": "Đã hủy",
     },
+    CHANNEL_LABELS={"loudspeaker": "Loa", "call": "Cuộc gọi", "sms": "SMS", "file": "Tệp"},
 )
 
 

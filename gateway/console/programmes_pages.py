@@ -4,21 +4,22 @@ did not fit and why)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
+from gateway.api.limits import DOCUMENT
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, page, who
 from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
-from gateway.programmes import extract, manage, sources
+from gateway.programmes import extract, manage, reach, sources
 
 router = APIRouter(include_in_schema=False)
 RUN_LABELS = {"ok": "tốt", "partial": "một phần", "failed": "lỗi", "running": "đang chạy"}
@@ -82,14 +83,14 @@ async def upload(
 ) -> Response:
     try:
         user = await staff_form(request, session, csrf_token, "nhập tin")
-        data = await file.read(1024 * 1024 + 1)
-        if len(data) > 1024 * 1024:
-            raise WorkflowError("file", "tệp quá lớn (tối đa 1024 KB)", 413)
+        data = await file.read(DOCUMENT.max_bytes + 1)
+        if len(data) > DOCUMENT.max_bytes:
+            raise WorkflowError("file", f"tệp quá lớn (tối đa {DOCUMENT.max_bytes // 2**20} MB)", 413)
         try:
-            article = sources.read_file(Path(file.filename or "tep.txt"), data)
+            article = await asyncio.to_thread(sources.read_file, Path(file.filename or "tep.txt"), data)
+            bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
         except extract.ExtractError as exc:
             raise WorkflowError(exc.field, exc.message, 422) from exc
-        bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     if bulletin_id is None:
@@ -108,7 +109,8 @@ async def add_source(
 ) -> Response:
     try:
         user = await staff_form(request, session, csrf_token, "thêm nguồn tin")
-        await manage.add_source(session, user.username, name.strip(), kind, location.strip())
+        roots = request.app.state.services.settings.import_root_paths
+        await manage.add_source(session, user, name.strip(), kind, location.strip(), roots=roots)
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes")
@@ -123,8 +125,12 @@ async def run_source(
         source = await session.get(ImportSource, source_id)
         if source is None:
             raise WorkflowError("source", "không có nguồn tin này", 404)
-        async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
-            run = await sources.run_source(request.app.state.services.sessions, source, client)
+        settings = request.app.state.services.settings
+        client = await asyncio.to_thread(reach.client, settings.fetch_allow_list, sources.TIMEOUT)
+        async with client:
+            run = await sources.run_source(
+                request.app.state.services.sessions, source, client, settings.import_root_paths
+            )
     except WorkflowError as exc:
         return back("/programmes", f"{exc.field}: {exc.message}")
     return back("/programmes") if not run.errors else back("/programmes", "nguồn tin: " + "; ".join(run.errors[:3]))

@@ -22,6 +22,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import LOCAL
 from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
+from gateway.console.on_air_pages import on_air_context
 from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
@@ -227,8 +228,8 @@ async def view_bulletin(
         progress=progress,
         channels=service.CHANNELS,
         editable=bulletin.status in service.REVISABLE and user.role in service.WRITERS,
-        now_local=datetime.now(LOCAL).strftime("%Y-%m-%dT%H:%M"),
         removed=await removed_of(session, bulletin),
+        **await on_air_context(session, bulletin),
     )
 
 
@@ -272,7 +273,7 @@ async def bulletin_action(
         elif action == "emergency":
             await service.emergency_release(session, user, bulletin_id)
         elif action == "schedule":
-            when = datetime.now(LOCAL)
+            when: datetime | None = None  # empty: now, or the recurrence's next time (never now by accident)
             if run_at:
                 try:
                     when = datetime.fromisoformat(run_at).replace(tzinfo=LOCAL)

@@ -145,6 +145,8 @@ class Schedule(Base):
     recurrence: Mapped[str] = mapped_column(String(100), default="")  # "" or "daily 06:00,17:00"
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     occurrence: Mapped[int] = mapped_column(Integer, default=0)
+    # A daily schedule an officer paused: nothing airs until it is resumed.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Artifact(Base):

@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
-from gateway.bulletins.service import audit, targets_of
+from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
-from gateway.delivery import ledger, planner
+from gateway.delivery import ledger, planner, stop
+from gateway.delivery.backoff import RenderBackoff
 from gateway.delivery.channel import Channel, Job
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.feeders: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[int, tuple[float, Job]] = {}
+        self.stopped: set[int] = set()  # bulletins taken off the air: claimed rows of them are dropped
+        self.render_backoff = RenderBackoff()
 
     def _feed(self, channel: Channel) -> None:
         running = self.feeders.get(channel.name)
@@ -81,6 +84,7 @@ class Dispatcher:
                     pass
 
     async def tick(self) -> bool:
+        await self.sweep()
         busy = await self.run_schedules()
         await self.render_ahead()
         for channel in self.channels.values():
@@ -98,7 +102,7 @@ class Dispatcher:
                 (
                     await session.execute(
                         select(Schedule)
-                        .where(Schedule.done.is_(False), Schedule.run_at <= utcnow())
+                        .where(Schedule.done.is_(False), Schedule.paused.is_(False), Schedule.run_at <= utcnow())
                         .join(Bulletin, Bulletin.id == Schedule.bulletin_id)
                         # Emergencies skip the queue (Thông tư 39/2020), then the oldest first.
                         .order_by((Bulletin.priority == "emergency").desc(), Schedule.run_at)
@@ -107,9 +111,10 @@ class Dispatcher:
                 .scalars()
                 .all()
             )
+        started = False
         for sched in due:
-            await self.start_occurrence(sched.id)
-        return bool(due)
+            started = await self.start_occurrence(sched.id) or started
+        return started  # a schedule waiting for its render is not work done: the loop may rest
 
     async def render_ahead(self) -> None:
         """Render what is scheduled within ``RENDER_AHEAD`` now, so loudspeaker clusters can
@@ -125,6 +130,7 @@ class Dispatcher:
                         .join(Schedule, Schedule.bulletin_id == Bulletin.id)
                         .where(
                             Schedule.done.is_(False),
+                            Schedule.paused.is_(False),
                             Schedule.run_at <= utcnow() + RENDER_AHEAD,
                             Bulletin.status == "scheduled",
                             ~rendered.exists(),
@@ -140,32 +146,45 @@ class Dispatcher:
                 await self._render(session, bulletin)
 
     async def _render(self, session: AsyncSession, bulletin: Bulletin) -> bool:
-        """Render the bulletin's formats; on failure keep the reason on the bulletin."""
+        """Render the bulletin's formats; on failure keep the reason on the bulletin (once)
+        and wait before the next try (``RenderBackoff``)."""
+        usable = await asyncio.to_thread(self.renderer.store.usable)
+        if not self.render_backoff.ready(bulletin.id, usable):
+            return False
         try:
             await self.renderer.render(session, bulletin)
         except Exception as exc:
-            bulletin.render_error = str(exc)[:2000]
-            await session.commit()
-            log.exception("render of bulletin %s failed", bulletin.id)
+            usable = await asyncio.to_thread(self.renderer.store.usable)
+            reason = str(exc)[:2000]
+            if isinstance(exc, OSError) and not usable:  # the same words each time: told once
+                root = self.renderer.store.root
+                reason = f"không ghi được vào thư mục âm thanh {root} ({exc.strerror}): bị xóa, chưa gắn hoặc chỉ đọc"
+            if self.render_backoff.failed(bulletin.id, reason, usable):
+                bulletin.render_error = reason
+                await session.commit()
+                log.exception("render of bulletin %s failed; tried again later, with a growing wait", bulletin.id)
             return False
+        if self.render_backoff.succeeded(bulletin.id):
+            log.info("render of bulletin %s succeeded after failing", bulletin.id)
         return True
 
-    async def start_occurrence(self, schedule_id: int) -> None:
+    async def start_occurrence(self, schedule_id: int) -> bool:
+        """Render and queue one due occurrence; whether it was queued."""
         async with self.sessions() as session:
             sched = await session.get(Schedule, schedule_id)
-            if sched is None or sched.done:
-                return
+            if sched is None or sched.done or sched.paused:
+                return False
             bulletin = await session.get(Bulletin, sched.bulletin_id)
-            if bulletin is None or bulletin.status == "cancelled":
+            if bulletin is None or bulletin.status in OFF_AIR:
                 sched.done = True
                 await session.commit()
-                return
+                return True
             if bulletin.status == "scheduled":
                 bulletin.status = "rendering"
                 await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
                 await session.commit()
             if not await self._render(session, bulletin):
-                return
+                return False
             targets = await targets_of(session, bulletin.id)
             occurrence = sched.occurrence
             # Take the schedule: only one worker passes this guarded update.
@@ -173,12 +192,17 @@ class Dispatcher:
             values = {"occurrence": occurrence + 1, "run_at": following} if following else {"done": True}
             taken = await session.execute(
                 update(Schedule)
-                .where(Schedule.id == sched.id, Schedule.occurrence == occurrence, Schedule.done.is_(False))
+                .where(
+                    Schedule.id == sched.id,
+                    Schedule.occurrence == occurrence,
+                    Schedule.done.is_(False),
+                    Schedule.paused.is_(False),
+                )
                 .values(**values)
             )
             if not taken.rowcount:  # type: ignore[attr-defined]
                 await session.rollback()
-                return
+                return False
             rank = ledger.PRIORITY_RANK[bulletin.priority]
             occurrence_id = sched.id * 100000 + occurrence
             queued = await planner.queue(
@@ -204,6 +228,7 @@ class Dispatcher:
             )
             await session.commit()
         self.wake.set()
+        return True
 
     def _first_attempt(self, channel: str, bulletin: Bulletin) -> datetime:
         now = utcnow()
@@ -261,7 +286,18 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*inflight, return_exceptions=True)
 
+    async def sweep(self) -> None:
+        """Stops committed by another process: see ``stop.sweep``."""
+        self.stopped |= await stop.sweep(self.sessions, self.channels)
+
     async def _deliver_one(self, channel: Channel, claim: ledger.Claim) -> None:
+        if claim.bulletin_id in self.stopped:
+            # Taken off the air after the claim: not acted on. A row the stop settled already
+            # refuses this report; one it did not (an alert cancelled elsewhere) is settled here.
+            async with self.sessions() as session:
+                off = ledger.Outcome("cancelled", detail="bản tin đã dừng phát hoặc bị hủy trước khi gửi")
+                await ledger.report(session, claim.id, self.worker, off, self.settings.max_attempts)
+            return
         job = await self._job(claim)
         try:
             outcome = await channel.deliver(job)

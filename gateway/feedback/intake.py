@@ -10,6 +10,7 @@ between the case's commit and the cleanup, the next ``file`` finds the case by i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import shutil
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -42,13 +44,24 @@ class Recording:
     text: str = ""  # what the caller chose or typed beside the recording (IVR menu, note)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes | BinaryIO) -> int:
+    """Write (or copy, block by block) to ``path`` atomically; the size, or WorkflowError
+    413 past ``MAX_BYTES`` (nothing is left behind then)."""
     tmp = path.with_name(path.name + ".tmp")
+    size = 0
     with tmp.open("wb") as fh:
-        fh.write(data)
+        blocks = [data] if isinstance(data, bytes) else iter(lambda: data.read(1 << 20), b"")
+        for block in blocks:
+            size += len(block)
+            if size > MAX_BYTES:
+                fh.close()
+                tmp.unlink()
+                raise WorkflowError("audio", f"bản ghi quá lớn (tối đa {MAX_BYTES // 2**20} MB)", 413)
+            fh.write(block)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    return size
 
 
 class Spool:
@@ -57,17 +70,18 @@ class Spool:
         self.store = store
         root.mkdir(parents=True, exist_ok=True)
 
-    def accept(self, data: bytes, extension: str, recording: Recording) -> str:
-        """Keep the recording on disk; returns its spool id. Refuses only what is not a recording."""
+    def accept(self, data: bytes | BinaryIO, extension: str, recording: Recording) -> str:
+        """Keep the recording on disk; returns its spool id. Refuses only what is not a
+        recording. ``data`` may be a file (an upload the server spooled): it is copied in
+        blocks, never held in memory whole. Blocking: call it from a thread."""
         ext = extension.lower().lstrip(".")
         if ext not in EXTENSIONS:
             raise WorkflowError("audio", f"định dạng '{ext}' không được nhận (nhận: {', '.join(EXTENSIONS)})", 422)
-        if not data:
-            raise WorkflowError("audio", "bản ghi rỗng (0 byte): người gọi chưa nói gì", 422)
-        if len(data) > MAX_BYTES:
-            raise WorkflowError("audio", f"bản ghi quá lớn (tối đa {MAX_BYTES // 2**20} MB)", 413)
         ref = uuid.uuid4().hex
-        _write(self.root / f"{ref}.{ext}", data)
+        audio = self.root / f"{ref}.{ext}"
+        if not _write(audio, data):
+            audio.unlink()
+            raise WorkflowError("audio", "bản ghi rỗng (0 byte): người gọi chưa nói gì", 422)
         _write(self.root / f"{ref}.json", json.dumps(asdict(recording) | {"ext": ext}, ensure_ascii=False).encode())
         return ref
 
@@ -129,7 +143,11 @@ class Spool:
 
 
 async def receive(
-    spool: Spool, sessions: async_sessionmaker[AsyncSession], data: bytes, filename: str, recording: Recording
+    spool: Spool,
+    sessions: async_sessionmaker[AsyncSession],
+    data: bytes | BinaryIO,
+    filename: str,
+    recording: Recording,
 ) -> Case | str:
     """One recording in, from the API or the console: checked (caller, area, format), kept
     in the spool, then filed. The case, or the spool id when the database could not take it
@@ -141,7 +159,7 @@ async def receive(
             found = await session.execute(select(Area.id).where(Area.code == recording.area_code))
             if found.scalar_one_or_none() is None:
                 raise WorkflowError("area", f"không có địa bàn mã '{recording.area_code}'", 422)
-    ref = spool.accept(data, Path(filename).suffix or ".wav", recording)
+    ref = await asyncio.to_thread(spool.accept, data, Path(filename).suffix or ".wav", recording)
     try:
         return await spool.file(sessions, ref)
     except Exception:

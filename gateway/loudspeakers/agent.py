@@ -1,6 +1,9 @@
 """``loa speaker-agent``: the reference agent for a loudspeaker cluster (a Raspberry Pi or
 any Linux box beside the amplifier).
 
+A bulletin the gateway stopped (listed under ``stopped`` in the schedule) is cut at once
+if it is playing and never started again.
+
 It keeps everything it needs on disk under ``--state``: the last schedule, the audio files
 (checked against their sha256; a broken download resumes with a Range request), the
 reports not yet delivered, and what it has played. So it plays its schedule on time from
@@ -89,6 +92,7 @@ class Agent:
         self.offset = timedelta(seconds=float(_read_json(self.state / "clock.json", {"offset": 0})["offset"]))
         self.playing: dict[str, Any] | None = None
         self._interrupted = False
+        self._stopped = False
         self._player: asyncio.subprocess.Process | None = None
         self._seq = int(_read_json(self.state / "seq.json", {"seq": 0})["seq"])
         self.wake = asyncio.Event()
@@ -189,11 +193,15 @@ class Agent:
                     await asyncio.wait_for(stop.wait(), self.config.retry_s)
 
     # --- playback ------------------------------------------------------------------------
+    def off_air(self) -> set[int]:
+        return set(self.schedule.get("stopped", []))
+
     def due(self) -> list[dict[str, Any]]:
         now = self.now()
         ready = []
+        off_air = self.off_air()
         for item in self.schedule.get("items", []):
-            if item["id"] in self.done or not self.audio_path(item).exists():
+            if item["id"] in self.done or not self.audio_path(item).exists() or item["bulletin"] in off_air:
                 continue
             if datetime.fromisoformat(item["play_at"]) > now:
                 continue
@@ -212,7 +220,7 @@ class Agent:
         self.report(item["id"], event, detail)
 
     async def play(self, item: dict[str, Any]) -> None:
-        self.playing, self._interrupted = item, False
+        self.playing, self._interrupted, self._stopped = item, False, False
         volume = self.schedule.get("device", {}).get("volume", 80)
         command = self.config.player.format(file=shlex.quote(str(self.audio_path(item))), volume=volume)
         self.report(item["id"], "started")
@@ -222,7 +230,9 @@ class Agent:
         code = await self._player.wait()
         self._player = None
         self.playing = None
-        if self._interrupted:
+        if self._stopped:
+            self.finish(item, "interrupted", "trung tâm dừng phát bản tin này")
+        elif self._interrupted:
             self.report(item["id"], "interrupted", "bản tin khẩn cắt ngang; sẽ phát lại")
         elif code == 0:
             self.finish(item, "finished")
@@ -235,7 +245,11 @@ class Agent:
             ready = self.due()
             if current is not None and current.done():
                 current = None
-            if ready and current is None:
+            if self.playing and self.playing["bulletin"] in self.off_air() and not self._stopped:
+                self._stopped = True  # taken off the air by the gateway: silence now
+                if self._player is not None and self._player.returncode is None:
+                    self._player.kill()
+            elif ready and current is None:
                 current = asyncio.create_task(self.play(ready[0]))
             elif ready and self.playing and RANK[ready[0]["priority"]] == 2 > RANK[self.playing["priority"]]:
                 self._interrupted = True  # an emergency: stop now, play it, then resume this one

@@ -65,6 +65,25 @@ class LoudspeakerChannel:
             await task
         self.sender.close()
 
+    def live_rows(self) -> set[int]:
+        """Rows this process is playing now: RTP streams and stream mounts."""
+        return {row for row, _p, _s in self.playing.values()} | {row for row, _p, _t in self.casting.values()}
+
+    async def cut(self, rows: set[int]) -> int:
+        """A stop: the RTP streams, Icecast mounts and live stream of these rows end now
+        (their rows are settled already, so nothing is queued again); pull clusters read
+        their schedule again, without the item."""
+        schedule.forget()
+        self.notifier.notify()
+        cut = 0
+        for _row, _priority, stream in [p for p in self.playing.values() if p[0] in rows]:
+            self.sender.stop(stream)
+            cut += 1
+        for _row, _priority, task in [c for c in self.casting.values() if c[0] in rows]:
+            task.cancel()
+            cut += 1
+        return cut
+
     async def _requeue(self, row: int) -> None:
         """An emergency cut this row's playing short: back in the queue, to play again after it."""
         async with self.sessions() as session:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulletins.service import OFF_AIR
 from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
 
 
@@ -110,11 +111,13 @@ def _item(bulletin: Bulletin, occurrence: int, play_at: datetime, render: Render
 
 
 def _rendered() -> Any:  # a Select of (Bulletin, Render, Artifact), extended by the callers
+    """Every item of the schedule comes through here: a cancelled or stopped bulletin is
+    filtered once for both sources (a ``sent`` row of a stopped bulletin is not played)."""
     return (
         select(Bulletin, Render, Artifact)
         .join(Render, (Render.bulletin_id == Bulletin.id) & (Render.version == Bulletin.version))
         .join(Artifact, Artifact.sha256 == Render.artifact_sha256)
-        .where(Render.purpose == PURPOSE)
+        .where(Render.purpose == PURPOSE, Bulletin.status.not_in(OFF_AIR))
     )
 
 
@@ -124,6 +127,26 @@ async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
     for item in await _upcoming_for(session, tuple(areas)):
         items.setdefault(item.id, item)
     return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+
+
+async def may_download(session: AsyncSession, device: DeviceLike, sha256: str) -> bool:
+    """Whether ``sha256`` is loudspeaker audio meant for this device: on its schedule now, or
+    of a bulletin its ledger rows name (a download resumed after the item was played).
+    Nothing else: not residents' recordings, not another commune's audio."""
+    if any(item.sha256 == sha256 for item in await items_for(session, device)):
+        return True
+    found = await session.execute(
+        select(Render.id)
+        .join(Delivery, Delivery.bulletin_id == Render.bulletin_id)
+        .where(
+            Render.artifact_sha256 == sha256,
+            Render.purpose == PURPOSE,
+            Delivery.channel == PURPOSE,
+            Delivery.target == device.code,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 class _OpenRows:
@@ -198,6 +221,7 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
         .join(Target, Target.bulletin_id == Bulletin.id)
         .where(
             Schedule.done.is_(False),
+            Schedule.paused.is_(False),
             Schedule.run_at <= now + HORIZON,
             Target.channel == PURPOSE,
             Target.area_id.in_(areas),
@@ -214,10 +238,36 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
     return found
 
 
+_off_air: dict[int, tuple[float, list[int]]] = {}  # per database: bulletins taken off the air lately
+OFF_AIR_WINDOW = timedelta(hours=12)  # as long as a row stays on a schedule (see _OpenRows._load)
+
+
+async def off_air(session: AsyncSession) -> list[int]:
+    """Bulletins stopped or cancelled within ``OFF_AIR_WINDOW``: the agent stops one it is
+    playing at once, whatever its own copy of the schedule says (kept ``UPCOMING_TTL``
+    seconds; ``forget`` drops it)."""
+    key = id(session.get_bind())
+    cached = _off_air.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    found = sorted(
+        (
+            await session.execute(
+                select(Bulletin.id).where(
+                    Bulletin.status.in_(OFF_AIR), Bulletin.updated_at >= utcnow() - OFF_AIR_WINDOW
+                )
+            )
+        ).scalars()
+    )
+    _off_air[key] = (time.monotonic() + UPCOMING_TTL, found)
+    return found
+
+
 def forget() -> None:
     """A schedule changed: answer from the database again (the loudspeaker channel calls
     this when it queues an item, before it wakes the long-polling clusters)."""
     _upcoming.clear()
+    _off_air.clear()
     for rows in _open_rows.values():
         rows.expires = 0.0
 
@@ -228,11 +278,13 @@ def forget_device(code: str) -> None:
         rows.dirty.add(code)
 
 
-def document(device: DeviceLike, items: list[Item]) -> tuple[dict[str, object], str]:
-    """The schedule as JSON and its ETag (changes whenever anything the agent acts on does)."""
+def document(device: DeviceLike, items: list[Item], stopped: list[int] | None = None) -> tuple[dict[str, object], str]:
+    """The schedule as JSON and its ETag (changes whenever anything the agent acts on does).
+    ``stopped``: bulletins taken off the air; an agent playing one of them stops it."""
     body: dict[str, object] = {
         "device": {"code": device.code, "volume": device.volume, "windows": device.windows},
         "items": [asdict(i) for i in items],
+        "stopped": stopped or [],
     }
     etag = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
     return body, f'"{etag}"'

@@ -14,6 +14,11 @@ from datetime import datetime
 from gateway.programmes.cleaner import Cleaned, clean
 
 MAX_HTML = 5 * 1024 * 1024
+# A .docx is a zip: its declared sizes bound what unpacking may produce (zipfile stops at
+# the declared size), so these refuse a zip bomb before one byte is inflated.
+MAX_DOCX_UNPACKED = 30 * 1024 * 1024  # photos included; a bulletin's text is tens of KB
+MAX_DOCX_XML = 4 * 1024 * 1024  # one XML part: a few hundred pages of text
+MAX_DOCX_ENTRIES = 500
 CHROME_TAGS = ("script", "style", "noscript", "iframe", "form", "svg", "button", "nav", "header", "footer", "aside")
 CHROME_CLASS = re.compile(
     r"(^|[\s_-])(menu|nav|navbar|footer|header|sidebar|breadcrumbs?|share|social|comments?|related|tags|banner|"
@@ -147,9 +152,33 @@ def from_text(text: str) -> Article:
     return Article(clean(title, [b.replace("\n", " ") for b in blocks]))
 
 
+def check_docx(data: bytes) -> None:
+    """Refuse a .docx whose zip directory promises too much, before python-docx inflates it."""
+    import zipfile
+
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ExtractError("file", f"không đọc được tệp Word .docx ({exc.__class__.__name__})") from exc
+    if len(entries) > MAX_DOCX_ENTRIES:
+        raise ExtractError("file", f"tệp Word có {len(entries)} tệp con (tối đa {MAX_DOCX_ENTRIES})")
+    unpacked = sum(e.file_size for e in entries)
+    if unpacked > MAX_DOCX_UNPACKED:
+        mb = MAX_DOCX_UNPACKED // 2**20
+        raise ExtractError("file", f"tệp Word giải nén ra {unpacked // 2**20} MB (tối đa {mb} MB)")
+    for entry in entries:
+        if entry.filename.endswith((".xml", ".rels")) and entry.file_size > MAX_DOCX_XML:
+            mb = MAX_DOCX_XML // 2**20
+            raise ExtractError(
+                "file", f"phần {entry.filename} của tệp Word giải nén ra {entry.file_size // 2**20} MB (tối đa {mb} MB)"
+            )
+
+
 def from_docx(data: bytes) -> Article:
+    """Blocking (and CPU-bound on a large file): call it from a thread."""
     import docx
 
+    check_docx(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # a zip that is not Word, a truncated file

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from gateway.bulletins.render import Renderer
 from gateway.bulletins.schedule import parse_recurrence
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, ImportSource, ProgrammeRun, ProgrammeTemplate, User, utcnow
+from gateway.programmes import reach
 from gateway.programmes.compile import Compiler
 from gateway.programmes.extract import Article
 from gateway.programmes.importer import RunLog, add_article, write_log
@@ -30,19 +32,31 @@ def require_staff(role: str, action: str) -> None:
 
 
 async def add_source(
-    session: AsyncSession, actor: str, name: str, kind: str, location: str, interval_minutes: int = 30
+    session: AsyncSession,
+    actor: User,
+    name: str,
+    kind: str,
+    location: str,
+    interval_minutes: int = 30,
+    roots: tuple[Path, ...] = (),
 ) -> ImportSource:
+    """A feed (any staff member) or a watched folder (admins only, under ``roots``)."""
     if kind not in ("feed", "folder") or not name or not location:
         raise WorkflowError("location", "cần tên, loại (RSS hoặc thư mục) và địa chỉ của nguồn tin", 422)
     if kind == "feed" and not location.startswith(("http://", "https://")):
         raise WorkflowError("location", "địa chỉ nguồn tin RSS/Atom phải bắt đầu bằng http:// hoặc https://", 422)
     if kind == "folder" and not location.startswith("/"):
         raise WorkflowError("location", "thư mục theo dõi phải là đường dẫn tuyệt đối, ví dụ /srv/loa/tin-moi", 422)
+    if kind == "folder" and actor.role != "admin":
+        raise WorkflowError("kind", "chỉ quản trị viên được thêm nguồn tin là thư mục trên máy chủ", 403)
+    if kind == "folder" and not reach.folder_allowed(location, roots):
+        where = ", ".join(str(r) for r in roots) or "chưa cấu hình"
+        raise WorkflowError("location", f"thư mục phải nằm trong các thư mục được phép (import_roots: {where})", 422)
     if (await session.execute(select(ImportSource).where(ImportSource.name == name))).first():
         raise WorkflowError("name", f"đã có nguồn tin tên '{name}'", 409)
     source = ImportSource(name=name, kind=kind, location=location, interval_minutes=interval_minutes)
     session.add(source)
-    await audit(session, actor, "import_source_add", "import_source", name, kind=kind)
+    await audit(session, actor.username, "import_source_add", "import_source", name, kind=kind)
     await session.commit()
     return source
 

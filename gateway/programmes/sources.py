@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import ImportSource, utcnow
-from gateway.programmes import extract
+from gateway.programmes import extract, reach
 from gateway.programmes.importer import RunLog, add_article, write_log
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ async def fetch(client: httpx.AsyncClient, url: str, limit: int) -> bytes:
                 if len(data) > limit:
                     raise FetchError(f"{url}: lớn hơn {limit // 1024 // 1024} MB, bỏ qua")
             return bytes(data)
+    except reach.Refused as exc:
+        raise FetchError(f"{url}: không tải: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{url}: không tải được ({exc.__class__.__name__})") from exc
 
@@ -127,13 +129,21 @@ def read_file(path: Path, data: bytes) -> extract.Article:
     return extract.from_text(text)
 
 
-async def run_folder(sessions: async_sessionmaker[AsyncSession], source: ImportSource) -> RunLog:
+async def run_folder(
+    sessions: async_sessionmaker[AsyncSession], source: ImportSource, roots: tuple[Path, ...] = ()
+) -> RunLog:
+    """Import a watched folder's files; only under ``roots`` (import_roots), links not followed."""
     run = RunLog("folder", source.id)
     folder = Path(source.location)
+    if not reach.folder_allowed(source.location, roots):
+        where = ", ".join(str(r) for r in roots) or "chưa cấu hình"
+        run.errors.append(f"{folder}: không nằm trong các thư mục được phép nhập tin (import_roots: {where})")
+        return run
     if not await asyncio.to_thread(folder.is_dir):
         run.errors.append(f"{folder}: thư mục không tồn tại")
         return run
-    files = sorted(p for p in await asyncio.to_thread(lambda: list(folder.iterdir())) if p.is_file())
+    listed = await asyncio.to_thread(lambda: [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()])
+    files = sorted(listed)
     for path in files[:MAX_ITEMS]:
         if path.name.startswith(".") or path.suffix.lower() not in FILE_KINDS:
             continue
@@ -163,17 +173,24 @@ async def due_sources(sessions: async_sessionmaker[AsyncSession]) -> list[Import
     return [s for s in sources if not s.last_run_at or s.last_run_at + timedelta(minutes=s.interval_minutes) <= now]
 
 
-async def run_due(sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient) -> int:
+async def run_due(
+    sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, roots: tuple[Path, ...] = ()
+) -> int:
     """Run every enabled source whose interval has passed; how many ran."""
     due = await due_sources(sessions)
     for source in due:
-        await run_source(sessions, source, client)
+        await run_source(sessions, source, client, roots)
     return len(due)
 
 
 async def run_source(
-    sessions: async_sessionmaker[AsyncSession], source: ImportSource, client: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession],
+    source: ImportSource,
+    client: httpx.AsyncClient,
+    roots: tuple[Path, ...] = (),
 ) -> RunLog:
+    """One source now. Feeds fetch with ``client`` (``reach.client`` in the gateway); folders
+    are read only under ``roots``."""
     started = utcnow()
     async with sessions() as session:
         row = await session.get(ImportSource, source.id)
@@ -181,7 +198,9 @@ async def run_source(
             row.last_run_at = started
             await session.commit()
     try:
-        run = await (run_feed(sessions, source, client) if source.kind == "feed" else run_folder(sessions, source))
+        run = await (
+            run_feed(sessions, source, client) if source.kind == "feed" else run_folder(sessions, source, roots)
+        )
     except Exception as exc:  # the log must show it; the worker goes on
         log.exception("import source %s failed", source.name)
         run = RunLog(source.kind, source.id)

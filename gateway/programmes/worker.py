@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.schedule import next_occurrence
 from gateway.db.models import ProgrammeTemplate, utcnow
-from gateway.programmes import sources
+from gateway.programmes import reach, sources
 from gateway.programmes.compile import Compiler
 
 log = logging.getLogger(__name__)
@@ -29,21 +29,28 @@ def first_air(times: str, after: datetime | None = None) -> datetime | None:
 
 class ProgrammeWorker:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], renderer: Renderer, timezone: str, lead: timedelta = LEAD
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        renderer: Renderer,
+        timezone: str,
+        lead: timedelta = LEAD,
+        import_roots: tuple[Path, ...] = (),
+        fetch_allow: tuple[str, ...] = (),
     ) -> None:
         self.sessions = sessions
         self.compiler = Compiler(sessions, renderer, timezone)
         self.lead = lead
+        self.import_roots = import_roots
+        self.fetch_allow = fetch_allow
 
     async def tick(self) -> bool:
         imported = 0
         if await sources.due_sources(self.sessions):
             # Built in a thread: an HTTP client loads the CA bundle, tens of milliseconds of
             # CPU that would otherwise stall every request the gateway is serving.
-            headers = {"User-Agent": "Loa/0.1 (thong tin co so)"}
-            client = await asyncio.to_thread(httpx.AsyncClient, timeout=sources.TIMEOUT, headers=headers)
+            client = await asyncio.to_thread(reach.client, self.fetch_allow, sources.TIMEOUT)
             async with client:
-                imported = await sources.run_due(self.sessions, client)
+                imported = await sources.run_due(self.sessions, client, self.import_roots)
         compiled = await self.compile_due()
         return bool(imported or compiled)
 

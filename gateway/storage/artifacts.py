@@ -26,6 +26,10 @@ class ArtifactStore:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
+    def usable(self) -> bool:
+        """Whether new artifacts can be written now (the folder exists and is writable)."""
+        return self.root.is_dir() and os.access(self.root, os.W_OK)
+
     def path_for(self, sha256: str, ext: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.{ext}"
 

@@ -78,12 +78,32 @@ class CallChannel:
         self.concurrency = max(1, pool.capacity)
         self.rate = cps  # the dispatcher claims about two seconds of calls at a time
         self.originated: list[float] = []  # monotonic times of Originates, for the benchmark
+        self.active: dict[int, tuple[Trunk, str]] = {}  # ledger row -> (trunk, call id) of the call on it
 
     async def targets_query(self, session: AsyncSession, area_ids: list[int], emergency: bool = False) -> Select[Any]:
         return await recipients.query(session, area_ids, emergency)
 
     async def close(self) -> None:
         await self.pool.close()
+
+    def live_rows(self) -> set[int]:
+        return set(self.active)
+
+    async def cut(self, rows: set[int]) -> int:
+        """A stop: hang up the calls on these rows (AMI ``Hangup``; Asterisk finds a channel
+        by name or by Uniqueid, which is our ChannelId). The Hangup event then ends the
+        call as any other; its row is settled already."""
+        calls = [self.active[row] for row in rows & set(self.active)]
+        results = await asyncio.gather(*(self._hang_up(trunk, call_id) for trunk, call_id in calls))
+        return sum(results)
+
+    async def _hang_up(self, trunk: Trunk, call_id: str) -> bool:
+        try:
+            await trunk.client.action({"Action": "Hangup", "Channel": call_id, "Cause": "16"}, wait=5.0)
+        except (AmiError, TimeoutError) as exc:  # already ended, or the server is gone (the call with it)
+            log.info("hangup of %s: %s", call_id, exc)
+            return False
+        return True
 
     # --- before dialling ---------------------------------------------------------------
     async def _refusal(self, job: Job) -> Outcome | None:
@@ -138,10 +158,12 @@ class CallChannel:
             await self.pacer.wait()
             await self._begin(job, trunk, call_id)
             keep = asyncio.create_task(self._keep_lease(job.claim.id))
+            self.active[job.claim.id] = (trunk, call_id)
             try:
                 result = await self._call(job, trunk, call_id)
             finally:
                 keep.cancel()
+                self.active.pop(job.claim.id, None)
         finally:
             await self.pool.release(trunk)
         decision = self.policy.decide(result, job.claim.attempts)

@@ -76,6 +76,10 @@ async def change_first_password(gw: Gateway) -> None:
 
 async def seed(gw: Gateway) -> dict[str, tuple[httpx.AsyncClient, str]]:
     """Areas (province > commune > 3 villages) and one user per role."""
+    async with gw.client() as probe:  # a fresh gateway: its one-time password allows nothing else
+        r = await probe.post("/api/v1/auth/login", json={"username": "admin", "password": gw.admin_password})
+        if r.status_code == 200 and r.json()["user"]["must_change_password"]:
+            await change_first_password(gw)
     admin, csrf = await gw.login("admin", gw.admin_password)
     h = {"X-CSRF-Token": csrf}
     for code, name, level, parent in (

@@ -48,7 +48,7 @@ def rss(site: Site, items: list[tuple[str, str]]) -> str:
 
 
 async def add_source(gateway: Gateway, users, name: str, kind: str, location: str) -> int:  # type: ignore[no-untyped-def]
-    editor, csrf = users["bientap"]
+    editor, csrf = users["admin" if kind == "folder" else "bientap"]  # folders: admins only (issue 18)
     r = await editor.post(
         "/api/v1/import/sources",
         json={"name": name, "kind": kind, "location": location, "interval_minutes": 5},
@@ -122,8 +122,8 @@ async def test_uploads_and_a_watched_folder(gateway: Gateway, tmp_path: Path) ->
     pdf = {"file": ("x.pdf", b"%PDF-1.4", "application/pdf")}
     bad = await editor.post("/api/v1/import/upload", files=pdf, headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "file"
-    folder = tmp_path / "tin-moi"
-    folder.mkdir()
+    folder = gateway.services.settings.import_root_paths[0] / "tin-moi"  # under import_roots (issue 18)
+    folder.mkdir(parents=True)
     (folder / "lich-tiem.txt").write_text("Lịch tiêm phòng\n\nSáng thứ hai, trạm y tế xã tiêm phòng dại.\n", "utf-8")
     (folder / "hong.docx").write_bytes(b"not a word file")
     (folder / "anh.jpg").write_bytes(b"\xff\xd8")
@@ -133,7 +133,7 @@ async def test_uploads_and_a_watched_folder(gateway: Gateway, tmp_path: Path) ->
     import httpx
 
     async with httpx.AsyncClient() as client:
-        run = await sources.run_source(gateway.services.sessions, source, client)
+        run = await sources.run_source(gateway.services.sessions, source, client, (folder.parent,))
     assert len(run.created) == 1 and len(run.errors) == 1 and "hong.docx" in run.errors[0]
     assert sorted(os.listdir(folder)) == ["anh.jpg", "done", "failed"]
     assert os.listdir(folder / "done") == ["lich-tiem.txt"] and os.listdir(folder / "failed") == ["hong.docx"]

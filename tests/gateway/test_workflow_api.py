@@ -219,6 +219,28 @@ async def test_pronunciation_overrides_reach_preview_and_renders(gateway: Gatewa
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "spoken"
 
 
+async def test_preview_marks_rewritten_tokens_and_overrides_limited_to_a_class(gateway: Gateway) -> None:
+    """Issue 15: "what will be said" marks each rewritten run with its class; an override can be
+    limited to a class (here "H." read "hạt" only where it is an address part)."""
+    users = await seed(gateway)
+    editor, csrf = users["bientap"]
+    h = {"X-CSRF-Token": csrf}
+    r = await editor.post("/api/v1/preview", json={"text": "Ấp 3, H. Củ Chi, gọi 114"}, headers=h)
+    runs = {(m["written"].rstrip(","), m["spoken"], m["class"]) for m in r.json()["marks"][0]}
+    assert ("H.", "huyện", "address") in runs and ("114", "một một bốn", "service_number") in runs
+    assert ("Củ", "củ", None) in runs
+    r = await editor.put(
+        "/api/v1/pronunciations", json={"written": "H.", "spoken": "hạt", "only_class": "address"}, headers=h
+    )
+    assert r.status_code == 200
+    r = await editor.post("/api/v1/preview", json={"text": "Ấp 3, H. Củ Chi. Ông Lê Văn H. đến"}, headers=h)
+    assert r.json()["spoken_text"] == "ấp ba hạt củ chi ông lê văn hát đến"
+    r = await editor.put(
+        "/api/v1/pronunciations", json={"written": "H.", "spoken": "hạt", "only_class": "địa chỉ"}, headers=h
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "only_class"
+
+
 async def test_due_emergency_starts_before_an_earlier_normal_programme(gateway: Gateway) -> None:
     users = await seed(gateway)
     editor, ecsrf = users["bientap"]

@@ -38,6 +38,16 @@ def test_normalize_writes_one_line_per_input_line() -> None:
     ]
 
 
+def test_normalize_explain_prints_each_rewrite_with_its_class(tmp_path: Path) -> None:
+    overrides = tmp_path / "pronunciations.tsv"
+    overrides.write_text("H.\thạt\taddress\n", encoding="utf-8")
+    out = loa("normalize", "--explain", "--overrides", str(overrides), stdin="Ấp 3, H. Củ Chi, gọi 114\nÔng Lê Văn H.")
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.split("\n")[:2]
+    assert first == "[number] 3, → ba | [override] H. → hạt | [service_number] 114 → một một bốn"
+    assert second == "[acronym] H. → hát"
+
+
 def test_speak_a_corpus_bulletin_with_the_default_voice(tmp_path: Path) -> None:
     source = need_shared(CORPUS / "huong-dan-so-ket-chi-thi-07.txt")
     out = loa("speak", "-f", str(source), "-o", str(tmp_path / "x.wav"))

@@ -9,7 +9,8 @@ from what Loa sends.
   events, Ping, Logoff, CoreShowChannels as an EventList, unknown actions refused, Originate
   with its pre-checks, sync (held until the outcome) or async (``Originate successfully
   queued`` then an OriginateResponse whose Reason follows pbx_dial_reason), channel events
-  (Newchannel, Newstate, Hangup with Cause and Cause-txt), Shutdown on restart.
+  (Newchannel, Newstate, Hangup with Cause and Cause-txt), the Hangup action for an
+  answered call (the channel found by name or Uniqueid, its Cause given), Shutdown on restart.
 - FastAGI (res/res_agi.c): the ``agi_*`` environment block, ``200 result=`` replies for
   ANSWER, STREAM FILE, GET DATA, WAIT FOR DIGIT, RECORD FILE, SAY DIGITS, SET/GET VARIABLE,
   EXEC, HANGUP; ``510`` for unknown commands, multi-line ``520`` usage errors; after the
@@ -412,6 +413,8 @@ class Asterisk:
         self.sessions: set[_AmiSession] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.live: dict[str, dict[str, str]] = {}  # uniqueid -> channel snapshot
+        self.answered: dict[str, asyncio.Task[None]] = {}  # uniqueid -> the call's dialplan (AGI) running
+        self.hangup_causes: dict[str, int] = {}  # uniqueid -> cause given by a manager Hangup
         self.seq = itertools.count(1)
         self.login_fail_delay = 1.0
 
@@ -535,8 +538,20 @@ class Asterisk:
         self.broadcast("Newstate", up)
         task = asyncio.create_task(self._run_answered(action, log, script, up, number))
         self.tasks.add(task)
+        self.answered[uniqueid] = task
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _t: self.answered.pop(uniqueid, None))
         return True, response
+
+    def hangup(self, name_or_uniqueid: str, cause: int) -> bool:
+        """manager.c action_hangup: the channel is found by its name, else by its Uniqueid
+        (ast_channel_get_by_name); its dialplan is soft-hung-up with the cause given."""
+        for uniqueid, snap in list(self.live.items()):
+            if name_or_uniqueid in (snap["Channel"], uniqueid) and uniqueid in self.answered:
+                self.hangup_causes[uniqueid] = cause
+                self.answered[uniqueid].cancel()
+                return True
+        return False
 
     async def _run_answered(
         self, action: dict[str, str], log: CallLog, script: Script, snap: dict[str, str], number: str
@@ -557,9 +572,11 @@ class Asterisk:
             pass
         finally:
             self.live.pop(log.uniqueid, None)
+            cause = self.hangup_causes.pop(log.uniqueid, 16)
             if self.server is not None:
-                self.broadcast("Hangup", dict(snap, Cause="16", **{"Cause-txt": "Normal Clearing"}))
-            log.cause = 16
+                text = next((t for c, t in CAUSES.values() if c == cause), "Normal Clearing")
+                self.broadcast("Hangup", dict(snap, Cause=str(cause), **{"Cause-txt": text}))
+            log.cause = cause
             log.ended.set()
 
     def _env(self, snap: dict[str, str], number: str, args: list[str], context: str) -> dict[str, str]:
@@ -707,6 +724,15 @@ async def _handle(session: _AmiSession, action: dict[str, str]) -> bool:
         )
     elif lname == "originate":
         await _originate(session, action)
+    elif lname == "hangup":
+        channel = action.get("channel", "")
+        cause = action.get("cause", "")
+        if not channel:
+            session.respond(action, "Error", Message="No channel specified")
+        elif not server.hangup(channel, int(cause) if cause.isdigit() else 16):
+            session.respond(action, "Error", Message="No such channel")
+        else:
+            session.respond(action, "Success", Message="Channel Hungup")
     else:
         message = f"Invalid/unknown command: {name}. Use Action: ListCommands to show available commands."
         session.respond(action, "Error", Message=message)

@@ -46,9 +46,8 @@ class CodeRules:
         issuer_words = self._issuer_words(issuer)
         # The text often names the issuer right after the code ("... ngày 20/01/2020 của
         # Thủ tướng Chính phủ"): do not say it twice.
-        named_after = re.match(
-            rf"(?:\s*,?\s*ngày [0-9/.\s-]+)?\s*,?\s*của {re.escape(issuer_words)}", after[:120].lower()
-        )
+        said_issuer = f"(?:{re.escape(issuer_words)}|{re.escape(issuer.lower())})"
+        named_after = re.match(rf"(?:\s*,?\s*ngày [0-9/.\s-]+)?\s*,?\s*của {said_issuer}(?![\w])", after[:120].lower())
         if named_after:
             if type_said:
                 return body
@@ -70,14 +69,20 @@ class CodeRules:
     _service = re.compile(r"(?<![\w.,])(1[89]00)((?:[ .]?[0-9]){4,6})(?![\w]|[.,][0-9])")
     _cued = re.compile(
         r"(?i)((?:số điện thoại|điện thoại|đường dây nóng|hotline|tổng đài|số máy|gọi(?: số| đến số| tới số)?"
-        r"|sđt|tel)\s*:?\s*)([0-9](?:[ .]?[0-9]){1,14})(?![0-9])"
+        r"|sđt|đt|tel)\s*:?\s*)(\(?[0-9](?:\)?[ .-]?[0-9]){1,14})(?![0-9])"
     )
+    _law = re.compile(r"(?<![\w/])([0-9]{1,4})/([0-9]{4})/QH([0-9]{1,2})(?![\w])")
+    _area = re.compile(r"(?<![\w])\((0[0-9]{2,3})\)\s?([0-9]{3,4}(?:[ .][0-9]{3,4}){1,2})(?![\w]|[.,][0-9])")
 
     def phones(self, text: str) -> str:
         def phone(m: re.Match[str]) -> str:
             prefix = "cộng tám bốn" if m[1] in ("+84", "0084") else "không"
             return f"{prefix} {read_digits(m[2])}"
 
+        text = self._law.sub(
+            lambda m: f"{read_cardinal(m[1])} năm {read_cardinal(m[2])} quốc hội khóa {read_cardinal(m[3])}", text
+        )
+        text = self._area.sub(lambda m: read_digits(m[1] + m[2]), text)
         text = self._cued.sub(lambda m: m[1] + read_digits(m[2]), text)
         text = self._phone.sub(phone, text)
         return self._service.sub(lambda m: read_digits(m[1] + m[2]), text)

@@ -13,7 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from tts.text.lexicon import Lexicon, default_lexicon, read_table
+from tts.text import explain
+from tts.text.lexicon import Lexicon, default_lexicon
 from tts.text.numbers import DIGITS
 from tts.text.patterns import alternation
 from tts.text.rules import Options, RuleSet
@@ -42,8 +43,24 @@ class Phrase:
 
 
 def load_overrides(path: Path) -> dict[str, str]:
-    """Read a pronunciation override file: ``written<TAB>spoken`` per line."""
-    return {row[0]: row[1].lower() for row in read_table(path)}
+    """Read a pronunciation override file: ``written<TAB>spoken[<TAB>class]`` per line.
+
+    With a class (see :data:`tts.text.explain.CLASSES`, e.g. ``address``) the override applies
+    only where that class of rule rewrote the token; the value keeps it as ``spoken<TAB>class``.
+    """
+    out: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        parts = [p.strip() for p in raw.split("\t")]
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"{path.name}, dòng {number}: cần 2 hoặc 3 cột cách nhau bằng TAB, không cột nào để trống")
+        if len(parts) == 3 and parts[2] not in explain.CLASSES:
+            raise ValueError(
+                f"{path.name}, dòng {number}: loại '{parts[2]}' không có; dùng một trong {sorted(explain.CLASSES)}"
+            )
+        out[unicodedata.normalize("NFC", parts[0])] = "\t".join(parts[1:]).lower()
+    return out
 
 
 class Normalizer:
@@ -56,25 +73,47 @@ class Normalizer:
         le: bool = False,
     ) -> None:
         self.rules = RuleSet(lexicon or default_lexicon(), Options(le=le))
-        self.overrides = {
-            unicodedata.normalize("NFC", k): unicodedata.normalize("NFC", v).lower()
-            for k, v in (overrides or {}).items()
-            if k.strip()
-        }
+        self.overrides: dict[str, str] = {}
+        # "spoken<TAB>class": only where that class of rule rewrote the written token.
+        self.class_overrides: dict[tuple[str, str], str] = {}
+        for k, v in (overrides or {}).items():
+            written, spoken = unicodedata.normalize("NFC", k), unicodedata.normalize("NFC", v).lower()
+            if not written.strip():
+                continue
+            if "\t" in spoken:
+                spoken, cls = (p.strip() for p in spoken.split("\t", 1))
+                self.class_overrides[(cls, explain.key(written))] = spoken
+            else:
+                self.overrides[written] = spoken
         self._override_re = (
             re.compile(r"(?i)(?<![\wđĐ])(" + alternation(self.overrides) + r")(?![\wđĐ])") if self.overrides else None
         )
         self._override_lookup = {k.lower(): v for k, v in self.overrides.items()}
 
     # ------------------------------------------------------------------------------
+    def _apply_overrides(self, text: str) -> str:
+        if self._override_re is None:
+            return text
+        return self._override_re.sub(lambda m: self._override_lookup[m[1].lower()], text)
+
+    def _steps(self) -> list[explain.Step]:
+        return [("override", self._apply_overrides), *((rule.__name__, rule) for rule in self.rules.ordered())]
+
     def expand(self, line: str) -> str:
         """Rewrite one line into spoken words, keeping pause punctuation."""
         text = _prepare(line)
-        if self._override_re is not None:
-            text = self._override_re.sub(lambda m: self._override_lookup[m[1].lower()], text)
-        for rule in self.rules.ordered():
+        if self.class_overrides:
+            return _clean(" ".join(run[1] for run in explain.runs(text, self._steps(), self.class_overrides)))
+        for _, rule in self._steps():
             text = rule(text)
         return _clean(text)
+
+    def explain(self, text: str) -> list[list[explain.Rewrite]]:
+        """Per input line, the runs of spoken words with the written text and class that produced them."""
+        return [
+            explain.explain_text(_prepare(line), self._steps(), _clean, self.class_overrides)
+            for line in text.split("\n")
+        ]
 
     def normalize(self, text: str) -> str:
         """Spoken form of ``text``: one line per input line, words only."""

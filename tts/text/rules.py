@@ -2,7 +2,7 @@
 
 Each rule rewrites one kind of non-standard word (document code, phone number, date,
 time, range, Roman numeral, number with unit, abbreviation...) into lowercase spoken
-words. Rules run in a fixed order (see :data:`RULE_ORDER`); the output of a rule has
+words. Rules run in a fixed order (see :meth:`RuleSet.ordered`); the output of a rule has
 no digits and no uppercase letters, so later rules never re-read it.
 """
 
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tts.text.codes import CodeRules
+from tts.text.context import ContextRules
+from tts.text.datetime_words import date_words, month_or_quarter, time_words, valid_date
 from tts.text.lexicon import Lexicon, is_vietnamese_syllable, spell
 from tts.text.numbers import (
     read_cardinal,
@@ -23,6 +25,7 @@ from tts.text.numbers import (
     roman_to_int,
 )
 from tts.text.patterns import WORD_CHARS, D, alternation
+from tts.text.symbols import SymbolRules
 
 NUMBER = rf"{D}{{1,3}}(?:\.{D}{{3}})+(?:,{D}+)?|{D}+,{D}+|{D}+\.{D}{{1,2}}(?![0-9.])|{D}+"
 
@@ -47,38 +50,6 @@ def read_number_token(token: str, opts: Options) -> str:
     return read_cardinal(token, le=opts.le)
 
 
-def _valid_date(day: str, month: str, year: str | None = None) -> bool:
-    d, m = int(day), int(month)
-    return 1 <= d <= 31 and 1 <= m <= 12 and (year is None or 1000 <= int(year) <= 2999)
-
-
-def _date_words(day: str, month: str, year: str | None, opts: Options) -> str:
-    words = f"{read_cardinal(day)} tháng {read_month(month)}"
-    if year:
-        words += f" năm {read_cardinal(year, le=opts.le)}"
-    return words
-
-
-def _time_words(hour: str, minute: str | None, second: str | None, suffix: str | None) -> str:
-    h = int(hour)
-    words = f"{read_cardinal(h)} giờ"
-    if minute and int(minute):
-        words += f" {read_cardinal(minute)} phút"
-    if second and int(second):
-        words += f" {read_cardinal(second)} giây"
-    if suffix:
-        s = suffix.lower().replace(".", "")
-        if s in ("am", "sa"):
-            words += " sáng"
-        elif h == 12:
-            words += " trưa"
-        elif h <= 5 or (s == "ch" and h < 6):
-            words += " chiều"
-        else:
-            words += " tối"
-    return words
-
-
 Rule = Callable[[str], str]
 
 
@@ -97,6 +68,7 @@ class RuleSet:
             rf"(?<![{WORD_CHARS}.,])(-)?({NUMBER})(?:\s?({units})(?![{WORD_CHARS}]))?"
             rf"(?:/({units})(?![{WORD_CHARS}]))?"
         )
+        self._scale_unit = re.compile(rf"(?<![{WORD_CHARS}])(nghìn|ngàn|triệu|tỷ|trăm)\s+({units})(?![{WORD_CHARS}])")
         self._per_unit = re.compile(rf"(?<=[{WORD_CHARS}])/({units})(?![{WORD_CHARS}])")
         abbr = alternation(lexicon.abbreviations)
         self._abbr = re.compile(rf"(?<![{WORD_CHARS}&])({abbr})(\.(?=\s+[A-ZĐ]))?(?![{WORD_CHARS}&])")
@@ -106,6 +78,8 @@ class RuleSet:
             else None
         )
         self._codes = CodeRules(lexicon, opts)
+        self._context = ContextRules()
+        self._symbols = SymbolRules()
 
     # --- dates ----------------------------------------------------------------------
     _full_date = re.compile(r"(?<![0-9/.-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![0-9]|[/.-][0-9])")
@@ -114,40 +88,45 @@ class RuleSet:
     )
     _cued_day_month = re.compile(
         r"(?i)(?:(ngày|hôm|mùng|mồng|\()\s*([0-9]{1,2})[/-]([0-9]{1,2})"
-        r"|(sáng|trưa|chiều|tối|đêm|từ|đến|tới|và)\s+([0-9]{1,2})/([0-9]{1,2}))(?![0-9]|[/.,][0-9])"
+        r"|((?:sáng|trưa|chiều|tối|đêm)(?:\s+(?:mai|nay|qua))?|từ|đến|tới|và|trước|hạn|hết)\s+([0-9]{1,2})/([0-9]{1,2}))"
+        r"(?![0-9]|[/.,][0-9])"
     )
     _padded_day_month = re.compile(r"(?<![0-9/.,-])(0[1-9])-([0-9]{1,2})(?![0-9]|[/.,-][0-9])")
-    _month_year = re.compile(r"(?i)(tháng)\s+([0-9]{1,2})[/.-]([0-9]{4})(?![0-9])")
+    _month_year = re.compile(r"(?i)(tháng|quý)\s+([0-9]{1,2})[/.-]([0-9]{4})(?![0-9])")
     _month = re.compile(r"(?i)(tháng)\s+(0?[1-9]|1[0-2])(?![0-9]|[.,/][0-9])")
 
     def dates(self, text: str) -> str:
         o = self.opts
 
         def full(m: re.Match[str]) -> str:
-            if not _valid_date(m[1], m[3], m[4]):
+            if not valid_date(m[1], m[3], m[4]):
                 return m[0]
-            return _date_words(m[1], m[3], m[4], o)
+            return date_words(m[1], m[3], m[4], o)
 
         def drange(m: re.Match[str]) -> str:
-            if not (_valid_date(m[1], m[4], m[5]) and _valid_date(m[2], m[4])):
+            if not (valid_date(m[1], m[4], m[5]) and valid_date(m[2], m[4])):
                 return m[0]
-            return f"{read_cardinal(m[1])} đến {_date_words(m[2], m[4], m[5], o)}"
+            return f"{read_cardinal(m[1])} đến {date_words(m[2], m[4], m[5], o)}"
 
         def cued(m: re.Match[str]) -> str:
             cue, day, month = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
-            if not _valid_date(day, month):
+            if not valid_date(day, month):
                 return m[0]
             sep = "" if cue == "(" else " "
-            return f"{cue}{sep}{_date_words(day, month, None, o)}"
+            return f"{cue}{sep}{date_words(day, month, None, o)}"
 
         text = self._full_date.sub(full, text)
         text = self._date_range.sub(drange, text)
         text = self._cued_day_month.sub(cued, text)
         text = self._padded_day_month.sub(
-            lambda m: _date_words(m[1], m[2], None, o) if _valid_date(m[1], m[2]) else m[0], text
+            lambda m: date_words(m[1], m[2], None, o) if valid_date(m[1], m[2]) else m[0], text
         )
         text = self._month_year.sub(
-            lambda m: f"{m[1]} {read_month(m[2])} năm {read_cardinal(m[3], le=o.le)}" if 1 <= int(m[2]) <= 12 else m[0],
+            lambda m: (
+                f"{m[1]} {month_or_quarter(m[1], m[2])} năm {read_cardinal(m[3], le=o.le)}"
+                if 1 <= int(m[2]) <= (4 if m[1].lower() == "quý" else 12)
+                else m[0]
+            ),
             text,
         )
         return self._month.sub(lambda m: f"{m[1]} {read_month(m[2])}", text)
@@ -164,15 +143,17 @@ class RuleSet:
         return self._range_dash.sub(" đến ", text)
 
     def times(self, text: str) -> str:
-        text = self._clock.sub(lambda m: _time_words(m[1], m[2], m[3], m[4]), text)
-        return self._h_time.sub(lambda m: _time_words(m[1], m[2], None, None), text)
+        text = self._clock.sub(lambda m: time_words(m[1], m[2], m[3], m[4]), text)
+        return self._h_time.sub(lambda m: time_words(m[1], m[2], None, None), text)
 
     # --- Roman numerals and ordinals ------------------------------------------------
     _roman = re.compile(
         r"(?i:\b(thứ|khóa|khoá|kỳ|kì|kỷ|kỉ|quý|lần|phần|chương|mục|đại hội|hội nghị|giai đoạn"
-        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|đợt|tiểu mục))\s+([IVXLCDM]{1,7})"
-        r"(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?"
+        r"|phiên|tập|cấp|loại|nhóm|vùng|quân khu|khu vực|khu|đợt|tiểu mục|hạng|bậc|lớp|điều|tiểu khu|đoàn|tiểu ban|ban"
+        r"|tiểu đoàn|trung đoàn|sư đoàn|quân đoàn|lữ đoàn))"
+        r"\s+([IVXLCDM]{1,7})(?![\wđĐ])(?:/([0-9]{4})(?![0-9]))?((?:\s*(?:,|và|hoặc|đến|tới|-|–)\s*[IVXLCDM]{1,7}(?![\wđĐ]))*)"
     )
+    _roman_next = re.compile(r"[IVXLCDM]{1,7}")
     _ordinal = re.compile(r"(?i:\b(thứ))\s+([0-9]{1,3})(?![0-9]|[.,/:][0-9])")
 
     def roman(self, text: str) -> str:
@@ -182,7 +163,10 @@ class RuleSet:
                 return m[0]
             spoken = read_ordinal(value) if m[1].lower() == "thứ" else read_cardinal(value)
             year = f" năm {read_cardinal(m[3], le=self.opts.le)}" if m[3] else ""
-            return f"{m[1]} {spoken}{year}"
+            # A list after the noun ("nhóm I và II", "khu vực I, II, III") reads every item.
+            more = self._roman_next.sub(lambda r: read_cardinal(roman_to_int(r[0]) or 0), m[4] or "")
+            more = more.replace("-", " đến ").replace("–", " đến ")
+            return f"{m[1]} {spoken}{year}{more}"
 
         return self._roman.sub(sub, text)
 
@@ -213,20 +197,21 @@ class RuleSet:
         text = self._currency_prefix.sub(lambda m: read_number_token(m[1], o) + " đô la", text)
         text = self._mixed.sub(self._mixed_token, text)
         text = self._number_unit.sub(sub, text)
+        text = self._scale_unit.sub(lambda m: f"{m[1]} {self._unit_words[m[2]]}", text)
         return self._per_unit.sub(lambda m: " trên " + self._unit_words[m[1]], text)
 
     def _mixed_token(self, m: re.Match[str]) -> str:
         """Tokens mixing letters and digits (U23, H5N1, 5G): letters spelled, digits read."""
         token = m[0]
         glued = re.fullmatch(r"[0-9.,]+(.+)", token)
-        if glued and glued[1] in self._unit_words:
-            return token  # a number with a glued unit ("500m2"): the number rule reads it
+        if (glued and glued[1] in self._unit_words) or token in self._unit_words:
+            return token  # a unit ("m3") or a number with a glued unit ("500m2"): the number rule reads it
         out = []
         for part in re.findall(r"[0-9]+|[^\W\d_]+", token):
             if part[0] in "0123456789":
                 out.append(read_cardinal(part) if len(part) <= 4 else read_digits(part))
             else:
-                out.append(self.lex.abbreviations.get(part) or self._word(part))
+                out.append(self.lex.abbreviations.get(part) or (spell(part) if len(part) == 1 else self._word(part)))
         return " ".join(out)
 
     # --- abbreviations and words ----------------------------------------------------
@@ -243,7 +228,11 @@ class RuleSet:
     def upper_words(self, text: str) -> str:
         def sub(m: re.Match[str]) -> str:
             word = m[0]
-            if not word.isupper() or len(word) < 2:
+            if len(word) == 1:
+                # A lone capital is a letter ("đội B", "độ C", "Nguyễn Văn H."), unless it is a
+                # word by itself ("Sở Y tế", "nhóm A"): vowels are read as written.
+                return word.lower() if is_vietnamese_syllable(word) else spell(word)
+            if not word.isupper():
                 return word
             return self._word(word)
 
@@ -254,34 +243,36 @@ class RuleSet:
             return text
         return self._loanwords.sub(lambda m: self.lex.loanwords[m[1].lower()], text)
 
+    def rates(self, text: str) -> str:
+        return self._context.rates(text, self._unit_words)
+
     def ordered(self) -> list[Rule]:
+        c, s = self._context, self._symbols
         return [
+            c.web,
+            s.tags,
+            s.signs,
+            c.identifiers,
             self._codes.document_codes,
+            c.service_numbers,
             self._codes.phones,
+            c.long_digits,
+            c.plates,
+            c.scores,
+            c.addresses,
+            self.rates,
             self.dates,
+            s.versions,
+            s.coordinates,
+            c.fractions,
             self.ranges,
             self.times,
+            s.colon_ratios,
             self.roman,
             self.ordinals,
             self.ratios,
             self.numbers,
             self.abbreviations,
-            self.upper_words,
             self.loanwords,
+            self.upper_words,
         ]
-
-
-RULE_ORDER = (
-    "document_codes",
-    "phones",
-    "dates",
-    "ranges",
-    "times",
-    "roman",
-    "ordinals",
-    "ratios",
-    "numbers",
-    "abbreviations",
-    "upper_words",
-    "loanwords",
-)

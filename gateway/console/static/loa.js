@@ -11,8 +11,28 @@
         headers: {"Content-Type": "application/json", "X-CSRF-Token": btn.dataset.csrf},
         body: JSON.stringify({text: document.getElementById("body").value || " "})
       }).then(function (r) { return r.json(); }).then(function (data) {
-        out.textContent = data.spoken_text !== undefined ? data.spoken_text
-          : (data.errors || []).map(function (e) { return e.message; }).join("; ");
+        if (data.marks === undefined) {
+          out.textContent = data.spoken_text !== undefined ? data.spoken_text
+            : (data.errors || []).map(function (e) { return e.message; }).join("; ");
+          return;
+        }
+        // Each run the normalizer rewrote is marked with its class and the written text, so an
+        // officer sees what was expanded and can add an override for that word (Quản trị).
+        out.textContent = "";
+        data.marks.forEach(function (line, n) {
+          if (n) { out.appendChild(document.createElement("br")); }
+          line.forEach(function (run) {
+            if (!run.spoken) { return; }
+            var node = document.createElement(run["class"] ? "mark" : "span");
+            node.textContent = run.spoken;
+            if (run["class"]) {
+              node.title = run["class"] + ": " + run.written;
+              node.dataset.cls = run["class"];
+            }
+            out.appendChild(node);
+            out.appendChild(document.createTextNode(" "));
+          });
+        });
       }).catch(function () { out.textContent = "Không xem trước được."; });
     });
   }
@@ -72,3 +92,9 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 })();
+// A form that changes what residents hear asks once more before it is sent.
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+  });
+});

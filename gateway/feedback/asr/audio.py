@@ -21,6 +21,10 @@ from tts.audio.g711 import decode_alaw, decode_ulaw
 
 RAW_FORMATS = {"sln": 8000, "sln16": 16000, "ulaw": 8000, "alaw": 8000, "raw": 8000}
 MIN_SECONDS = 0.3
+# Measured from the header before decoding: a 180 KB FLAC of silence can claim two hours
+# (650 MB as float32). A hotline recording is at most 20 MB, about 20 minutes at 8 kHz.
+MAX_SECONDS = 30 * 60
+MAX_SAMPLES = 48_000_000  # frames x channels: 192 MB as float32
 SILENCE_DBFS = -55.0
 
 
@@ -51,10 +55,30 @@ def decode(data: bytes, extension: str) -> Clip:
         if ext in RAW_FORMATS:
             usable = len(data) // 2 * 2
             return Clip(np.frombuffer(data[:usable], "<i2").astype(np.float32) / 32768.0, RAW_FORMATS[ext])
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as fh:
+            rate = fh.samplerate
+            cap = _frames_allowed(fh.frames, rate, fh.channels)
+            # At most ``cap`` frames are allocated and read, whatever the header said.
+            samples = fh.read(frames=cap + 1, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioProblem("corrupt", f"tệp âm thanh hỏng hoặc không đọc được ({exc})") from exc
+    if len(samples) > cap:
+        raise AudioProblem("too_long", f"bản ghi dài hơn {MAX_SECONDS // 60} phút")
     return Clip(samples.mean(axis=1).astype(np.float32), int(rate))
+
+
+def _frames_allowed(frames: int, rate: int, channels: int) -> int:
+    """How many frames may be decoded; AudioProblem when the header already says too many."""
+    if rate <= 0 or channels <= 0:
+        raise AudioProblem("corrupt", "tệp âm thanh hỏng: tần số lấy mẫu hoặc số kênh không hợp lệ")
+    if frames / rate > MAX_SECONDS:
+        minutes = frames / rate / 60
+        raise AudioProblem("too_long", f"bản ghi dài {minutes:.0f} phút (tối đa {MAX_SECONDS // 60} phút)")
+    if frames * channels > MAX_SAMPLES:
+        raise AudioProblem(
+            "too_large", f"bản ghi có {frames * channels:,} mẫu âm thanh (tối đa {MAX_SAMPLES:,}): lấy mẫu quá dày"
+        )
+    return min(MAX_SECONDS * rate, MAX_SAMPLES // channels)
 
 
 def load(path: Path) -> Clip:
