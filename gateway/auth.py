@@ -131,9 +131,10 @@ async def end_everything(session: AsyncSession, user_id: int, keep_session: str 
     await session.execute(update(ApiToken).where(ApiToken.user_id == user_id).values(revoked=True))
 
 
-async def create_api_token(session: AsyncSession, user: User, name: str) -> str:
+async def create_api_token(session: AsyncSession, user: User, name: str, cap_senders: tuple[str, ...] = ()) -> str:
+    """A new token; with ``cap_senders`` it may post CAP alerts only for those ``<sender>`` values."""
     token = "loa_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token)))
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token), cap_senders=" ".join(cap_senders)))
     await session.commit()
     return token
 
@@ -148,6 +149,14 @@ async def token_user(session: AsyncSession, token: str) -> User | None:
         return None
     user = await session.get(User, row.user_id)
     return user if user is not None and user.active else None
+
+
+async def token_senders(session: AsyncSession, token: str) -> tuple[str, ...] | None:
+    """The CAP senders a token is bound to; None when it is bound to none (any sender)."""
+    row = (
+        await session.execute(select(ApiToken.cap_senders).where(ApiToken.token_hash == _token_hash(token)))
+    ).scalar_one_or_none()
+    return tuple(row.split()) if row else None
 
 
 class LoginLimiter:

@@ -120,6 +120,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()  # reverse proxies whose X-Forwarded-For/-Proto count
     secure_cookies: Literal["auto", "always"] = "auto"  # always: Secure cookies even over plain HTTP (TLS proxy)
     import_roots: AbsolutePaths = ""  # folders `folder` sources may watch; default: <data_dir>/imports
+    cap_test_areas: str = ""  # area codes (comma separated) that CAP Test/Exercise alerts reach; empty: none
     fetch_allow: HostsOrNetworks = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24"
     asterisk: tuple[AsteriskServer, ...] = ()
     quiet_hours: dict[str, QuietHours] = field(default_factory=lambda: {"sms": QuietHours(), "call": QuietHours()})

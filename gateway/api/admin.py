@@ -113,8 +113,9 @@ async def create_user(
 async def create_token(
     data: TokenIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> dict[str, str]:
-    token = await auth.create_api_token(session, who.user, data.name)
-    await audit(session, who.user.username, "create", "api_token", data.name)
+    senders = tuple(s.strip() for s in data.cap_senders if s.strip())
+    token = await auth.create_api_token(session, who.user, data.name, senders)
+    await audit(session, who.user.username, "create", "api_token", data.name, cap_senders=list(senders))
     await session.commit()
     return {"token": token}
 

@@ -54,6 +54,8 @@ class BulletinOut(BaseModel):
     approved_by: int | None
     return_comment: str
     created_at: datetime
+    air_from: datetime | None = None  # a CAP <onset>/<effective>: never aired before
+    expires_at: datetime | None = None  # a CAP <expires>: nothing starts after
     targets: list[TargetIn] = []
 
 
@@ -98,6 +100,7 @@ class UserPatch(Strict):
 
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
+    cap_senders: list[str] = Field(default_factory=list, max_length=50)  # CAP <sender> values; empty: any
 
 
 class PasswordIn(Strict):

@@ -1,12 +1,13 @@
-"""CAP 1.2 alerts (OASIS Common Alerting Protocol) -> bulletins.
+"""CAP 1.2 alerts (OASIS Common Alerting Protocol) -> a checked, typed message.
 
-Parsing uses defusedxml (no DTDs, no entity expansion). The alert is checked against
-CAP 1.2's required elements and value lists (§3.2: identifier, sender, sent, status,
-msgType, scope; each info: category, event, urgency, severity, certainty). Severity and
-urgency decide the level (Thông tư 39/2020): Extreme or Severe, and Immediate or
-Expected -> emergency; anything else -> priority. Areas are matched by geocode value =
-Loa area code, then by areaDesc = area name. msgType Update replaces the referenced
-alert's bulletin; Cancel cancels it and its undelivered rows.
+Parsing uses defusedxml (no DTDs, no entity expansion). The alert is checked element by
+element first (§3.2: identifier, sender, sent, status, msgType, scope; each info:
+category, event, urgency, severity, certainty), with Vietnamese messages naming the
+field, then against the whole OASIS CAP 1.2 schema (``cap_schema``). Of several
+``<info>`` blocks the Vietnamese one (``vi``, ``vi-VN``) is used, else the first.
+Severity and urgency decide the level (Thông tư 39/2020): Extreme or Severe, and
+Immediate or Expected -> emergency; anything else -> priority. This module never
+touches the database: ``cap_ingest`` decides what the message does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from gateway.bulletins import cap_schema
 from gateway.bulletins.errors import WorkflowError
 
 NS = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -41,6 +43,20 @@ URGENCY = ("Immediate", "Expected", "Future", "Past", "Unknown")
 SEVERITY = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CERTAINTY = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 MAX_BYTES = 256 * 1024
+FORBIDDEN_IN_ID = (" ", ",", "<", "&", "\t", "\n")  # §3.2.1 identifier and sender
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One ``sender,identifier,sent`` entry of ``<references>`` (§3.2.1)."""
+
+    sender: str
+    identifier: str
+    sent: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.sender},{self.identifier},{self.sent}"
 
 
 @dataclass(frozen=True)
@@ -50,13 +66,18 @@ class CapAlert:
     sent: str
     status: str
     msg_type: str
-    references: tuple[str, ...]
+    scope: str
+    references: tuple[Reference, ...]
     event: str
     urgency: str
     severity: str
     headline: str
     description: str
     instruction: str
+    language: str = ""
+    effective: datetime | None = None
+    onset: datetime | None = None
+    expires: datetime | None = None
     area_codes: tuple[str, ...] = field(default_factory=tuple)
     area_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -73,6 +94,11 @@ class CapAlert:
     def text(self) -> str:
         return "\n".join(p for p in (self.description, self.instruction) if p) or self.headline or self.event
 
+    @property
+    def air_from(self) -> datetime | None:
+        """The earliest air time: ``onset`` if given, else ``effective`` (§3.2.2)."""
+        return self.onset or self.effective
+
 
 def _text(node: object, name: str, where: str, required: bool = True, allowed: tuple[str, ...] = ()) -> str:
     child = node.find(NS + name)  # type: ignore[attr-defined]
@@ -82,6 +108,52 @@ def _text(node: object, name: str, where: str, required: bool = True, allowed: t
     if value and allowed and value not in allowed:
         raise WorkflowError(f"{where}.{name}", f"<{name}> phải là một trong: {', '.join(allowed)}", 422)
     return value
+
+
+def _time(node: object, name: str, where: str, required: bool = False) -> datetime | None:
+    value = _text(node, name, where, required=required)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise WorkflowError(
+            f"{where}.{name}", f"<{name}> phải là thời điểm kèm múi giờ, ví dụ 2026-11-23T06:00:00+07:00", 422
+        )
+    return moment
+
+
+def _identifier(root: object, name: str) -> str:
+    value = _text(root, name, "alert")
+    if any(c in value for c in FORBIDDEN_IN_ID):
+        raise WorkflowError(
+            f"alert.{name}", f"<{name}> không được chứa dấu cách, dấu phẩy, '<' hay '&' (CAP 1.2 §3.2.1)", 422
+        )
+    return value
+
+
+def _references(root: object, msg_type: str) -> tuple[Reference, ...]:
+    raw = _text(root, "references", "alert", required=msg_type in ("Update", "Cancel"))
+    out = []
+    for entry in raw.split():
+        parts = entry.split(",")
+        if len(parts) != 3 or not all(parts):
+            raise WorkflowError(
+                "alert.references", f"mục '{entry}' phải có dạng sender,identifier,sent (CAP 1.2 §3.2.1)", 422
+            )
+        out.append(Reference(*parts))
+    return tuple(out)
+
+
+def _choose(infos: list[object]) -> object | None:
+    """The Vietnamese block if there is one (vi, vi-VN, vi-...), else the first."""
+    for info in infos:
+        language = _text(info, "language", "info", required=False).lower()
+        if language == "vi" or language.startswith("vi-"):
+            return info
+    return infos[0] if infos else None
 
 
 def parse_cap(data: bytes) -> CapAlert:
@@ -97,48 +169,47 @@ def parse_cap(data: bytes) -> CapAlert:
             "phần tử gốc phải là <alert> trong không gian tên CAP 1.2 (urn:oasis:names:tc:emergency:cap:1.2)",
             422,
         )
+    identifier, sender = _identifier(root, "identifier"), _identifier(root, "sender")
     sent = _text(root, "sent", "alert")
-    try:
-        if datetime.fromisoformat(sent).tzinfo is None:
-            raise ValueError
-    except ValueError as exc:
-        raise WorkflowError(
-            "alert.sent", "<sent> phải là thời điểm kèm múi giờ, ví dụ 2026-11-23T06:00:00+07:00", 422
-        ) from exc
+    _time(root, "sent", "alert", required=True)
+    status = _text(root, "status", "alert", allowed=STATUS)
     msg_type = _text(root, "msgType", "alert", allowed=MSG_TYPES)
-    references = tuple(_text(root, "references", "alert", required=msg_type in ("Update", "Cancel")).split())
+    scope = _text(root, "scope", "alert", allowed=SCOPES)
+    references = _references(root, msg_type)
     infos = root.findall(NS + "info")
-    if not infos and msg_type != "Cancel":
+    if not infos and msg_type in ("Alert", "Update"):
         raise WorkflowError("alert.info", "cảnh báo CAP cần ít nhất một <info>", 422)
-    info = next(
-        (i for i in infos if _text(i, "language", "info", required=False).lower().startswith("vi")),
-        infos[0] if infos else None,
-    )
-    event = urgency = severity = headline = description = instruction = ""
+    info = _choose(infos)
+    event = urgency = severity = headline = description = instruction = language = ""
+    effective = onset = expires = None
     codes: list[str] = []
     names: list[str] = []
     if info is not None:
-        for category in info.findall(NS + "category"):
+        for category in info.findall(NS + "category"):  # type: ignore[attr-defined]
             if (category.text or "").strip() not in CATEGORIES:
                 raise WorkflowError("info.category", f"<category> phải là một trong: {', '.join(CATEGORIES)}", 422)
-        if not info.findall(NS + "category"):
+        if not info.findall(NS + "category"):  # type: ignore[attr-defined]
             raise WorkflowError("info.category", "CAP 1.2 bắt buộc có phần tử <category>", 422)
+        language = _text(info, "language", "info", required=False)
         event = _text(info, "event", "info")
         urgency = _text(info, "urgency", "info", allowed=URGENCY)
         severity = _text(info, "severity", "info", allowed=SEVERITY)
         _text(info, "certainty", "info", allowed=CERTAINTY)
+        effective, onset, expires = (_time(info, name, "info") for name in ("effective", "onset", "expires"))
         headline = _text(info, "headline", "info", required=False)
         description = _text(info, "description", "info", required=False)
         instruction = _text(info, "instruction", "info", required=False)
-        for area in info.findall(NS + "area"):
+        for area in info.findall(NS + "area"):  # type: ignore[attr-defined]
             names.append(_text(area, "areaDesc", "info.area"))
             codes += [(g.findtext(NS + "value") or "").strip() for g in area.findall(NS + "geocode")]
+    cap_schema.validate(root)
     return CapAlert(
-        identifier=_text(root, "identifier", "alert"),
-        sender=_text(root, "sender", "alert"),
+        identifier=identifier,
+        sender=sender,
         sent=sent,
-        status=_text(root, "status", "alert", allowed=STATUS),
+        status=status,
         msg_type=msg_type,
+        scope=scope,
         references=references,
         event=event,
         urgency=urgency,
@@ -146,6 +217,10 @@ def parse_cap(data: bytes) -> CapAlert:
         headline=headline,
         description=description,
         instruction=instruction,
+        language=language,
+        effective=effective,
+        onset=onset,
+        expires=expires,
         area_codes=tuple(c for c in codes if c),
         area_names=tuple(names),
     )

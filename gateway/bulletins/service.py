@@ -260,6 +260,12 @@ async def schedule(
         raise WorkflowError(
             "approved_by", "bản tin đã phát xong: cần gửi duyệt lại trước khi lên lịch phát lần nữa", 403
         )
+    if bulletin.air_from is not None and run_at < bulletin.air_from:  # a CAP <onset>/<effective>
+        run_at = bulletin.air_from
+    if bulletin.expires_at is not None and run_at >= bulletin.expires_at:
+        raise WorkflowError(
+            "run_at", f"bản tin hết hạn lúc {bulletin.expires_at.isoformat()} (CAP <expires>): không phát sau đó", 422
+        )
     session.add(Schedule(bulletin_id=bulletin.id, run_at=run_at, recurrence=recurrence))
     return await _transition(
         session,

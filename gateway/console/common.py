@@ -42,6 +42,7 @@ templates.env.globals.update(
         "failed": "Lỗi",
         "unknown": "Không xác định",
         "cancelled": "Đã hủy",
+        "expired": "Hết hạn, không gửi",
     },
     CHANNEL_LABELS={"loudspeaker": "Loa", "call": "Cuộc gọi", "sms": "SMS", "file": "Tệp"},
 )

@@ -68,6 +68,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # CAP <sender> values this token may speak for, space separated; empty: any sender
+    cap_senders: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class WebSession(Base):
@@ -107,10 +109,34 @@ class Bulletin(Base):
     # an item waiting for the next programme (imported articles, once approved)
     for_programme: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     external_id: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
+    # From a CAP alert: never aired before air_from (<onset>/<effective>), nothing starts after expires_at
+    air_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     render_progress: Mapped[float] = mapped_column(default=0.0)
     render_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CapMessage(Base):
+    """Every CAP 1.2 message accepted, broadcast or not: what it was and what Loa did with it.
+    ``references`` of later messages resolve here (same sender, same key)."""
+
+    __tablename__ = "cap_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # sender,identifier,sent
+    sender: Mapped[str] = mapped_column(String(200), index=True)
+    identifier: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))  # Actual | Exercise | System | Test | Draft
+    msg_type: Mapped[str] = mapped_column(String(10))  # Alert | Update | Cancel | Ack | Error
+    scope: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[str] = mapped_column(String(12))  # broadcast | test_group | stored | cancel
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it was not broadcast
+    bulletin_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id"), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BulletinVersion(Base):

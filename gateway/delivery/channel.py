@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +21,7 @@ class Job:
     sms_text: str
     artifacts: dict[str, Path] = field(default_factory=dict)  # purpose -> file
     source: str = ""  # console | api | cap | reply (an answer to a resident's case)
+    expires_at: datetime | None = None  # a CAP <expires>: nothing starts after it
 
 
 class Channel(Protocol):

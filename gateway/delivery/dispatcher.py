@@ -86,6 +86,7 @@ class Dispatcher:
     async def tick(self) -> bool:
         await self.sweep()
         busy = await self.run_schedules()
+        await self.expire_sent()
         await self.render_ahead()
         for channel in self.channels.values():
             if getattr(channel, "background", False):
@@ -115,6 +116,15 @@ class Dispatcher:
         for sched in due:
             started = await self.start_occurrence(sched.id) or started
         return started  # a schedule waiting for its render is not work done: the loop may rest
+
+    async def expire_sent(self) -> None:
+        """Rows handed to devices that never start an expired item (``sent_expires``) settle
+        ``expired`` when their bulletin's CAP expiry passes; other rows do when claimed."""
+        for channel in self.channels.values():
+            if getattr(channel, "sent_expires", False):
+                async with self.sessions() as session:
+                    await ledger.expire(session, channel.name, utcnow(), sent=True)
+                    await session.commit()
 
     async def render_ahead(self) -> None:
         """Render what is scheduled within ``RENDER_AHEAD`` now, so loudspeaker clusters can
@@ -299,6 +309,11 @@ class Dispatcher:
                 await ledger.report(session, claim.id, self.worker, off, self.settings.max_attempts)
             return
         job = await self._job(claim)
+        if job.expires_at is not None and job.expires_at <= utcnow():  # claimed in time, reached too late
+            async with self.sessions() as session:
+                expired = ledger.Outcome("expired", detail=ledger.EXPIRED_DETAIL)
+                await ledger.report(session, claim.id, self.worker, expired, self.settings.max_attempts)
+            return
         try:
             outcome = await channel.deliver(job)
         except Exception as exc:
@@ -338,6 +353,7 @@ class Dispatcher:
             bulletin.sms_text,
             {purpose: Path(path) for purpose, path in renders},
             bulletin.source,
+            bulletin.expires_at,
         )
 
     async def finish_bulletins(self) -> None:

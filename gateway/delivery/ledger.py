@@ -1,7 +1,8 @@
 """The delivery ledger: claim rows atomically under a lease, act, report the outcome.
 
 States: pending -> in_progress (leased) -> delivered | failed | unknown, or back to
-retry (pending again at ``next_attempt_at``). A worker that dies leaves its rows
+retry (pending again at ``next_attempt_at``). A row whose bulletin expired (a CAP
+``<expires>``) before it was acted on settles ``expired`` and is never claimed. A worker that dies leaves its rows
 in_progress; when the lease expires another worker claims them with ``recovered`` set,
 and the channel confirms what was already done instead of doing it twice. A report is
 accepted only from the lease holder, so a worker that lost its lease cannot overwrite
@@ -13,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Delivery, utcnow
+from gateway.db.models import Bulletin, Delivery, utcnow
 from gateway.db.session import write_lock
 
-FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent")
+FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent", "expired")
 OPEN_STATES = ("pending", "retry", "in_progress")
 PRIORITY_RANK = {"normal": 0, "priority": 1, "emergency": 2}
 
@@ -37,14 +38,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled
+    # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled | expired
+    kind: str
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
     defer: bool = False  # a retry that was not an attempt (outside the call window): not counted
 
     def __post_init__(self) -> None:
-        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled"):
+        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled", "expired"):
             raise ValueError(f"unknown outcome kind {self.kind!r}")
 
 
@@ -58,11 +60,51 @@ def _claimable(channel: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
+SENT_WINDOW = timedelta(days=1)
+EXPIRED_DETAIL = "hết hạn (CAP <expires>) trước khi kịp gửi: không gửi nữa"
+
+
+async def expire(session: AsyncSession, channel: str, now: datetime, sent: bool = False) -> int:
+    """Settle as ``expired`` the rows of ``channel`` nobody acts on (queued, waiting for a
+    retry, or left by a worker whose lease ran out) whose bulletin expired; with ``sent``
+    also the rows handed to a device that starts nothing past the expiry (a pull cluster).
+    No commit."""
+    # Open rows belong to bulletins being delivered; sent rows stay on the clusters'
+    # schedules for 12 hours. A few ids, found by the expiry index, so a claim in a
+    # 100,000-row campaign costs nothing when no alert expired.
+    recent = Bulletin.expires_at > now - SENT_WINDOW if sent else false()
+    expired = (
+        (
+            await session.execute(
+                select(Bulletin.id).where(Bulletin.expires_at <= now, or_(Bulletin.status == "delivering", recent))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not expired:
+        return 0
+    waiting = _claimable(channel, now)
+    if sent:
+        waiting = or_(waiting, and_(Delivery.channel == channel, Delivery.state == "sent"))
+    result = await session.execute(
+        update(Delivery)
+        .where(waiting, Delivery.bulletin_id.in_(expired))
+        .values(state="expired", detail=EXPIRED_DETAIL, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds: int, limit: int = 10) -> list[Claim]:
-    """Lease up to ``limit`` due rows of ``channel``, emergencies first. Commits."""
+    """Lease up to ``limit`` due rows of ``channel``, emergencies first; rows of expired
+    bulletins are settled ``expired`` first, never claimed. Commits."""
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     order = (Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        await write_lock(session)  # SQLite has one writer at a time: expire, select and update in one
+    await expire(session, channel, now)
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
         rows = (
             (
@@ -78,8 +120,6 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
             .all()
         )
     else:
-        # SQLite has one writer at a time: select and update in one write transaction.
-        await write_lock(session)
         rows = (
             (await session.execute(select(Delivery).where(_claimable(channel, now)).order_by(*order).limit(limit)))
             .scalars()
@@ -165,9 +205,11 @@ async def confirm(session: AsyncSession, delivery_id: int, kind: str, detail: st
     report would have recorded (the parts of an SMS) comes with the receipt as ``reference``."""
     if kind not in ("delivered", "failed"):
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
+    # a proof that it was delivered after all (played while it expired) outranks ``expired``
+    settles = (*OPEN_STATES, "sent", "unknown", *(("expired",) if kind == "delivered" else ()))
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_((*OPEN_STATES, "sent", "unknown")))
+        .where(Delivery.id == delivery_id, Delivery.state.in_(settles))
         .values(state=kind, detail=detail, **({"reference": reference} if reference else {}))
     )
     await session.commit()

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 class LoudspeakerChannel:
     name = "loudspeaker"
     quiet_hours_apply = False  # clusters follow their own play windows
+    sent_expires = True  # a sent row waits for a cluster, which never starts an item past its expiry
     empty_detail = "không có cụm loa nào ở địa bàn này (thêm thiết bị ở trang Cụm loa)"
     concurrency = 50
 

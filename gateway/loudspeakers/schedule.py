@@ -6,7 +6,9 @@ Two sources, one item shape (id ``<bulletin>:<occurrence>``, the ledger's occurr
 - occurrences still to come within ``HORIZON``, from the schedules whose bulletin targets
   the device's area or an area above it and whose audio is rendered already (the worker
   renders ahead), so a cluster that loses its 4G link keeps playing its day on time.
-An item expires if it could not be played in time (an old programme is not news).
+An item expires if it could not be played in time (an old programme is not news), and
+never later than its bulletin's ``expires_at`` (a CAP ``<expires>``): the agent never
+starts an item past its expiry.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ async def ancestors(session: AsyncSession, area_id: int) -> list[int]:
     return await tree.chain(session, area_id)
 
 
+def _expiry(bulletin: Bulletin, play_at: datetime) -> datetime:
+    own = play_at + EXPIRES[bulletin.priority]
+    return min(own, bulletin.expires_at) if bulletin.expires_at is not None else own
+
+
 def _item(bulletin: Bulletin, occurrence: int, play_at: datetime, render: Render, artifact: Artifact) -> Item:
     return Item(
         id=f"{bulletin.id}:{occurrence}",
@@ -101,7 +108,7 @@ def _item(bulletin: Bulletin, occurrence: int, play_at: datetime, render: Render
         title=bulletin.title,
         priority=bulletin.priority,
         play_at=play_at.isoformat(),
-        expires_at=(play_at + EXPIRES[bulletin.priority]).isoformat(),
+        expires_at=_expiry(bulletin, play_at).isoformat(),
         sha256=artifact.sha256,
         size=artifact.size,
         media_type=artifact.media_type,
@@ -190,6 +197,7 @@ class _OpenRows:
                 Delivery.channel == PURPOSE,
                 Delivery.state.in_(OPEN_ROWS),
                 Delivery.created_at >= utcnow() - timedelta(hours=12),
+                Bulletin.expires_at.is_(None) | (Bulletin.expires_at > utcnow()),
             )
         )
         if code is not None:
@@ -226,6 +234,7 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
             Target.channel == PURPOSE,
             Target.area_id.in_(areas),
             Bulletin.status.in_(("scheduled", "delivering", "done", "partly_failed")),
+            Bulletin.expires_at.is_(None) | (Bulletin.expires_at > Schedule.run_at),
         )
     )
     found = [

@@ -89,3 +89,50 @@ async def test_retries_stop_after_max_attempts_and_unknown_is_kept(gateway: Gate
     async with gateway.services.sessions() as s:
         ids = [r.id for r in (await s.execute(select(Delivery))).scalars()]
         assert all([await ledger.retry_now(s, i) for i in ids])
+
+
+async def expire_bulletins(gw: Gateway, seconds_ago: float = 1.0) -> None:
+    async with gw.services.sessions() as s:
+        expired = utcnow() - timedelta(seconds=seconds_ago)
+        await s.execute(update(Bulletin).values(expires_at=expired, status="delivering"))
+        await s.commit()
+
+
+async def test_cap_3_2_2_rows_of_an_expired_bulletin_settle_expired_and_are_never_claimed(gateway: Gateway) -> None:
+    await rows(gateway, 3)
+    async with gateway.services.sessions() as s:
+        (held,) = await ledger.claim(s, "file", "dead-worker", 30, limit=1)
+        await s.execute(update(Delivery).where(Delivery.id == held.id).values(lease_expires_at=utcnow()))
+        await s.commit()
+    await expire_bulletins(gateway)
+    await rows(gateway, 1, priority=1)  # a bulletin without expiry is claimed as before
+    async with gateway.services.sessions() as s:
+        batch = await ledger.claim(s, "file", "w", 30)
+        states = dict((await s.execute(select(Delivery.target, Delivery.state))).all())
+    assert [c.target for c in batch] == ["T1-0"]
+    assert states == {"T0-0": "expired", "T0-1": "expired", "T0-2": "expired", "T1-0": "in_progress"}
+
+
+class Recorder:
+    name = "file"
+    quiet_hours_apply = False
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    async def deliver(self, job: object) -> ledger.Outcome:
+        self.started.append(job.claim.id)  # type: ignore[attr-defined]
+        return ledger.Outcome("delivered")
+
+
+async def test_cap_3_2_2_a_row_claimed_before_expiry_is_not_started_after_it(gateway: Gateway) -> None:
+    """A call or SMS waiting in a channel's queue when the alert expires never starts."""
+    await rows(gateway, 1)
+    async with gateway.services.sessions() as s:
+        (claim,) = await ledger.claim(s, "file", gateway.services.dispatcher.worker, 30)
+    await expire_bulletins(gateway)
+    channel = Recorder()
+    await gateway.services.dispatcher._deliver_one(channel, claim)
+    async with gateway.services.sessions() as s:
+        row = await s.get(Delivery, claim.id)
+    assert channel.started == [] and row is not None and row.state == "expired"
