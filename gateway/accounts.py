@@ -7,6 +7,8 @@ and the rule.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import auth
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
-from gateway.db.models import Area, User
+from gateway.db.models import ApiToken, Area, User
 
 AREA_LEVELS = ("province", "commune", "village")
 
@@ -26,7 +28,8 @@ async def authenticate(
     if limiter.blocked(address, username):
         raise WorkflowError("username", "đăng nhập sai quá nhiều lần, hãy thử lại sau 5 phút", 429, "rate_limit")
     user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
-    if user is None or not user.active or not auth.verify_password(password, user.password_hash):
+    stored = user.password_hash if user is not None and user.active else None
+    if not await auth.check_password(password, stored) or user is None:
         limiter.failed(address, username)
         raise WorkflowError("password", "sai tên đăng nhập hoặc mật khẩu", 401, "invalid_credentials")
     limiter.succeeded(address, username)
@@ -52,7 +55,7 @@ async def create_user(
         username=username,
         full_name=full_name,
         role=role,
-        password_hash=auth.hash_password(password),
+        password_hash=await auth.new_hash(password),
         can_skip_approval=can_skip_approval,
     )
     session.add(user)
@@ -92,15 +95,68 @@ async def create_area(session: AsyncSession, actor: User, code: str, name: str, 
     return area
 
 
-async def change_password(session: AsyncSession, user_id: int, current: str, new: str) -> None:
+async def change_password(
+    session: AsyncSession, user_id: int, current: str, new: str, keep_session: str | None = None
+) -> None:
+    """Ends every other session of the user and revokes the user's API tokens."""
     user = await session.get(User, user_id)
     if user is None:
         raise WorkflowError("user", "không có người dùng này", 404)
-    if not auth.verify_password(current, user.password_hash):
+    if not await auth.check_password(current, user.password_hash):
         raise WorkflowError("current_password", "mật khẩu hiện tại không đúng", 403, "invalid_credentials")
     if problem := auth.check_password_rule(new):
         raise WorkflowError("new_password", problem, 422)
-    user.password_hash = auth.hash_password(new)
+    user.password_hash = await auth.new_hash(new)
     user.must_change_password = False
+    await auth.end_everything(session, user.id, keep_session)
     await audit(session, user.username, "change_password", "user", user.id)
+    await session.commit()
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: User,
+    user_id: int,
+    role: str | None = None,
+    active: bool | None = None,
+    can_skip_approval: bool | None = None,
+) -> User:
+    """An admin changes someone's role or disables them (which ends their sessions and
+    revokes their tokens); nobody changes their own role or disables themselves."""
+    if actor.role != "admin":
+        raise WorkflowError("role", "chỉ quản trị được sửa người dùng", 403)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise WorkflowError("id", f"không có người dùng số {user_id}", 404)
+    if user.id == actor.id and (role not in (None, user.role) or active is False):
+        field = "active" if active is False else "role"
+        raise WorkflowError(field, "không tự khóa hay tự đổi vai trò của chính mình", 422)
+    if role is not None and role not in auth.ROLES:
+        raise WorkflowError("role", "vai trò không hợp lệ", 422)
+    changes: dict[str, Any] = {}
+    for name, value in (("role", role), ("active", active), ("can_skip_approval", can_skip_approval)):
+        if value is not None and value != getattr(user, name):
+            setattr(user, name, value)
+            changes[name] = value
+    if active is False:  # a role change needs nothing ended: each request reads the role afresh
+        await auth.end_everything(session, user.id)
+    await audit(session, actor.username, "update", "user", user.id, **changes)
+    await session.commit()
+    return user
+
+
+async def tokens(session: AsyncSession, actor: User) -> list[tuple[ApiToken, str]]:
+    """(token, owner's username): one's own, or everyone's for an admin."""
+    query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if actor.role != "admin":
+        query = query.where(ApiToken.user_id == actor.id)
+    return [(t, name) for t, name in (await session.execute(query)).all()]
+
+
+async def revoke_token(session: AsyncSession, actor: User, token_id: int) -> None:
+    token = await session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and actor.role != "admin"):
+        raise WorkflowError("id", f"không có mã truy cập số {token_id}", 404)
+    token.revoked = True
+    await audit(session, actor.username, "revoke", "api_token", token.id, name=token.name)
     await session.commit()

@@ -217,8 +217,8 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
-    async def to_login(_request: Request, _exc: Exception) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
+    async def to_login(_request: Request, exc: Exception) -> RedirectResponse:
+        return RedirectResponse(getattr(exc, "to", "/login"), status_code=303)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)  # registered for this type only
@@ -255,6 +255,10 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(programmes_pages_router)
     app.include_router(on_air_pages_router)
     from fastapi.staticfiles import StaticFiles
+
+    from gateway.api.headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")
     return app

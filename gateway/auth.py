@@ -1,22 +1,30 @@
 """People log in with a password (scrypt) and get a server-side session with a CSRF
-token; integrations use API tokens (Bearer). Failed logins are rate-limited."""
+token; integrations use API tokens (Bearer). Failed logins are rate-limited per address
+and per username. Hashing runs in a thread (scrypt takes tens of milliseconds)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import ApiToken, User, WebSession, utcnow
 
+T = TypeVar("T")
 ROLES = ("admin", "editor", "approver", "operator")
 ROLE_LABELS = {"admin": "Quản trị", "editor": "Biên tập", "approver": "Duyệt", "operator": "Vận hành"}
 SESSION_HOURS = 12
@@ -38,6 +46,39 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     digest = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt_b64), dklen=32, **_SCRYPT)
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+# scrypt takes ~16 MiB and a core for ~0.1 s: a few threads of their own keep a burst of
+# logins from starving the event loop's core or the memory (asyncio.to_thread's shared
+# pool would run up to 32 at once).
+_HASHING = ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="loa-scrypt")
+
+
+async def _off_loop(function: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, function, *args)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+async def check_password(password: str, stored: str | None) -> bool:
+    """``verify_password`` off the event loop; with no stored hash (unknown or disabled
+    user) a dummy hash is checked, so the answer takes as long as for a real user."""
+    if stored is None:
+        await _off_loop(_dummy_hash)  # computed once, before the timed check
+    ok = await _off_loop(verify_password, password, stored or _dummy_hash())
+    return ok and stored is not None
+
+
+async def new_hash(password: str) -> str:
+    return await _off_loop(hash_password, password)
+
+
+def same_token(sent: str | None, expected: str) -> bool:
+    """Constant-time comparison of a CSRF token (its length aside)."""
+    return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def check_password_rule(password: str) -> str | None:
@@ -81,6 +122,16 @@ async def end_session(session: AsyncSession, token: str) -> None:
     await session.commit()
 
 
+async def end_everything(session: AsyncSession, user_id: int, keep_session: str | None = None) -> None:
+    """Ends the user's sessions (but ``keep_session``) and revokes the user's API tokens;
+    the caller commits."""
+    ended = delete(WebSession).where(WebSession.user_id == user_id)
+    if keep_session:
+        ended = ended.where(WebSession.token_hash != _token_hash(keep_session))
+    await session.execute(ended)
+    await session.execute(update(ApiToken).where(ApiToken.user_id == user_id).values(revoked=True))
+
+
 async def create_api_token(session: AsyncSession, user: User, name: str, cap_senders: tuple[str, ...] = ()) -> str:
     """A new token; with ``cap_senders`` it may post CAP alerts only for those ``<sender>`` values."""
     token = "loa_" + secrets.token_urlsafe(32)
@@ -110,28 +161,39 @@ async def token_senders(session: AsyncSession, token: str) -> tuple[str, ...] | 
 
 
 class LoginLimiter:
-    """At most ``limit`` failed logins per (address, username) in ``window`` seconds."""
+    """At most ``per_user`` failed logins for one username (from any address) and
+    ``per_address`` from one address (for any username) in ``window`` seconds: guessing
+    one password from many addresses, or many usernames from one address, is stopped."""
 
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit = limit
+    def __init__(self, per_user: int = 5, per_address: int = 20, window: float = 300.0) -> None:
+        self.per_user = per_user
+        self.per_address = per_address
         self.window = window
         self._failures: dict[tuple[str, str], deque[float]] = {}
 
     def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
+        times = self._failures.get(key) or deque()
         now = time.monotonic()
         while times and now - times[0] > self.window:
             times.popleft()
+        if not times:
+            self._failures.pop(key, None)  # forgotten, so sprayed names do not pile up
         return times
 
     def blocked(self, address: str, username: str) -> bool:
-        return len(self._recent((address, username.lower()))) >= self.limit
+        return (
+            len(self._recent(("user", username.lower()))) >= self.per_user
+            or len(self._recent(("address", address))) >= self.per_address
+        )
 
     def failed(self, address: str, username: str) -> None:
-        self._recent((address, username.lower())).append(time.monotonic())
+        for key in (("user", username.lower()), ("address", address)):
+            self._failures[key] = self._recent(key)
+            self._failures[key].append(time.monotonic())
 
     def succeeded(self, address: str, username: str) -> None:
-        self._failures.pop((address, username.lower()), None)
+        # The address keeps its count: one valid account must not reset a guesser's budget.
+        self._failures.pop(("user", username.lower()), None)
 
 
 async def ensure_admin(session: AsyncSession) -> str | None:
@@ -144,7 +206,7 @@ async def ensure_admin(session: AsyncSession) -> str | None:
             username="admin",
             full_name="Quản trị viên",
             role="admin",
-            password_hash=hash_password(password),
+            password_hash=await new_hash(password),
             can_skip_approval=True,
             must_change_password=True,
         )

@@ -25,6 +25,7 @@ from gateway.config_rules import (
     HostsOrNetworks,
     HttpUrl,
     Listen,
+    Network,
     PathValue,
     Port,
     Text,
@@ -116,6 +117,8 @@ class Settings:
     call_retry_no_answer: Delays = "15m,60m"  # no answer (18/19), phone off (20)
     call_congestion_backoff: Delays = "2m"  # a congested trunk (34, 38, 41, 42) takes no calls this long
     call_daily_cap: Annotated[int, Field(ge=0, le=100)] = 2  # bulletin calls answered per number per day; 0: none
+    trusted_proxies: tuple[Network, ...] = ()  # reverse proxies whose X-Forwarded-For/-Proto count
+    secure_cookies: Literal["auto", "always"] = "auto"  # always: Secure cookies even over plain HTTP (TLS proxy)
     import_roots: AbsolutePaths = ""  # folders `folder` sources may watch; default: <data_dir>/imports
     cap_test_areas: str = ""  # area codes (comma separated) that CAP Test/Exercise alerts reach; empty: none
     fetch_allow: HostsOrNetworks = ""  # private hosts or networks feeds may reach, e.g. "10.0.0.5, 192.168.1.0/24"

@@ -79,6 +79,14 @@ def _listen(value: str) -> str:
     return value
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"'{value}' không phải địa chỉ IP hay dải mạng (ví dụ 10.0.0.0/8)") from None
+    return value
+
+
 def _absolute_paths(value: str) -> str:
     for root in (r.strip() for r in value.split(",")):
         if root and not Path(root).is_absolute():
@@ -113,6 +121,7 @@ Delays = Annotated[str, AfterValidator(_delays)]
 Clock = Annotated[str, AfterValidator(_hhmm)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Listen = Annotated[str, AfterValidator(_listen)]
+Network = Annotated[str, AfterValidator(_network)]  # an IP address or a network, e.g. 10.0.0.0/8
 DatabaseUrl = Annotated[str, _prefix("sqlite+aiosqlite://", "postgresql+asyncpg://")]
 HttpUrl = Annotated[str, _prefix("http://", "https://")]
 AgiUrl = Annotated[str, _prefix("agi://")]

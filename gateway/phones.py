@@ -6,6 +6,9 @@ their 10-digit replacements (the 2018 renumbering: 0162 -> 032, 0120 -> 070, ...
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import phonenumbers
 
 from gateway.bulletins.errors import WorkflowError
@@ -63,3 +66,28 @@ def to_e164(raw: str, field: str = "phone") -> str:
 def masked(e164: str) -> str:
     """+84912345678 -> +8491****678, for roles that need not see the number."""
     return e164[:5] + "*" * max(0, len(e164) - 8) + e164[-3:] if len(e164) > 8 else e164
+
+
+# A Vietnamese number inside free text: +84…, 84… or 0… followed by 9-10 digits.
+_IN_TEXT = re.compile(r"(?<![\d+])(\+?84|0)(\d{9,10})(?!\d)")
+
+
+def mask_text(text: str) -> str:
+    """Every phone number in ``text`` masked like ``masked`` (+8491****678, 091****678)."""
+    return _IN_TEXT.sub(lambda m: m[1] + m[2][:2] + "*" * (len(m[2]) - 5) + m[2][-3:], text)
+
+
+def mask_all(value: Any) -> Any:
+    """``mask_text`` through strings, lists and dicts (an audit entry's detail)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_all(v) for v in value]
+    return value
+
+
+def hides_numbers(role: str) -> bool:
+    """Operators run deliveries and see numbers masked; other roles see them whole."""
+    return role == "operator"

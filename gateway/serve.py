@@ -105,7 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if role == "worker":
         return asyncio.run(_worker_only(services))
     app = create_app(services, run_worker=role == "all", role=role)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # X-Forwarded-* are read by the app, and only from ``trusted_proxies`` (uvicorn would
+    # trust them from 127.0.0.1 whatever the configuration says).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", proxy_headers=False)
     return 0
 
 

@@ -8,24 +8,32 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
-from gateway.api.deps import SESSION_COOKIE, Caller, caller, db, require_role
-from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, PronunciationIn, TokenIn, UserIn
+from gateway.api.deps import SESSION_COOKIE, Caller, caller, client_address, db, is_https, require_role
+from gateway.api.schemas import AreaIn, LoginIn, PasswordIn, PronunciationIn, TokenIn, UserIn, UserPatch
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, AuditLog, User
+from gateway.phones import hides_numbers, mask_all
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 @router.post("/auth/login")
 async def login(data: LoginIn, request: Request, response: Response, session: AsyncSession = Depends(db)) -> object:
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     user = await accounts.authenticate(
         session, request.app.state.services.login_limiter, address, data.username, data.password
     )
     token, csrf = await auth.start_session(session, user)
-    await audit(session, user.username, "login", "user", user.id)
+    await audit(session, user.username, "login", "user", user.id, address=address)
     await session.commit()
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=auth.SESSION_HOURS * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+        max_age=auth.SESSION_HOURS * 3600,
+    )
     return {
         "csrf_token": csrf,
         "user": {
@@ -44,7 +52,7 @@ async def logout(
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await auth.end_session(session, token)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=is_https(request))
     return {"ok": True}
 
 
@@ -55,9 +63,11 @@ async def me(who: Caller = Depends(caller)) -> dict[str, object]:
 
 @router.post("/me/password")
 async def change_password(
-    data: PasswordIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+    data: PasswordIn, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> object:
-    await accounts.change_password(session, who.user.id, data.current_password, data.new_password)
+    """Ends the user's other sessions and revokes the user's API tokens."""
+    keep = request.cookies.get(SESSION_COOKIE) if who.csrf is not None else None
+    await accounts.change_password(session, who.user.id, data.current_password, data.new_password, keep)
     return {"ok": True}
 
 
@@ -66,17 +76,27 @@ async def list_users(
     session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
 ) -> list[dict[str, object]]:
     users = (await session.execute(select(User).order_by(User.username))).scalars()
-    return [
-        {
-            "id": u.id,
-            "username": u.username,
-            "full_name": u.full_name,
-            "role": u.role,
-            "active": u.active,
-            "can_skip_approval": u.can_skip_approval,
-        }
-        for u in users
-    ]
+    return [_user(u) for u in users]
+
+
+def _user(u: User) -> dict[str, object]:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "full_name": u.full_name,
+        "role": u.role,
+        "active": u.active,
+        "can_skip_approval": u.can_skip_approval,
+    }
+
+
+@router.patch("/users/{user_id}")
+async def update_user(
+    user_id: int, data: UserPatch, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+) -> dict[str, object]:
+    """Change a role, allow emergencies, or disable (ends sessions, revokes tokens)."""
+    user = await accounts.update_user(session, who.user, user_id, data.role, data.active, data.can_skip_approval)
+    return _user(user)
 
 
 @router.post("/users", status_code=201)
@@ -100,6 +120,23 @@ async def create_token(
     return {"token": token}
 
 
+@router.get("/tokens")
+async def list_tokens(session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> list[dict[str, object]]:
+    """One's own API tokens (an admin: everyone's), never their secret."""
+    return [
+        {"id": t.id, "name": t.name, "username": owner, "created_at": t.created_at.isoformat(), "revoked": t.revoked}
+        for t, owner in await accounts.tokens(session, who.user)
+    ]
+
+
+@router.delete("/tokens/{token_id}")
+async def revoke_token(
+    token_id: int, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
+) -> dict[str, bool]:
+    await accounts.revoke_token(session, who.user, token_id)
+    return {"ok": True}
+
+
 @router.get("/areas")
 async def list_areas(session: AsyncSession = Depends(db), who: Caller = Depends(caller)) -> list[dict[str, object]]:
     areas = (await session.execute(select(Area).order_by(Area.code))).scalars()
@@ -121,14 +158,15 @@ async def audit_log(
     who: Caller = Depends(require_role("admin", "approver", "operator")),
 ) -> list[dict[str, object]]:
     rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(min(limit, 1000)))).scalars()
+    shown = mask_all if hides_numbers(who.user.role) else (lambda value: value)
     return [
         {
             "at": r.at.isoformat(),
-            "actor": r.actor,
+            "actor": shown(r.actor),
             "action": r.action,
             "entity": r.entity,
-            "entity_id": r.entity_id,
-            "detail": r.detail,
+            "entity_id": shown(r.entity_id),
+            "detail": shown(r.detail),
         }
         for r in rows
     ]

@@ -14,6 +14,7 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact, Bulletin, Delivery, Render
 from gateway.delivery import ledger
+from gateway.phones import hides_numbers, mask_text
 from gateway.sms import replay as sms_replay
 
 router = APIRouter(prefix="/api/v1", tags=["bulletins"])
@@ -122,17 +123,18 @@ async def deliveries(
         .scalars()
         .all()
     )
+    shown = mask_text if hides_numbers(who.user.role) else str
     return {
         "counts": await service.delivery_counts(session, bulletin_id),
         "rows": [
             {
                 "id": r.id,
                 "channel": r.channel,
-                "target": r.target,
+                "target": shown(r.target),
                 "state": r.state,
                 "attempts": r.attempts,
-                "reference": r.reference,
-                "detail": r.detail,
+                "reference": shown(r.reference),
+                "detail": shown(r.detail),
                 "occurrence": r.occurrence,
                 "updated_at": r.updated_at.isoformat(),
             }

@@ -20,6 +20,7 @@ from gateway.api.deps import Caller, caller, db
 from gateway.api.reports import default_period, feedback_report
 from gateway.db.models import Area, Bulletin, Delivery, Device, PlayReport
 from gateway.feedback import reports
+from gateway.feedback.report_files import neutral
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
 BULLETIN_FIELDS = (
@@ -54,7 +55,7 @@ def _csv(fields: tuple[str, ...], rows: list[dict[str, Any]], name: str) -> Resp
     writer = csv.DictWriter(buffer, fieldnames=list(fields))
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in fields})
+        writer.writerow({k: neutral(row.get(k)) for k in fields})
     return Response(
         ("\ufeff" + buffer.getvalue()).encode("utf-8"),
         media_type="text/csv; charset=utf-8",

@@ -92,6 +92,12 @@ class UserIn(Strict):
     can_skip_approval: bool = False
 
 
+class UserPatch(Strict):
+    role: Literal["admin", "editor", "approver", "operator"] | None = None
+    active: bool | None = None
+    can_skip_approval: bool | None = None
+
+
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     cap_senders: list[str] = Field(default_factory=list, max_length=50)  # CAP <sender> values; empty: any

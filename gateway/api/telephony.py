@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import Caller, caller, db
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Bulletin, CallAttempt, Delivery
-from gateway.phones import masked
+from gateway.phones import hides_numbers, mask_text, masked
 
 router = APIRouter(prefix="/api/v1", tags=["telephony"])
 
@@ -44,7 +44,7 @@ async def calls(bulletin_id: int, session: AsyncSession = Depends(db), who: Call
             .order_by(CallAttempt.id)
         )
     ).scalars()
-    hide = who.user.role == "operator"
+    hide = hides_numbers(who.user.role)
     return {
         "calls": [
             {
@@ -55,7 +55,7 @@ async def calls(bulletin_id: int, session: AsyncSession = Depends(db), who: Call
                 "reason": a.reason,
                 "cause": a.cause,
                 "heard_seconds": round(a.heard_seconds, 1),
-                "detail": a.detail,
+                "detail": mask_text(a.detail) if hide else a.detail,
                 "started_at": a.started_at.isoformat(),
                 "answered_at": a.answered_at.isoformat() if a.answered_at else None,
                 "ended_at": a.ended_at.isoformat() if a.ended_at else None,

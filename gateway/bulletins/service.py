@@ -1,7 +1,10 @@
 """Bulletin workflow: draft -> submitted -> approved (or returned) -> scheduled ->
 rendering -> ready -> delivering -> done / partly_failed; every transition audited.
 
-Rules (Thông tư 39/2020 priorities): an editor cannot approve her own bulletin; an
+Rules (Thông tư 39/2020 priorities): an approval covers one version. Nobody approves a
+bulletin they wrote or whose current version they edited; an edit after submission (or
+approval) returns the bulletin to draft; operators neither edit nor submit (except the
+CAP alerts they file); a finished bulletin goes out again only after a new approval. An
 emergency bulletin may skip approval only for a user allowed to (``can_skip_approval``),
 and that is audited.
 """
@@ -22,6 +25,10 @@ from gateway.db.models import Area, AuditLog, Bulletin, BulletinVersion, Deliver
 PRIORITIES = ("normal", "priority", "emergency")
 CHANNELS = ("file", "loudspeaker", "call", "sms")
 EDITABLE = ("draft", "returned")
+# An edit in these states withdraws the submission or the approval: back to draft.
+REVISABLE = (*EDITABLE, "submitted", "approved")
+WRITERS = ("admin", "editor", "approver")
+FINISHED = ("done", "partly_failed")
 STATUS_LABELS = {
     "draft": "Bản nháp",
     "submitted": "Chờ duyệt",
@@ -117,13 +124,23 @@ async def get(session: AsyncSession, bulletin_id: int) -> Bulletin:
     return bulletin
 
 
+def may_release_emergencies(user: User) -> bool:
+    return user.can_skip_approval or user.role == "admin"
+
+
 async def update(session: AsyncSession, user: User, bulletin_id: int, data: BulletinInput) -> Bulletin:
+    """A new version; a submitted or approved bulletin goes back to draft (approval is per version)."""
     bulletin = await get(session, bulletin_id)
-    if bulletin.status not in EDITABLE:
+    if user.role not in WRITERS:
+        raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được sửa bản tin", 403)
+    if bulletin.status not in REVISABLE:
         raise WorkflowError(
-            "status", f"chỉ sửa được bản tin ở trạng thái nháp hoặc bị trả lại (hiện: {STATUS_LABELS[bulletin.status]})"
+            "status",
+            f"chỉ sửa được bản tin chưa lên lịch phát (hiện: {STATUS_LABELS[bulletin.status]})",
         )
     targets = await _resolve_targets(session, data.targets)
+    withdrawn = bulletin.status if bulletin.status in ("submitted", "approved") else None
+    bulletin.status, bulletin.approved_by = "draft", None
     bulletin.version += 1
     bulletin.title, bulletin.body, bulletin.sms_text = data.title, data.body, data.sms_text
     bulletin.priority, bulletin.voice = data.priority, data.voice
@@ -140,7 +157,9 @@ async def update(session: AsyncSession, user: User, bulletin_id: int, data: Bull
     await session.execute(sa_delete(Target).where(Target.bulletin_id == bulletin.id))
     for channel, area in targets:
         session.add(Target(bulletin_id=bulletin.id, channel=channel, area_id=area.id))
-    await audit(session, user.username, "update", "bulletin", bulletin.id, version=bulletin.version)
+    await audit(
+        session, user.username, "update", "bulletin", bulletin.id, version=bulletin.version, withdrawn=withdrawn
+    )
     await session.commit()
     return bulletin
 
@@ -166,13 +185,18 @@ async def _transition(
 
 
 async def submit(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
+    """For approval; a finished bulletin is submitted again before it can go out again."""
     bulletin = await get(session, bulletin_id)
+    own_alert = bulletin.source == "cap" and bulletin.created_by == user.id and bulletin.version == 1
+    if user.role not in WRITERS and not (user.role == "operator" and own_alert):
+        raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được gửi duyệt bản tin", 403)
     count = (
         await session.execute(select(func.count()).select_from(Target).where(Target.bulletin_id == bulletin.id))
     ).scalar_one()
     if not count and not bulletin.for_programme:  # a programme item goes where its programme goes
         raise WorkflowError("targets", "bản tin cần ít nhất một nơi nhận (kênh và địa bàn) trước khi gửi duyệt", 422)
-    return await _transition(session, user, bulletin, EDITABLE, "submitted", "submit")
+    bulletin.approved_by = None
+    return await _transition(session, user, bulletin, (*EDITABLE, *FINISHED), "submitted", "submit")
 
 
 async def approve(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
@@ -181,6 +205,15 @@ async def approve(session: AsyncSession, user: User, bulletin_id: int) -> Bullet
         raise WorkflowError("role", "chỉ người duyệt hoặc quản trị được duyệt bản tin", 403)
     if bulletin.created_by == user.id:
         raise WorkflowError("approved_by", "người soạn không được tự duyệt bản tin của mình", 403)
+    last_editor = (
+        await session.execute(
+            select(BulletinVersion.edited_by).where(
+                BulletinVersion.bulletin_id == bulletin.id, BulletinVersion.version == bulletin.version
+            )
+        )
+    ).scalar_one_or_none()
+    if last_editor == user.id:
+        raise WorkflowError("approved_by", "người sửa phiên bản này không được tự duyệt nó", 403)
     bulletin.approved_by = user.id
     return await _transition(session, user, bulletin, ("submitted",), "approved", "approve")
 
@@ -200,7 +233,7 @@ async def emergency_release(session: AsyncSession, user: User, bulletin_id: int)
     bulletin = await get(session, bulletin_id)
     if bulletin.priority != "emergency":
         raise WorkflowError("priority", "chỉ bản tin khẩn cấp được phát không qua duyệt", 422)
-    if not (user.can_skip_approval or user.role == "admin"):
+    if not may_release_emergencies(user):
         raise WorkflowError("can_skip_approval", "tài khoản này không được phát tin khẩn không qua duyệt", 403)
     bulletin.approved_by = user.id
     await _transition(session, user, bulletin, (*EDITABLE, "submitted"), "approved", "approve_skip", emergency=True)
@@ -222,6 +255,11 @@ async def schedule(
         run_at = next_occurrence(recurrence, utcnow()) or utcnow()
     if run_at.tzinfo is None:
         raise WorkflowError("run_at", "thời điểm phát phải kèm múi giờ", 422)
+    if bulletin.status in FINISHED and not may_release_emergencies(user):
+        # The approval covered the run that is over (an old emergency made daily is a new broadcast).
+        raise WorkflowError(
+            "approved_by", "bản tin đã phát xong: cần gửi duyệt lại trước khi lên lịch phát lần nữa", 403
+        )
     if bulletin.air_from is not None and run_at < bulletin.air_from:  # a CAP <onset>/<effective>
         run_at = bulletin.air_from
     if bulletin.expires_at is not None and run_at >= bulletin.expires_at:

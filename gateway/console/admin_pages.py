@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts
-from gateway.api.deps import db
+from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, page, who
@@ -61,6 +61,26 @@ async def admin_user(
     return back("/admin")
 
 
+@router.post("/admin/users/{user_id}")
+async def admin_user_change(
+    user_id: int,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    role: str = Form(""),
+    active: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Change a user's role, or disable (ends their sessions, revokes their tokens) and enable."""
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        enabled = {"1": True, "0": False}.get(active)
+        await accounts.update_user(session, user, user_id, role or None, enabled)
+    except WorkflowError as exc:
+        return back("/admin", f"{exc.field}: {exc.message}")
+    return back("/admin")
+
+
 @router.post("/admin/areas")
 async def admin_area(
     request: Request,
@@ -85,7 +105,21 @@ async def account_page(
     request: Request, error: str = "", done: str = "", session: AsyncSession = Depends(db)
 ) -> Response:
     user, csrf = await who(request, session)
-    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done)
+    tokens = [t for t, _ in await accounts.tokens(session, user) if t.user_id == user.id]
+    return page(request, "account.html", user=user, csrf=csrf, error=error, done=done, tokens=tokens)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+async def account_token_revoke(
+    token_id: int, request: Request, session: AsyncSession = Depends(db), csrf_token: str = Form("")
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        await accounts.revoke_token(session, user, token_id)
+    except WorkflowError as exc:
+        return back("/account", f"{exc.field}: {exc.message}")
+    return back("/account")
 
 
 @router.post("/account")
@@ -99,7 +133,8 @@ async def account_password(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
-        await accounts.change_password(session, user.id, current_password, new_password)
+        keep = request.cookies.get(SESSION_COOKIE)
+        await accounts.change_password(session, user.id, current_password, new_password, keep)
     except WorkflowError as exc:
         return back("/account", f"{exc.field}: {exc.message}")
     return RedirectResponse("/account?done=1", status_code=303)

@@ -17,9 +17,18 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import local_text
 from gateway.db.models import User
+from gateway.phones import hides_numbers, mask_all
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["local"] = local_text
+
+
+def _shown(value: Any, user: User) -> Any:
+    """A phone number, or text or an audit detail that may hold one, as ``user`` may see it."""
+    return mask_all(value) if hides_numbers(user.role) else value
+
+
+templates.env.filters["shown"] = _shown
 templates.env.globals.update(
     STATUS=service.STATUS_LABELS,
     ROLES=auth.ROLE_LABELS,
@@ -40,7 +49,12 @@ templates.env.globals.update(
 
 
 class NotLoggedIn(Exception):
-    pass
+    """Sends the browser to ``to``: the login page, or the account page while the first
+    start's one-time password is unchanged."""
+
+    def __init__(self, to: str = "/login") -> None:
+        super().__init__(to)
+        self.to = to
 
 
 async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
@@ -48,6 +62,8 @@ async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
     found = await auth.session_user(session, token) if token else None
     if found is None:
         raise NotLoggedIn
+    if found[0].must_change_password and request.url.path != "/account":
+        raise NotLoggedIn("/account")
     return found
 
 
@@ -60,5 +76,5 @@ def back(url: str, error: str | None = None) -> RedirectResponse:
 
 
 def check_csrf(csrf: str, form_token: str) -> None:
-    if form_token != csrf:
+    if not auth.same_token(form_token, csrf):
         raise WorkflowError("csrf_token", "phiên làm việc đã hết hạn, hãy tải lại trang", 403)

@@ -6,6 +6,7 @@ with the field and the rule.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
-from gateway.api.deps import SESSION_COOKIE, db
+from gateway.api.deps import SESSION_COOKIE, client_address, db, is_https
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import LOCAL
@@ -33,16 +34,29 @@ __all__ = ["NotLoggedIn", "router"]
 router = APIRouter(include_in_schema=False)
 
 
+LOGIN_COOKIE = "loa_login_csrf"  # double-submit token: a cross-site page cannot log a browser in
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, error: str = "") -> HTMLResponse:
-    return page(request, "login.html", error=error)
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = page(request, "login.html", error=error, csrf=token)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=is_https(request), max_age=3600)
+    return response
 
 
 @router.post("/login")
 async def login_form(
-    request: Request, username: str = Form(""), password: str = Form(""), session: AsyncSession = Depends(db)
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+    session: AsyncSession = Depends(db),
 ) -> Response:
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if not expected or not auth.same_token(csrf_token, expected):
+        return back("/login", "Trang đăng nhập đã hết hạn (mã chống giả mạo CSRF), hãy đăng nhập lại.")
     try:
         user = await accounts.authenticate(
             session, request.app.state.services.login_limiter, address, username.strip(), password
@@ -50,20 +64,27 @@ async def login_form(
     except WorkflowError as exc:
         return back("/login", exc.message[:1].upper() + exc.message[1:] + ".")
     token, _ = await auth.start_session(session, user)
-    await service.audit(session, user.username, "login", "user", user.id)
+    await service.audit(session, user.username, "login", "user", user.id, address=address)
     await session.commit()
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=auth.SESSION_HOURS * 3600)
+    secure = is_https(request)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=auth.SESSION_HOURS * 3600
+    )
+    response.delete_cookie(LOGIN_COOKIE, httponly=True, samesite="strict", secure=secure)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, session: AsyncSession = Depends(db)) -> Response:
+async def logout(request: Request, csrf_token: str = Form(""), session: AsyncSession = Depends(db)) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
+    found = await auth.session_user(session, token) if token else None
+    if found is not None and not auth.same_token(csrf_token, found[1]):
+        return back("/", "Phiên làm việc đã hết hạn (mã chống giả mạo CSRF), hãy tải lại trang rồi đăng xuất.")
     if token:
         await auth.end_session(session, token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=is_https(request))
     return response
 
 
@@ -82,8 +103,6 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
             .group_by(func.date(Delivery.updated_at), Delivery.state)
         )
     ).all()
-    if user.must_change_password:  # the one-time password of the first start
-        return RedirectResponse("/account", status_code=303)
     return page(
         request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
     )
@@ -209,7 +228,7 @@ async def view_bulletin(
         error=error,
         progress=progress,
         channels=service.CHANNELS,
-        editable=bulletin.status in service.EDITABLE,
+        editable=bulletin.status in service.REVISABLE and user.role in service.WRITERS,
         removed=await removed_of(session, bulletin),
         **await on_air_context(session, bulletin),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import admin_password, free_port, start_server
+from tests.support.server import free_port, one_time_password, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -29,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     root = tmp_path_factory.mktemp("console")
     port, log = free_port(), root / "serve.log"
     proc = start_server(root / "data", port, log)
-    yield f"http://127.0.0.1:{port}", admin_password(log), root
+    yield f"http://127.0.0.1:{port}", one_time_password(log), root
     proc.terminate()
     proc.wait(timeout=30)
 

@@ -60,13 +60,32 @@ async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     services = build_services(settings)
     await start(services)
     assert services.first_admin_password
-    app = create_app(services, run_worker=False)
-    yield Gateway(services, app, services.first_admin_password)
+    gw = Gateway(services, create_app(services, run_worker=False), services.first_admin_password)
+    await change_first_password(gw)
+    yield gw
     await services.engine.dispose()
+
+
+async def change_first_password(gw: Gateway) -> None:
+    """The one-time password of the first start allows nothing else until it is changed;
+    afterwards ``gw.admin_password`` is the new one."""
+    client, csrf = await gw.login("admin", gw.admin_password)
+    new = gw.admin_password + "-da-doi"
+    r = await client.post(
+        "/api/v1/me/password",
+        json={"current_password": gw.admin_password, "new_password": new},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    gw.admin_password = new
 
 
 async def seed(gw: Gateway) -> dict[str, tuple[httpx.AsyncClient, str]]:
     """Areas (province > commune > 3 villages) and one user per role."""
+    async with gw.client() as probe:  # a fresh gateway: its one-time password allows nothing else
+        r = await probe.post("/api/v1/auth/login", json={"username": "admin", "password": gw.admin_password})
+        if r.status_code == 200 and r.json()["user"]["must_change_password"]:
+            await change_first_password(gw)
     admin, csrf = await gw.login("admin", gw.admin_password)
     h = {"X-CSRF-Token": csrf}
     for code, name, level, parent in (

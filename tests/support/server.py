@@ -40,10 +40,31 @@ def start_server(
     raise AssertionError("gateway did not start: " + log.read_text())
 
 
-def admin_password(log: Path) -> str:
+def one_time_password(log: Path) -> str:
     match = re.search(r"admin / (\S+)", log.read_text())
     assert match, "the first start prints the one-time admin password"
     return match[1]
+
+
+def admin_password(log: Path) -> str:
+    """The admin's password, the first start's one-time one changed (it allows nothing
+    else until then) through the API of the server that wrote ``log``."""
+    first = one_time_password(log)
+    new = first + "-da-doi"
+    url = re.search(r"Loa đang chạy: (http://\S+?)/ ", log.read_text())
+    assert url, "the server prints where it listens"
+    with httpx.Client(base_url=url[1], timeout=30) as client:
+        r = client.post("/api/v1/auth/login", json={"username": "admin", "password": first})
+        if r.status_code == 401:  # changed by an earlier call
+            return new
+        assert r.status_code == 200, r.text
+        r = client.post(
+            "/api/v1/me/password",
+            json={"current_password": first, "new_password": new},
+            headers={"X-CSRF-Token": r.json()["csrf_token"]},
+        )
+        assert r.status_code == 200, r.text
+    return new
 
 
 def wait_for(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]

@@ -87,6 +87,10 @@
     update();
   }
   document.querySelectorAll("textarea[data-sms-count]").forEach(smsCounter);
+  // Filters that apply on change (no inline handlers: the Content-Security-Policy forbids them).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
 })();
 // A form that changes what residents hear asks once more before it is sent.
 document.querySelectorAll("form[data-confirm]").forEach(function (form) {
