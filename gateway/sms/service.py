@@ -137,10 +137,10 @@ class SmsService:
 
     async def _part_for(self, session: AsyncSession, receipt: Receipt) -> SmsPart | None:
         if receipt.reference:
-            reference, _, seq = receipt.reference.rpartition(".")
-            if not seq.isdigit():
+            part = receipts.part_reference(receipt.reference)
+            if part is None:
                 return None
-            query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
+            query = select(SmsPart).where(SmsPart.reference == part[0], SmsPart.seq == part[1])
             return (await session.execute(query)).scalar_one_or_none()
         for candidate in receipts.id_candidates(receipt.message_id):
             query = select(SmsPart).where(SmsPart.transport == self.transport.name, SmsPart.message_id == candidate)

@@ -53,6 +53,13 @@ class AmiEvent:
         return self.headers.get(key.lower(), default)
 
 
+def header_int(value: object) -> int | None:
+    """A numeric header (Reason, Cause) as a number; None when absent or not plain ASCII
+    digits ("²" passes ``str.isdigit`` and fails ``int``; 5000 digits fail ``int`` too)."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def _flatten(message: Message) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in message.items():
