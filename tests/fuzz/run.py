@@ -51,7 +51,10 @@ def child(parser: str, target: str, seconds: float, engine: str) -> None:
             module = importlib.import_module(f"tests.fuzz.test_fuzz_{parser}")
         fuzz = getattr(module, target).hypothesis.fuzz_one_input
         # -timeout is libFuzzer's own hang limit, above the harness's per-example alarm.
+        crashes = ROOT / ".hypothesis" / "atheris"
+        crashes.mkdir(parents=True, exist_ok=True)
         argv = [sys.argv[0], f"-max_total_time={max(1, int(seconds))}", "-timeout=30", "-rss_limit_mb=3072"]
+        argv.append(f"-artifact_prefix={crashes}/")
         atheris.Setup(argv, fuzz)
         atheris.Fuzz()
         return
@@ -81,7 +84,9 @@ def run_target(parser: str, target: str, seconds: float, engine: str) -> tuple[i
     if engine == "atheris" and not runs:  # a crash: libFuzzer reports how far it got instead
         execs = re.findall(r"#(\d+)\s", output)
         cases = int(execs[-1]) if execs else 0
-    return cases, done.returncode != 0, "\n".join(output.strip().splitlines()[-40:])
+    lines = output.strip().splitlines()
+    first = next((n for n, line in enumerate(lines) if "Uncaught Python exception" in line), len(lines) - 40)
+    return cases, done.returncode != 0, "\n".join(lines[max(0, first) :])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,5 +51,6 @@ def test_fastagi_environment_block_res_agi_c(block: bytes) -> None:
 @TEST
 @given(REPLY)
 @example("200 result=1114112").via("found by fuzzing: Reply.digit raised ValueError from chr()")
+@example("200 result=99999999999999999999").via("found by make fuzz (atheris): OverflowError from chr()")
 def test_fastagi_reply_lines_res_agi_c(line: str) -> None:
     survive(_read_reply, line, allowed=(AgiProtocolError,))
