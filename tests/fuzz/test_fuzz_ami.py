@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.telephony.ami import AmiEvent, _flatten, _Protocol, header_int
+from gateway.telephony.ami import MAX_MESSAGE, AmiEvent, _flatten, _Protocol, header_int
 from gateway.telephony.trunks import hangup_info
 from tests.fuzz.harness import TEST, survive, text
 
@@ -68,3 +68,17 @@ def test_ami_frames_cut_anywhere(stream: bytes, cuts: list[int]) -> None:
 def test_ami_numeric_headers_reason_and_cause(value: str) -> None:
     survive(hangup_info, AmiEvent("Hangup", {"cause": value, "uniqueid": "x"}), allowed=())
     survive(header_int, value, allowed=())
+
+
+def test_ami_a_message_that_never_ends_is_dropped_not_kept() -> None:
+    """2.6 MB without a blank line (or without the banner's line end) must not grow the
+    buffer without bound, nor cost a rescan of everything at each read; the next message counts."""
+    for opening in (b"Asterisk Call Manager/6.0.0\r\nEvent: x", b"no banner line end "):
+        protocol = _Collecting()
+        protocol.connection_made(None)
+        protocol.data_received(opening)
+        for _ in range(40):
+            protocol.data_received(b"y" * 65536)
+            assert len(protocol.pending_text) <= MAX_MESSAGE
+        protocol.data_received(b"\r\n\r\nEvent: Hangup\r\nCause: 16\r\n\r\n")
+        assert protocol.got[-1]["event"] == "Hangup"
