@@ -2,6 +2,7 @@
 #   make run   -> install and run the gateway on its embedded defaults
 #   make test  -> install everything (pip + Debian packages) and run the test suite
 #   make bench -> benchmarks that print ratios against named anchors
+#   make fuzz  -> every parser fuzzed for LOA_FUZZ_SECONDS (default 600) each; cases tried per parser
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng
 
-.PHONY: run test bench lint venv deps-system clean
+.PHONY: run test bench fuzz lint venv deps-system clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,9 +41,13 @@ test: venv deps-system
 bench: venv deps-system
 	$(PY) -m bench
 
+LOA_FUZZ_SECONDS ?= 600
+fuzz: venv
+	LOA_FUZZ_SECONDS=$(LOA_FUZZ_SECONDS) $(PY) -m tests.fuzz.run
+
 lint: venv
 	$(PY) -m ruff check tts gateway tests bench
 	$(PY) -m mypy tts gateway
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

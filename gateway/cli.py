@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gateway import serve
+from gateway import backup, serve
 from gateway.cli_parser import Parser
 from gateway.config import ConfigError
 from gateway.feedback.asr import cli as asr_cli
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     asr_cli.register(sub)
     agent.register(sub)
     ivr_cli.register(sub)
+    backup.register(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_LINE = 8192  # Asterisk's AGI_BUF_LEN
+DTMF = set("0123456789*#ABCD")
 _REPLY = re.compile(r"^(\d{3})(?:[ -](.*))?$")
 _RESULT = re.compile(r"result=(\S*)(?:\s+\((.*?)\))?(?:\s+endpos=(-?\d+))?")
 
@@ -42,9 +43,11 @@ class Reply:
 
     @property
     def digit(self) -> str:
-        """The key pressed, from a result that is its ASCII code (STREAM FILE, WAIT FOR DIGIT)."""
+        """The key pressed, from a result that is its ASCII code (STREAM FILE, WAIT FOR DIGIT);
+        empty when the result is no DTMF key (a peer may send any number)."""
         code = self.value
-        return chr(code) if code > 0 else ""
+        key = chr(code) if 0 < code < 128 else ""
+        return key if key in DTMF else ""
 
 
 def parse_reply(line: str) -> Reply:

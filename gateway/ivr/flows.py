@@ -114,7 +114,7 @@ def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
         problems.append(f"{here}: phải là một bảng các trường")
         return None
     kind = raw.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         problems.append(f"{here}, trường 'kind': phải là một trong {', '.join(sorted(KINDS))}")
         return None
     required, optional = KINDS[kind]
@@ -193,7 +193,7 @@ def parse(raw: Any, where: str = "") -> Flow:
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise FlowError([f"{where}tệp luồng phải là một bảng với flow, start, nodes"])
-    for key in sorted(set(raw) - {"flow", "start", "nodes", "description"}):
+    for key in sorted(str(k) for k in set(raw) - {"flow", "start", "nodes", "description"}):
         problems.append(f"{where}trường '{key}': không được hỗ trợ (có: flow, start, nodes, description)")
     name = raw.get("flow")
     if not isinstance(name, str) or not NAME.match(name):
@@ -222,15 +222,26 @@ def parse(raw: Any, where: str = "") -> Flow:
     return Flow(name, start, nodes, where.rstrip(": "))
 
 
+def loads(data: bytes, where: str = "") -> Flow:
+    """A flow from the bytes of its YAML file (UTF-8)."""
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise FlowError([f"{where}tệp phải mã hóa UTF-8 (byte lỗi ở vị trí {exc.start})"]) from exc
+    except yaml.YAMLError as exc:
+        raise FlowError([f"{where}YAML sai cú pháp ({exc})"]) from exc
+    except RecursionError as exc:
+        raise FlowError([f"{where}YAML lồng nhau quá sâu"]) from exc
+    return parse(raw, where)
+
+
 def load(path: Path) -> Flow:
     where = f"{path.name}: "
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
         raise FlowError([f"{where}không đọc được tệp ({exc.strerror})"]) from exc
-    except yaml.YAMLError as exc:
-        raise FlowError([f"{where}YAML sai cú pháp ({exc})"]) from exc
-    return parse(raw, where)
+    return loads(data, where)
 
 
 def load_dir(directory: Path) -> dict[str, Flow]:

@@ -33,7 +33,7 @@ class ReportIn:
 
 def parse_item(item: str) -> tuple[int, int]:
     bulletin, _, occurrence = item.partition(":")
-    if not (bulletin.isdigit() and occurrence.isdigit()):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in (bulletin, occurrence)):
         raise WorkflowError("item", f"mã mục lịch '{item[:40]}' không hợp lệ (dạng <bản tin>:<lượt>)", 422)
     return int(bulletin), int(occurrence)
 
@@ -64,7 +64,7 @@ async def record(session: AsyncSession, device: Identified, reports: list[Report
         if report.event not in EVENTS:
             raise WorkflowError("event", f"sự kiện phải là một trong: {', '.join(EVENTS)}", 422)
         parse_item(report.item)
-        at = report.at if report.at.tzinfo else report.at.replace(tzinfo=UTC)
+        at = report_time(report.at)
         session.add(
             PlayReport(
                 device_id=device_id,
@@ -85,7 +85,7 @@ async def record(session: AsyncSession, device: Identified, reports: list[Report
         outcome = SETTLES.get(report.event)
         row = await row_for(session, code, report.item) if outcome else None
         if outcome and row is not None:
-            detail = f"cụm loa báo {report.event} lúc {at.astimezone(UTC):%H:%M:%S %d/%m} (UTC)"
+            detail = f"cụm loa báo {report.event} lúc {at:%H:%M:%S %d/%m} (UTC)"
             await ledger.confirm(session, row.id, outcome, f"{detail} {report.detail}".strip()[:500])
     return accepted, duplicates
 
@@ -96,6 +96,15 @@ async def finished_before(session: AsyncSession, device: Identified, item: str) 
         PlayReport.device_id == device.id, PlayReport.item == item, PlayReport.event.in_(tuple(SETTLES))
     )
     return (await session.execute(query.order_by(PlayReport.id.desc()).limit(1))).scalar_one_or_none()
+
+
+def report_time(at: datetime) -> datetime:
+    """A device's time in UTC (naive: already UTC); refused when UTC cannot hold it
+    (0001-01-01T00:00+23:59 is year 0 in UTC)."""
+    try:
+        return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise WorkflowError("at", "thời điểm ngoài khoảng lịch dùng được (năm 1 đến 9999, theo UTC)", 422) from exc
 
 
 def skew(device_clock: datetime) -> float:

@@ -42,7 +42,7 @@ class DeviceIn:
     codec: str = "pcmu"
 
 
-def _check(data: DeviceIn) -> None:
+def check(data: DeviceIn) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}", data.code):
         raise WorkflowError("code", "mã thiết bị: chữ, số, '.', '_' hoặc '-', tối đa 40 ký tự", 422)
     if data.kind not in KINDS:
@@ -63,7 +63,7 @@ def _check(data: DeviceIn) -> None:
         )
     if data.kind == "rtp":
         host, _, port = data.rtp_address.rpartition(":")
-        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
             raise WorkflowError("rtp_address", "loa RTP cần địa chỉ dạng máy:cổng, ví dụ 239.10.0.1:5004", 422)
         if data.codec not in CODECS:
             raise WorkflowError("codec", f"mã hóa phải là một trong: {', '.join(CODECS)}", 422)
@@ -71,7 +71,7 @@ def _check(data: DeviceIn) -> None:
 
 async def create(session: AsyncSession, actor: str, data: DeviceIn) -> tuple[Device, str]:
     """Register a device; returns it with its token, which is shown this once."""
-    _check(data)
+    check(data)
     area = (await session.execute(select(Area).where(Area.code == data.area))).scalar_one_or_none()
     if area is None:
         raise WorkflowError("area", f"không có địa bàn mã '{data.area}'", 422)

@@ -11,13 +11,15 @@ own dlr-url: each part is confirmed on its own.
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import httpx
 
 from gateway.pacing import Pacer
-from gateway.sms.transport import MoHandler, OutPart, ReceiptHandler, SubmitResult
+from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 # dlr-mask bits: 1 delivered to phone, 2 not delivered to phone, 4 queued on SMSC,
 # 8 delivered to SMSC (ACK), 16 not delivered to SMSC (NACK).
@@ -28,6 +30,25 @@ DLR_FINAL = {1: "delivered", 2: "failed", 16: "failed"}
 def callback_key(secret_key: str) -> str:
     """The shared key Kannel puts in our callback URLs, derived from the gateway's secret."""
     return hashlib.sha256(("sms-callback:" + secret_key).encode()).hexdigest()[:32]
+
+
+def key_matches(given: str, expected: str) -> bool:
+    """The callback's ``key`` against ours, in constant time; bytes, because
+    ``hmac.compare_digest`` refuses text that is not ASCII (a 500 to anyone who sent 'é')."""
+    return bool(expected) and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def parse_dlr(query: Mapping[str, str]) -> Receipt:
+    """A dlr-url call: ``type`` (%d, the DLR bits), ``answer`` (%A), ``ref`` (ours)."""
+    kind = query.get("type", "")
+    outcome = DLR_FINAL.get(int(kind), "pending") if kind.isascii() and kind.isdigit() and len(kind) <= 9 else "pending"
+    detail = f"Kannel DLR {kind[:20]}: {query.get('answer', '')}"
+    return Receipt(outcome, detail[:300], reference=query.get("ref", "")[:200])
+
+
+def parse_mo(query: Mapping[str, str]) -> Mo:
+    """A get-url call of the sms-service: ``from`` (%p) and ``text`` (%a)."""
+    return Mo(query.get("from", ""), query.get("text", ""), "kannel")
 
 
 @dataclass(frozen=True)

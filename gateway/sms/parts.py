@@ -147,10 +147,10 @@ def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:
 
 
 async def _by_reference(session: AsyncSession, ours: str) -> SmsPart | None:
-    reference, _, seq = ours.rpartition(".")
-    if not seq.isdigit():
+    part = receipts.part_reference(ours)  # "²" passes str.isdigit, not int()
+    if part is None:
         return None
-    query = select(SmsPart).where(SmsPart.reference == reference, SmsPart.seq == int(seq))
+    query = select(SmsPart).where(SmsPart.reference == part[0], SmsPart.seq == part[1])
     return (await session.execute(query)).scalar_one_or_none()
 
 

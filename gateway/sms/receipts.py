@@ -76,8 +76,16 @@ def id_candidates(message_id: str) -> list[str]:
     """The id as given, then as hex<->decimal conversions, normalized, without repeats."""
     raw = message_id.strip()
     out = [normalize_id(raw)]
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit() and len(raw) <= 40:  # "²" is a digit to isdigit, not to int
         out.append(normalize_id(format(int(raw), "x")))
     if raw and all(ch in "0123456789abcdefABCDEF" for ch in raw) and len(raw) <= 32:
         out.append(normalize_id(str(int(raw, 16))))
     return list(dict.fromkeys(out))
+
+
+def part_reference(reference: str) -> tuple[str, int] | None:
+    """Our reference of one part, ``<message reference>.<part number>``; None when it is not one."""
+    message, _, seq = reference.rpartition(".")
+    if not (message and seq.isascii() and seq.isdigit() and len(seq) <= 3):
+        return None
+    return message, int(seq)

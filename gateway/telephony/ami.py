@@ -6,7 +6,8 @@ none of its reproduced bugs can bite (reference/telephony.md §1):
 - every Originate carries an explicit ``Async`` header (without one panoramisk raises
   inside ``data_received`` and drops the connection);
 - every action has a timeout, and its entry is removed from the protocol's table;
-- a message the library cannot handle is logged, it does not kill the connection;
+- a message the library cannot handle is logged, it does not kill the connection, and
+  one that never ends is dropped at ``MAX_MESSAGE`` instead of growing without bound;
 - after a reconnect, actions that got no answer are sent again as soon as the new login
   succeeds, not only on a ``FullyBooted`` event that an AMI user without ``read=system``
   never receives; an Originate is never sent again blindly (Asterisk may have dialled it):
@@ -32,6 +33,7 @@ from panoramisk.message import Message
 log = logging.getLogger(__name__)
 EOL = "\r\n"
 BANNER = "Asterisk Call Manager/"
+MAX_MESSAGE = 256 * 1024  # far above any real AMI message; a longer one is a broken or hostile peer
 
 
 class AmiError(Exception):
@@ -53,6 +55,13 @@ class AmiEvent:
         return self.headers.get(key.lower(), default)
 
 
+def header_int(value: object) -> int | None:
+    """A numeric header (Reason, Cause) as a number; None when absent or not plain ASCII
+    digits ("²" passes ``str.isdigit`` and fails ``int``; 5000 digits fail ``int`` too)."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def _flatten(message: Message) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in message.items():
@@ -70,7 +79,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def data_received(self, data: bytes) -> None:
         text = self.pending_text + self.decoder.decode(data)
         if self.version is None:
-            if EOL not in text:
+            if EOL not in text and len(text) <= MAX_MESSAGE:
                 self.pending_text = text
                 return
             first, _, rest = text.partition(EOL)
@@ -81,6 +90,9 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
                 self.version = ""
         blocks = text.split(EOL + EOL)
         self.pending_text = blocks.pop()
+        if len(self.pending_text) > MAX_MESSAGE:  # dropped up to the next blank line
+            log.warning("AMI message over %d bytes dropped: %r", MAX_MESSAGE, self.pending_text[:200])
+            self.pending_text = ""
         for block in blocks:
             try:
                 message = Message.from_line(block.strip())

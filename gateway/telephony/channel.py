@@ -32,7 +32,7 @@ from gateway.ivr.app import OutboundCalls
 from gateway.ivr.runner import CallState
 from gateway.pacing import Pacer
 from gateway.sms import recipients
-from gateway.telephony.ami import AmiDisconnected, AmiError
+from gateway.telephony.ami import AmiDisconnected, AmiError, header_int
 from gateway.telephony.outcomes import CallResult, RetryPolicy
 from gateway.telephony.trunks import HangupInfo, Trunk, TrunkPool
 
@@ -215,7 +215,7 @@ class CallChannel:
             self.outbound.forget(call_id)
             return CallResult(error=f"Asterisk từ chối lệnh gọi: {exc}")
         final = answer[-1] if isinstance(answer, list) else answer
-        reason = int(final.get("Reason", "0") or 0) if str(final.get("Reason", "")).isdigit() else None
+        reason = header_int(final.get("Reason", ""))
         answered = final.get("Response", "") == "Success" and final.get("Event", "") == "OriginateResponse"
         if not answered and final.get("Uniqueid", "") in ("", "<unknown>", "<null>"):
             # No channel was created (ast_dial_prerun failed): there will be no Hangup.

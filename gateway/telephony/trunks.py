@@ -9,13 +9,18 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from gateway.telephony.ami import AmiClient, AmiDisconnected, AmiEvent, ServerConfig
+from gateway.telephony.ami import AmiClient, AmiDisconnected, AmiEvent, ServerConfig, header_int
 
 
 @dataclass(frozen=True)
 class HangupInfo:
     cause: int | None
     text: str
+
+
+def hangup_info(event: AmiEvent) -> HangupInfo:
+    """The Cause of a Hangup event (None when Asterisk sent no number)."""
+    return HangupInfo(header_int(event.get("cause")), event.get("cause-txt"))
 
 
 @dataclass
@@ -58,8 +63,7 @@ class Trunk:
             return
         future = self.watches.get(event.get("uniqueid"))
         if future is not None and not future.done():
-            raw = event.get("cause")
-            future.set_result(HangupInfo(int(raw) if raw.isdigit() else None, event.get("cause-txt")))
+            future.set_result(hangup_info(event))
 
     def _lost(self) -> None:
         for future in self.watches.values():
