@@ -95,7 +95,8 @@ async def _hotline(root: Path) -> dict[str, float]:
     from gateway.bulletins.render import Renderer
     from gateway.config import Settings
     from gateway.ivr import flows
-    from gateway.ivr.app import IvrApp, OutboundCalls
+    from gateway.ivr.app import IvrApp
+    from gateway.ivr.calls import CallContexts
     from gateway.ivr.prompts import Prompts
     from gateway.ivr.runner import Runner
     from gateway.ivr.server import AgiSession
@@ -107,7 +108,7 @@ async def _hotline(root: Path) -> dict[str, float]:
     prompts = Prompts(renderer, root / "sounds", "vi-espeak")
     await prompts.warm([t for f in shipped.values() for t in f.texts()])
     bulletin = Path(await prompts.path("Bản tin thử: trạm y tế xã tiêm phòng dại sáng thứ hai.") + ".ulaw")
-    app = IvrApp(Runner(shipped, prompts, _Backend(root, bulletin)), shipped, OutboundCalls())
+    app = IvrApp(Runner(shipped, prompts, _Backend(root, bulletin)), shipped, CallContexts(None))  # type: ignore[arg-type]  # hotline only
     loa, loa_s = await _serve(app, CALLS)
     per_call = len(loa) // CALLS + 1
 
@@ -174,7 +175,7 @@ async def _campaign(root: Path, calls: int, cps: float) -> dict[str, float]:
     from gateway.app import build_services, start
     from gateway.config import Settings
     from gateway.db.models import Bulletin, Delivery, User, utcnow
-    from gateway.ivr.app import OutboundCalls
+    from gateway.ivr.calls import CallContexts
     from gateway.pacing import Pacer
     from gateway.telephony.ami import ServerConfig
     from gateway.telephony.channel import CallChannel
@@ -191,7 +192,13 @@ async def _campaign(root: Path, calls: int, cps: float) -> dict[str, float]:
     await start(services)
     pool = TrunkPool([ServerConfig("bench", port=port, username="loa", secret="s3cret", channels=60)])
     channel = CallChannel(
-        services.sessions, pool, OutboundCalls(), "agi://127.0.0.1:4573", RetryPolicy((), (), 60.0), cps, daily_cap=0
+        services.sessions,
+        pool,
+        CallContexts(services.sessions),
+        "agi://127.0.0.1:4573",
+        RetryPolicy((), (), 60.0),
+        cps,
+        daily_cap=0,
     )
     await pool.start()
     await pool.trunks[0].client.wait_ready(10)
