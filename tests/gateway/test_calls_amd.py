@@ -50,6 +50,10 @@ async def test_an_answering_machine_gets_the_short_message_and_counts_as_voicema
     admin, _ = users["admin"]
     listed = (await admin.get(f"/api/v1/bulletins/{bid}/calls")).json()["calls"]
     assert {(c["outcome"], c["amd"]) for c in listed} == {("voicemail", "MACHINE")}
+    exported = await admin.get(f"/api/v1/bulletins/{bid}/calls.csv")
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("call_id,number,server,outcome,amd") and len(lines) == 3
+    assert all(",voicemail,MACHINE," in line for line in lines[1:])
 
 
 @pytest.mark.parametrize("status", ["HUMAN", "NOTSURE"])
