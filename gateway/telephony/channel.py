@@ -41,8 +41,7 @@ from gateway.telephony.trunks import HangupInfo, Trunk, TrunkPool
 log = logging.getLogger(__name__)
 HANGUP_GRACE = 10.0  # after the IVR ended, how long the Hangup event may take
 OUTBOUND_CONTEXT = "loa-outbound"  # conf/asterisk/extensions.conf
-# Response: Error messages of manager.c action_originate that no number can cause
-CONFIG_ERRORS = ("permission denied", "access forbidden", "extension does not exist", "invalid channel")
+CONFIG_ERRORS = ("permission denied", "access forbidden", "extension does not exist", "invalid channel")  # no number
 
 
 class CallChannel:
@@ -184,11 +183,20 @@ class CallChannel:
         return delay if resume is None else (resume - utcnow()).total_seconds()
 
     async def _call(self, job: Job, trunk: Trunk, call_id: str, key: str) -> CallResult:
+        agi_done = asyncio.ensure_future(self.contexts.report(call_id))
+        try:
+            return await self._dial(job, trunk, call_id, key, agi_done)
+        finally:  # also when the attempt is cancelled (the worker stops): no watch, no poller left
+            agi_done.cancel()
+            trunk.unwatch(call_id)
+
+    async def _dial(
+        self, job: Job, trunk: Trunk, call_id: str, key: str, agi_done: asyncio.Future[IvrReport]
+    ) -> CallResult:
         config = trunk.client.config
         number = job.claim.target
         national = "0" + number[3:] if number.startswith("+84") else number
         hangup = trunk.watch(call_id)
-        agi_done = asyncio.ensure_future(self.contexts.report(call_id))
         headers: dict[str, Any] = {
             "Action": "Originate",
             "ActionID": call_id,
