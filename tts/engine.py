@@ -116,14 +116,43 @@ class Synthesizer:
         self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tts-io")
         self._voice_lock = threading.Lock()
         self._fingerprint = voice_fingerprint(voice)
+        self._state_lock = threading.Lock()
+        self._active = 0  # streams (and so renders) in progress
+        self._retired = False
+        self._closed = False
 
     @property
     def sample_rate(self) -> int:
         return self.voice.info.sample_rate
 
     def close(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._async_pool.shutdown(wait=False, cancel_futures=True)
+
+    def retire(self) -> None:
+        """Close once the streams and renders in progress have finished (a pronunciation
+        change swaps in a new synthesizer; a 20-minute render started on this one ends here)."""
+        with self._state_lock:
+            self._retired = True
+            idle = self._active == 0
+        if idle:
+            self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _enter(self) -> None:
+        with self._state_lock:
+            self._active += 1
+
+    def _leave(self) -> None:
+        with self._state_lock:
+            self._active -= 1
+            done = self._retired and self._active == 0
+        if done:
+            self.close()
 
     # --- text ------------------------------------------------------------------------
     def plan(self, text: str) -> list[Phrase]:
@@ -170,6 +199,7 @@ class Synthesizer:
         total = len(phrases)
         pending: deque[tuple[int, Phrase, Future[tuple[Audio, float, bool]]]] = deque()
         next_index = 0
+        self._enter()
         try:
             if total and hasattr(self.voice, "synthesize_stream"):
                 yield from self._stream_first(phrases[0], total, on_progress)
@@ -192,6 +222,7 @@ class Synthesizer:
         finally:
             for _, _, future in pending:
                 future.cancel()
+            self._leave()
 
     def _stream_first(
         self, phrase: Phrase, total: int, on_progress: Callable[[int, int], None] | None

@@ -1,5 +1,11 @@
 """Render a bulletin's current version with the TTS engine, off the event loop.
 
+Synthesis lanes: each voice has a synthesizer (its own voice instance and threads) per lane,
+``live`` for what a person is waiting for (IVR prompts, the officer's preview) and
+``render`` for bulletins and programmes, so a prompt never queues behind a 20-minute
+render. A pronunciation change swaps in new synthesizers; the old ones finish the renders
+they are running and close then (``Synthesizer.retire``), nothing is cancelled.
+
 Two artifacts per version: ``loudspeaker`` (WAV at the voice's rate, -16 LUFS) and
 ``telephone`` (G.711 μ-law 8 kHz, the file Asterisk plays). Renders are content-addressed
 and idempotent: a render repeated after a crash finds its artifacts and rows in place.
@@ -24,6 +30,7 @@ from tts.engine import Synthesizer
 from tts.render import RenderSettings
 from tts.text.normalizer import Normalizer
 
+LANES = ("live", "render")
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
@@ -45,31 +52,34 @@ class Renderer:
         self.pronunciations = pronunciations
         self.cache = cache  # the second format of a bulletin reuses the first one's phrase audio
         self.progress = RenderProgress()
-        self._synths: dict[str, Synthesizer] = {}
+        self._synths: dict[tuple[str, str], Synthesizer] = {}  # (voice, lane)
         self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
 
-    async def synthesizer(self, voice_id: str) -> Synthesizer:
-        """One synthesizer per voice, rebuilt when the pronunciation overrides change."""
+    async def synthesizer(self, voice_id: str, lane: str = "render") -> Synthesizer:
+        """One synthesizer per voice and lane, swapped when the pronunciation overrides
+        change (the old one closes when its running renders end)."""
+        if lane not in LANES:
+            raise ValueError(f"lane: phải là một trong {', '.join(LANES)}")
         async with self._lock:
             overrides = await asyncio.to_thread(self.pronunciations.load)
             if overrides != self._overrides:
                 for synth in self._synths.values():
-                    synth.close()
+                    synth.retire()
                 self._synths.clear()
                 self._overrides = overrides
-            if voice_id not in self._synths:
+            if (voice_id, lane) not in self._synths:
                 from tts.voices.registry import load_voice
 
                 voice = await asyncio.to_thread(load_voice, voice_id)
-                self._synths[voice_id] = Synthesizer(
+                self._synths[voice_id, lane] = Synthesizer(
                     voice, Normalizer(overrides=overrides), cache=self.cache, workers=self._workers
                 )
-            return self._synths[voice_id]
+            return self._synths[voice_id, lane]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:
-        synth = await self.synthesizer(voice_id)
+        synth = await self.synthesizer(voice_id, "live")
         return await asyncio.to_thread(synth.spoken_text, text)
 
     async def spoken_marks(self, voice_id: str, text: str) -> list[list[dict[str, str | None]]]:

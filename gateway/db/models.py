@@ -409,6 +409,16 @@ class CallAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The call's context for whichever FastAGI server Asterisk reaches (gateway/ivr/calls.py):
+    key_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")  # sha256 of key=
+    flow: Mapped[str] = mapped_column(String(16), default="outbound", server_default="outbound")
+    bulletin_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # the telephone render
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # IVR session opened
+    ivr_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # IVR reported
+    bulletin_samples: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bulletin_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())  # heard_key
+    amd_status: Mapped[str] = mapped_column(String(16), default="", server_default="")  # AMDSTATUS
 
 
 class ImportSource(Base):

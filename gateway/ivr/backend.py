@@ -129,6 +129,14 @@ class DatabaseBackend:
                 return None
             return cases.status_sentence(case)
 
+    async def recording_failed(self, caller: str, flow: str, call: str, why: str) -> None:
+        """A message Asterisk could not record: in the audit log the console shows, with the
+        caller's number so an officer can call back."""
+        async with self.sessions() as session:
+            phone = _e164(caller) or caller
+            await audit(session, "ivr", "recording_failed", "call", call, caller=phone, flow=flow, why=why)
+            await session.commit()
+
     async def opt_out(self, caller: str) -> None:
         phone = _e164(caller)
         if not phone:

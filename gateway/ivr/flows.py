@@ -57,6 +57,8 @@ class Node:
     )
     confirm_key: str = "9"
     kept_text: str = "Bạn vẫn tiếp tục nhận bản tin."
+    heard_key: str = ""  # pressed during the call's bulletin: the listener confirms hearing it
+    heard_when: str = "end_or_key"  # the bulletin counts as heard at its end, on the key, or either
 
     def choice(self, key: str) -> str | None:
         return dict(self.choices).get(key)
@@ -83,7 +85,9 @@ class Flow:
 
 # kind -> (required fields, optional fields)
 KINDS: dict[str, tuple[set[str], set[str]]] = {
-    "play": ({"next"}, {"text", "bulletin"}),
+    "play": ({"next"}, {"text", "bulletin", "heard_key", "heard_when"}),
+    # AMD() in the dialplan: a machine hears ``text`` (short) and the call ends; a person goes on
+    "machine": ({"text", "next"}, set()),
     "menu": ({"text", "choices"}, {"timeout", "retries", "invalid_text", "no_input"}),
     "input": ({"text", "store", "next"}, {"digits", "timeout"}),
     "record": ({"next"}, {"text", "max_seconds", "silence_seconds", "beep", "finish_key"}),
@@ -154,7 +158,12 @@ def _node(name: str, raw: Any, problems: list[str], where: str) -> Node | None:
                 else:
                     pairs.append((digit, target))
             values[key] = tuple(pairs)
-        elif key in ("finish_key", "confirm_key"):
+        elif key == "heard_when":
+            if value not in ("end", "key", "end_or_key"):
+                problems.append(f"{field}: phải là end (nghe hết), key (bấm phím xác nhận) hoặc end_or_key")
+                continue
+            values[key] = value
+        elif key in ("finish_key", "confirm_key", "heard_key"):
             if str(value) not in KEYS:
                 problems.append(f"{field}: phải là một phím 0-9, * hoặc #")
                 continue

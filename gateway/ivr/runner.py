@@ -20,6 +20,8 @@ from gateway.ivr.server import AgiSession, Hangup
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 200  # a flow that loops forever (menu -> menu on no input) ends here
+RECORDING_LOST = "Xin lỗi, hệ thống không ghi âm được lời nhắn của bạn. Cán bộ xã sẽ gọi lại cho bạn."
+RECORDING_CUT = "Xin lỗi, lời nhắn của bạn bị ngắt giữa chừng. Cán bộ xã sẽ nghe phần đã ghi và gọi lại nếu cần."
 
 
 class Backend(Protocol):
@@ -37,6 +39,8 @@ class Backend(Protocol):
 
     async def opt_out(self, caller: str) -> None: ...
 
+    async def recording_failed(self, caller: str, flow: str, call: str, why: str) -> None: ...
+
 
 @dataclass
 class CallState:
@@ -46,7 +50,9 @@ class CallState:
     variables: dict[str, str] = field(default_factory=dict)
     visited: list[str] = field(default_factory=list)
     bulletin_samples: int = 0  # how much of the call's bulletin was played (8 kHz samples)
-    bulletin_complete: bool = False
+    bulletin_complete: bool = False  # counts as heard: to its end, or confirmed by key (the node says)
+    confirmed: bool = False  # the listener pressed the node's heard_key during the bulletin
+    amd: str = ""  # AMDSTATUS from the dialplan's AMD(): HUMAN, MACHINE, NOTSURE ("" without AMD)
     recordings: list[Path] = field(default_factory=list)
     hung_up: bool = False
 
@@ -103,16 +109,31 @@ class Runner:
                 await self._say(session, "Xin lỗi, bản tin hiện chưa sẵn sàng.")
                 return node.next
             path = await self.prompts.bulletin(state.bulletin)
-            reply = await session.send("STREAM FILE", path, "")
+            reply = await session.send("STREAM FILE", path, node.heard_key)
+            state.bulletin_samples = max(state.bulletin_samples, reply.endpos or 0)  # heard until the hang-up
             if reply.value == -1:
                 if not await session.alive():
                     raise Hangup
                 return node.next
-            state.bulletin_samples = max(state.bulletin_samples, reply.endpos or 0)
-            state.bulletin_complete = True
+            key = bool(node.heard_key) and reply.digit == node.heard_key
+            state.confirmed = state.confirmed or key
+            to_end = not reply.digit  # an escape key stops the playback
+            counts = {"end": to_end, "key": key, "end_or_key": to_end or key}[node.heard_when]
+            state.bulletin_complete = state.bulletin_complete or counts
             return node.next
         await self._say(session, node.text)
         return node.next
+
+    async def _machine(self, session: AgiSession, node: Node, state: CallState) -> str | None:
+        """app_amd.c sets AMDSTATUS before the AGI starts: an answering machine gets the short
+        message and the call ends; a person (HUMAN, NOTSURE, or no AMD at all) goes on."""
+        reply = await session.send("GET VARIABLE", "AMDSTATUS")
+        state.amd = reply.data.strip() if reply.value == 1 else ""
+        if state.amd != "MACHINE":
+            return node.next
+        await self._say(session, node.text)
+        await session.send("HANGUP")
+        return None
 
     async def _menu(self, session: AgiSession, node: Node, state: CallState) -> str | None:
         keys = "".join(d for d, _ in node.choices)
@@ -134,7 +155,11 @@ class Runner:
         prompt = await self.prompts.path(node.text)
         reply = await session.send("GET DATA", prompt, str(int(node.timeout * 1000)), str(node.digits))
         if reply.result == "-1":
-            raise Hangup
+            # res_agi.c handle_getdata: -1 also when the prompt could not be played, with the
+            # caller still on the line; only the channel says which.
+            if not await session.alive():
+                raise Hangup
+            log.warning("GET DATA on %s: Asterisk could not play %s (not on its disk?)", state.uniqueid, prompt)
         state.variables[node.store] = reply.result if reply.result.isdigit() else ""
         return node.next
 
@@ -150,7 +175,14 @@ class Runner:
         reply = await session.send(*words, wait=node.max_seconds + 30)
         recording = base.with_name(base.name + ".wav")
         hung_up = reply.value == -1 and "hangup" in reply.data
-        if reply.value == -1 and not hung_up:
+        # res_agi.c handle_recordfile: "(writefile)" nothing could be written, "(randomerror)"
+        # the recording broke off; either way the caller and the operator are told.
+        failure = next((why for why in ("writefile", "randomerror") if why in reply.data), "")
+        if failure:
+            log.error("RECORD FILE failed on %s (%s): %s", state.uniqueid, failure, reply.text)
+            await self.backend.recording_failed(state.caller, state.variables["flow"], state.uniqueid, failure)
+            await self._say(session, RECORDING_LOST if failure == "writefile" else RECORDING_CUT)
+        elif reply.value == -1 and not hung_up:
             log.warning("RECORD FILE failed on %s: %s", state.uniqueid, reply.text)
         if recording.exists() and recording.stat().st_size > 44:
             state.recordings.append(recording)

@@ -1,7 +1,8 @@
 """The call channel: one ledger row is one resident's number; each attempt is an
-Originate (Async) into the ``outbound`` IVR flow, tracked by its ActionID/ChannelId ->
-OriginateResponse -> Hangup, written to ``call_attempts`` and classified by
-``outcomes.RetryPolicy``.
+Originate (Async) into the shipped ``[loa-outbound]`` context (``Exten=s``, channel
+variables ``LOA_CALL``, ``LOA_KEY``, ``LOA_FLOW``), which needs only ``write=originate``
+and runs the IVR flow over FastAGI, tracked by its ActionID/ChannelId -> OriginateResponse
+-> Hangup, written to ``call_attempts`` and classified by ``outcomes.RetryPolicy``.
 
 Before dialling: the number may have opted out since the campaign was planned, the
 daily cap may be reached (emergencies exempt), and outside the call window only
@@ -13,13 +14,14 @@ blindly: an attempt that reached the resident counts, one that left no trace is 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.schedule import in_quiet_hours
@@ -28,18 +30,18 @@ from gateway.db.models import CallAttempt, Subscriber, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
-from gateway.ivr.app import OutboundCalls
-from gateway.ivr.runner import CallState
+from gateway.ivr.calls import CallContexts, IvrReport
 from gateway.pacing import Pacer
 from gateway.sms import recipients
 from gateway.telephony.ami import AmiDisconnected, AmiError, header_int
+from gateway.telephony.attempts import AGI_GRACE, MAX_CALL_SECONDS, Attempts
 from gateway.telephony.outcomes import CallResult, RetryPolicy
 from gateway.telephony.trunks import HangupInfo, Trunk, TrunkPool
 
 log = logging.getLogger(__name__)
-MAX_CALL_SECONDS = 30 * 60
-AGI_GRACE = 5.0  # after the Hangup event, how long the IVR may take to report
 HANGUP_GRACE = 10.0  # after the IVR ended, how long the Hangup event may take
+OUTBOUND_CONTEXT = "loa-outbound"  # conf/asterisk/extensions.conf
+CONFIG_ERRORS = ("permission denied", "access forbidden", "extension does not exist", "invalid channel")  # no number
 
 
 class CallChannel:
@@ -52,7 +54,7 @@ class CallChannel:
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: TrunkPool,
-        outbound: OutboundCalls,
+        contexts: CallContexts,
         agi_url: str,
         policy: RetryPolicy,
         cps: float,
@@ -65,7 +67,8 @@ class CallChannel:
     ) -> None:
         self.sessions = sessions
         self.pool = pool
-        self.outbound = outbound
+        self.contexts = contexts
+        self.attempts = Attempts(sessions, contexts, policy)
         self.agi_url = agi_url.rstrip("/")
         self.agi_secret = agi_secret
         self.policy = policy
@@ -143,7 +146,7 @@ class CallChannel:
     # --- the call ------------------------------------------------------------------------
     async def deliver(self, job: Job) -> Outcome:
         if job.claim.recovered:
-            settled = await self._recover(job)
+            settled = await self.attempts.recover(job, self._keep_lease)
             if settled is not None:
                 return settled
         refusal = await self._refusal(job)
@@ -153,27 +156,44 @@ class CallChannel:
         if trunk is None:
             busy = "chưa có tổng đài Asterisk sẵn sàng (mất kết nối hoặc hết kênh)"
             return Outcome("retry", detail=busy, retry_after=60, defer=True)
-        call_id = f"loa-{job.claim.id}-{job.claim.attempts}"
+        # unique even when a deferral gives the row its attempt back
+        call_id = f"loa-{job.claim.id}-{job.claim.attempts}-{secrets.token_hex(3)}"
+        key = secrets.token_urlsafe(16)  # 128 random bits: the AGI session must present it
         try:
             await self.pacer.wait()
-            await self._begin(job, trunk, call_id)
+            await self.attempts.begin(job, trunk.name, call_id, key)
             keep = asyncio.create_task(self._keep_lease(job.claim.id))
             self.active[job.claim.id] = (trunk, call_id)
             try:
-                result = await self._call(job, trunk, call_id)
+                result = await self._call(job, trunk, call_id, key)
             finally:
                 keep.cancel()
                 self.active.pop(job.claim.id, None)
         finally:
             await self.pool.release(trunk)
+        result = self._note(trunk, result)
         decision = self.policy.decide(result, job.claim.attempts)
         if decision.trunk_backoff:
             trunk.back_off(self.policy.congestion_backoff)
-        await self._end(call_id, result, decision.label, decision.detail)
+            if decision.defer:
+                trunk.problem = decision.detail
+                log.error("trunk %s: %s", trunk.name, decision.detail)
+        await self.attempts.end(call_id, result, decision.label, decision.detail)
         detail = f"{decision.detail} [{trunk.name}]"
         if decision.kind == "retry":
-            return Outcome("retry", reference=call_id, detail=detail, retry_after=self._outside_window(decision, job))
+            after = self._outside_window(decision, job)
+            return Outcome("retry", reference=call_id, detail=detail, retry_after=after, defer=decision.defer)
         return Outcome(decision.kind, reference=call_id, detail=detail)
+
+    @staticmethod
+    def _note(trunk: Trunk, result: CallResult) -> CallResult:
+        """Keep the trunk's streak of causes 1/21: a trunk that refuses every number."""
+        cause = result.cause
+        if result.answered or cause in (17, 18, 19, 20) or (not cause and result.reason in (3, 5)):
+            trunk.reached_a_phone()
+        elif cause in (1, 21) and trunk.refused():
+            return dataclasses.replace(result, trunk_refusing=True)
+        return result
 
     def _outside_window(self, decision: Any, job: Job) -> float:
         """A retry that would ring at night waits for the morning (emergencies do not)."""
@@ -184,24 +204,37 @@ class CallChannel:
         resume = in_quiet_hours(at, self.window.start, self.window.end, self.zone)
         return delay if resume is None else (resume - utcnow()).total_seconds()
 
-    async def _call(self, job: Job, trunk: Trunk, call_id: str) -> CallResult:
+    async def _call(self, job: Job, trunk: Trunk, call_id: str, key: str) -> CallResult:
+        agi_done = asyncio.ensure_future(self.contexts.report(call_id))
+        try:
+            return await self._dial(job, trunk, call_id, key, agi_done)
+        finally:  # also when the attempt is cancelled (the worker stops): no watch, no poller left
+            agi_done.cancel()
+            trunk.unwatch(call_id)
+
+    async def _dial(
+        self, job: Job, trunk: Trunk, call_id: str, key: str, agi_done: asyncio.Future[IvrReport]
+    ) -> CallResult:
         config = trunk.client.config
         number = job.claim.target
         national = "0" + number[3:] if number.startswith("+84") else number
         hangup = trunk.watch(call_id)
-        agi_done = self.outbound.expect(call_id, job.artifacts.get("telephone"), number)
-        key = self.outbound.keys[call_id]
-        query = f"call={call_id}&key={key}" + (f"&secret={quote(self.agi_secret, safe='')}" if self.agi_secret else "")
         headers: dict[str, Any] = {
             "Action": "Originate",
             "ActionID": call_id,
             "ChannelId": call_id,
             "Channel": config.dial.format(number=national, e164=number),
-            "Application": "AGI",
-            "Data": f"{self.agi_url}/{'reply' if job.source == 'reply' else 'outbound'}?{query}",
+            "Context": OUTBOUND_CONTEXT,
+            "Exten": "s",
+            "Priority": "1",
             "Timeout": str(self.ring_seconds * 1000),
             "Async": "true",
-            "Variable": [f"LOA_CALL={call_id}", f"LOA_KEY={key}", f"LOA_BULLETIN={job.bulletin_id}"],
+            "Variable": [
+                f"LOA_CALL={call_id}",
+                f"LOA_KEY={key}",
+                f"LOA_FLOW={'reply' if job.source == 'reply' else 'outbound'}",  # the row says so too
+                f"LOA_BULLETIN={job.bulletin_id}",
+            ],
         }
         if config.caller_id:
             headers["CallerID"] = config.caller_id
@@ -212,22 +245,24 @@ class CallChannel:
             return await self._settle(hangup, agi_done, call_id, trunk, answered=None)
         except AmiError as exc:
             trunk.unwatch(call_id)
-            self.outbound.forget(call_id)
-            return CallResult(error=f"Asterisk từ chối lệnh gọi: {exc}")
+            agi_done.cancel()
+            refused = any(text in str(exc).lower() for text in CONFIG_ERRORS)
+            return CallResult(error=f"Asterisk từ chối lệnh gọi: {exc}", config_error=refused)
         final = answer[-1] if isinstance(answer, list) else answer
         reason = header_int(final.get("Reason", ""))
         answered = final.get("Response", "") == "Success" and final.get("Event", "") == "OriginateResponse"
-        if not answered and final.get("Uniqueid", "") in ("", "<unknown>", "<null>"):
-            # No channel was created (ast_dial_prerun failed): there will be no Hangup.
+        if not answered and (call_id not in trunk.created or final.get("Uniqueid", "") in ("<unknown>", "<null>")):
+            # No channel was created (ast_dial_prerun failed): no Newchannel, and no Hangup
+            # will come. The Uniqueid is our ChannelId all the same (fast_originate).
             trunk.unwatch(call_id)
-            self.outbound.forget(call_id)
+            agi_done.cancel()
             return CallResult(reason=reason)
         return await self._settle(hangup, agi_done, call_id, trunk, answered=answered, reason=reason)
 
     async def _settle(
         self,
         hangup: asyncio.Future[HangupInfo],
-        agi_done: asyncio.Future[CallState],
+        agi_done: asyncio.Future[IvrReport],
         call_id: str,
         trunk: Trunk,
         answered: bool | None,
@@ -244,7 +279,7 @@ class CallChannel:
                 info = await asyncio.wait_for(asyncio.shield(hangup), 5.0)
             else:
                 if answered:
-                    await self._mark_answered(call_id)
+                    await self.attempts.mark_answered(call_id)
                 # Until the Hangup, or the IVR's end plus a grace for the event to arrive:
                 # a lost event must not hold a line of the trunk for half an hour.
                 either: set[asyncio.Future[Any]] = {hangup, agi_done}
@@ -256,13 +291,13 @@ class CallChannel:
             lost = answered is None  # nothing heard of a call cut by a drop; otherwise it simply ended
         finally:
             trunk.unwatch(call_id)
-        state: CallState | None = None
-        if answered or (answered is None and call_id in self.outbound.connected):
+        state: IvrReport | None = None
+        if answered or (answered is None and await self.contexts.connected(call_id)):
             try:
                 state = await asyncio.wait_for(asyncio.shield(agi_done), AGI_GRACE)
             except TimeoutError:
                 state = None
-        self.outbound.forget(call_id)
+        agi_done.cancel()
         if answered is None:
             answered = state is not None  # the IVR ran: Asterisk had answered before the drop
         heard = (state.bulletin_samples / 8000) if state is not None else 0.0
@@ -270,74 +305,13 @@ class CallChannel:
             answered=bool(answered),
             reason=reason,
             cause=info.cause if info is not None else None,
+            tech_cause=info.tech_cause if info is not None else None,
             heard_seconds=heard,
             bulletin_complete=bool(state and state.bulletin_complete),
+            confirmed=bool(state and state.confirmed),
+            amd=state.amd if state is not None else "",
             lost=lost,
         )
-
-    # --- the attempt record -------------------------------------------------------------
-    async def _begin(self, job: Job, trunk: Trunk, call_id: str) -> None:
-        async with self.sessions() as session:
-            session.add(
-                CallAttempt(
-                    call_id=call_id,
-                    delivery_id=job.claim.id,
-                    number=job.claim.target,
-                    server=trunk.name,
-                    priority=ledger.PRIORITY_RANK[job.priority],
-                )
-            )
-            await session.commit()
-
-    async def _mark_answered(self, call_id: str) -> None:
-        async with self.sessions() as session:
-            row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
-            row.outcome, row.answered_at = "answered", utcnow()
-            await session.commit()
-
-    async def _end(self, call_id: str, result: CallResult, label: str, detail: str) -> None:
-        ended = utcnow()
-        values: dict[str, Any] = {
-            "outcome": label,
-            "reason": result.reason,
-            "cause": result.cause,
-            "heard_seconds": result.heard_seconds,
-            "detail": detail[:1000],
-            "ended_at": ended,
-        }
-        async with self.sessions() as session:
-            await session.execute(update(CallAttempt).where(CallAttempt.call_id == call_id).values(**values))
-            if result.answered:  # answered before the IVR could say so (a very short call)
-                await session.execute(
-                    update(CallAttempt)
-                    .where(CallAttempt.call_id == call_id, CallAttempt.answered_at.is_(None))
-                    .values(answered_at=ended)
-                )
-            await session.commit()
-
-    async def _recover(self, job: Job) -> Outcome | None:
-        """The previous holder died mid-attempt: settle from its record."""
-        async with self.sessions() as session:
-            last = (
-                await session.execute(
-                    select(CallAttempt)
-                    .where(CallAttempt.delivery_id == job.claim.id)
-                    .order_by(CallAttempt.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            if last is None or last.outcome in ("delivered", "partial"):
-                return Outcome("delivered", detail=last.detail) if last is not None else None
-            if last.answered_at is not None or last.outcome == "answered":
-                last.outcome, last.ended_at = "partial", last.ended_at or utcnow()
-                last.detail = "đã nhấc máy; tiến trình gửi dừng giữa cuộc gọi nên không rõ đã nghe bao nhiêu"
-                await session.commit()
-                return Outcome("delivered", reference=last.call_id, detail=last.detail)
-            if last.outcome == "dialing":
-                last.outcome, last.ended_at = "lost", utcnow()
-                last.detail = "tiến trình gửi dừng khi đang quay số; người nghe chưa nhấc máy"
-                await session.commit()
-        return None  # nobody heard it: dial again
 
     async def _keep_lease(self, claim_id: int) -> None:
         if not self.worker:

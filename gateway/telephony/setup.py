@@ -14,8 +14,9 @@ from gateway.bulletins.render import Renderer
 from gateway.config import Settings, parse_delays
 from gateway.feedback.intake import Spool
 from gateway.ivr import flows as flow_files
-from gateway.ivr.app import IvrApp, OutboundCalls
+from gateway.ivr.app import IvrApp
 from gateway.ivr.backend import DatabaseBackend
+from gateway.ivr.calls import CallContexts
 from gateway.ivr.peers import Peers
 from gateway.ivr.prompts import Prompts
 from gateway.ivr.runner import Runner
@@ -82,12 +83,12 @@ def build_telephony(
         if needed not in flows:
             raise flow_files.FlowError([f"{settings.flows_dir}: thiếu luồng '{needed}'"])
     pool = TrunkPool([ServerConfig(**vars(server)) for server in settings.asterisk])
-    outbound = OutboundCalls()
+    contexts = CallContexts(sessions)
     host, port = settings.agi_address
     channel = CallChannel(
         sessions,
         pool,
-        outbound,
+        contexts,
         settings.agi_url or (f"agi://{host}:{port}" if port else ""),
         policy(settings),
         settings.call_cps,
@@ -100,6 +101,6 @@ def build_telephony(
     )
     prompts = Prompts(renderer, settings.sounds_dir, settings.voice)
     backend = DatabaseBackend(sessions, spool, settings.recordings_dir, sms)
-    ivr = IvrApp(Runner(flows, prompts, backend), flows, outbound)
+    ivr = IvrApp(Runner(flows, prompts, backend), flows, contexts)
     peers = Peers(settings.agi_peers, settings.agi_secret)
     return Telephony(channel, AgiServer(ivr, host, port, peers=peers), ivr, prompts, flows)

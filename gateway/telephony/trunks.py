@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 
 from gateway.telephony.ami import AmiClient, AmiDisconnected, AmiEvent, ServerConfig, header_int
 
+REFUSAL_STREAK = 5  # this many causes 1/21 in a row, nothing reaching a phone between: the trunk refuses
+
 
 @dataclass(frozen=True)
 class HangupInfo:
     cause: int | None
     text: str
+    tech_cause: int | None = None  # TechCause: the SIP code (Asterisk 20/22 since October 2025)
 
 
 def hangup_info(event: AmiEvent) -> HangupInfo:
     """The Cause of a Hangup event (None when Asterisk sent no number)."""
-    return HangupInfo(header_int(event.get("cause")), event.get("cause-txt"))
+    return HangupInfo(header_int(event.get("cause")), event.get("cause-txt"), header_int(event.get("techcause")))
 
 
 @dataclass
@@ -29,6 +32,9 @@ class Trunk:
     in_use: int = 0
     backoff_until: float = 0.0
     watches: dict[str, asyncio.Future[HangupInfo]] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)  # watched channels Asterisk announced (Newchannel)
+    refusals: int = 0  # causes 1/21 in a row
+    problem: str = ""  # what the operator must fix (a refused Originate, a trunk refusing every call)
 
     def __post_init__(self) -> None:
         self.client.listeners.append(self._event)
@@ -54,14 +60,28 @@ class Trunk:
         return future
 
     def unwatch(self, channel_id: str) -> None:
+        self.created.discard(channel_id)
         future = self.watches.pop(channel_id, None)
         if future is not None and not future.done():
             future.cancel()
 
+    def reached_a_phone(self) -> None:
+        """A call was answered, busy or rang: the trunk works."""
+        self.refusals = 0
+        self.problem = ""
+
+    def refused(self) -> bool:
+        """Another cause 1/21; True once the trunk seems to refuse every number."""
+        self.refusals += 1
+        return self.refusals >= REFUSAL_STREAK
+
     def _event(self, event: AmiEvent) -> None:
+        uniqueid = event.get("uniqueid")
+        if event.name == "Newchannel" and uniqueid in self.watches:
+            self.created.add(uniqueid)
         if event.name != "Hangup":
             return
-        future = self.watches.get(event.get("uniqueid"))
+        future = self.watches.get(uniqueid)
         if future is not None and not future.done():
             future.set_result(hangup_info(event))
 
@@ -123,6 +143,7 @@ class TrunkPool:
                 "channels": t.capacity,
                 "backoff_seconds": max(0.0, round(t.backoff_until - now, 1)),
                 "error": t.client.last_error,
+                "problem": t.problem,
             }
             for t in self.trunks
         ]

@@ -82,7 +82,7 @@ async def test_async_originate_answer_is_success_then_originate_response(asteris
         answer = await client.action(
             {
                 "Action": "Originate",
-                "Channel": "PJSIP/0912000002@trunk",
+                "Channel": "Local/0912000002@trunk",  # chan_pjsip would give Reason 0 (pbx_dial_reason)
                 "Application": "Wait",
                 "Data": "1",
                 "Async": "yes",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import shlex
 import time
 import wave
@@ -35,9 +36,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 AMI_VERSION = "9.0.0"  # Asterisk 20
+DIALPLAN = Path(__file__).resolve().parents[2] / "conf" / "asterisk" / "extensions.conf"
 CAUSES = {
     "answer": (16, "Normal Clearing"),
     "unallocated": (1, "Unallocated (unassigned) number"),
+    # res_pjsip.c ast_sip_hangup_sip2cause: a trunk's 401/403/407 is cause 21, its 404 cause 1,
+    # the same causes as a resident declining (603) or a number that does not exist.
+    "sip401": (21, "Call Rejected"),
+    "sip403": (21, "Call Rejected"),
+    "sip407": (21, "Call Rejected"),
+    "sip404": (1, "Unallocated (unassigned) number"),
+    "sip603": (21, "Call Rejected"),
     "busy": (17, "User busy"),
     "no_response": (18, "No user responding"),
     "no_answer": (19, "User alerting, no answer"),
@@ -62,6 +71,15 @@ USAGE = {
 }
 
 
+SIP_CODES = {"sip401": 401, "sip403": 403, "sip407": 407, "sip404": 404, "sip603": 603, "busy": 486}
+AMD_CAUSES = {  # app_amd.c: AMDCAUSE for each AMDSTATUS
+    "HUMAN": "HUMAN-300-800",
+    "MACHINE": "LONGGREETING-1600-1500",
+    "NOTSURE": "TOOLONG-5000",
+    "HANGUP": "",
+}
+
+
 def dial_reason(cause: int, answered: bool) -> int:
     if answered:
         return 4
@@ -83,6 +101,9 @@ class Script:
     hangup_at: int | None = None  # the caller hangs up during this AGI command (0 = the first)
     say: Path | None = None  # an 8 kHz mono WAV spoken when recorded
     ring_seconds: float = 0.02
+    amd: str = "HUMAN"  # what AMD() concludes: HUMAN, MACHINE, NOTSURE or HANGUP (app_amd.c)
+    record_error: str = ""  # RECORD FILE fails: "writefile" (file not opened) or "randomerror"
+    unreadable: tuple[str, ...] = ()  # sound files Asterisk cannot open (not on its disk): name parts
 
 
 @dataclass
@@ -97,6 +118,7 @@ class CallLog:
     execs: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    requests: list[str] = field(default_factory=list)  # the AGI URLs the dialplan connected to
     cause: int = 0
     waits: list[float] = field(default_factory=list)  # seconds from a reply (or the header) to the next command
 
@@ -121,6 +143,7 @@ class AgiCall:
         self.writer: asyncio.StreamWriter
 
     async def run(self, url: str) -> None:
+        self.log.requests.append(url)
         parts = urlsplit(url)
         self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port or 4573)
         script = url.split("/", 3)[3] if url.count("/") >= 3 else ""
@@ -205,6 +228,8 @@ class AgiCall:
 
     # --- media ---------------------------------------------------------------------
     def _find(self, name: str) -> tuple[Path, float] | None:
+        if any(part in name for part in self.script.unreadable):
+            return None
         base = Path(name)
         for ext in SOUND_EXTENSIONS:
             path = base.with_name(f"{base.name}.{ext}")
@@ -277,7 +302,9 @@ async def _get_data(call: AgiCall, args: list[str], hangs: bool) -> str:
     if hangs:
         return "200 result=-1"
     maxdigits = int(args[2]) if len(args) > 2 else 1024
-    await call._play(args[0], "")
+    _, _, found = await call._play(args[0], "")
+    if not found:  # ast_app_getdata_full: the prompt failed to stream -> res < 0, caller still up
+        return "200 result=-1"
     entry = call.keys.pop(0) if call.keys else ""
     if "#" in entry:
         return f"200 result={entry.split('#')[0]}"
@@ -299,6 +326,8 @@ async def _record_file(call: AgiCall, args: list[str], hangs: bool) -> str:
     if len(args) < 4:
         raise _Usage
     filename, fmt, escape = args[0], args[1], args[2]
+    if call.script.record_error == "writefile":  # ast_writefile failed: nothing recorded
+        return "200 result=-1 (writefile)"
     path = Path(f"{filename}.{fmt}")
     frames = b""
     if call.script.say is not None:
@@ -316,6 +345,8 @@ async def _record_file(call: AgiCall, args: list[str], hangs: bool) -> str:
         path.write_bytes(frames)  # noqa: ASYNC240 (a test peer; small files)
     call.log.recorded.append(path)
     await asyncio.sleep(samples / 8000 / call.speed)
+    if call.script.record_error == "randomerror":  # ast_waitfor/ast_read failed: the file is cut short
+        return f"200 result=-1 (randomerror) endpos={samples}"
     if hangs:
         return f"200 result=-1 (hangup) endpos={samples}"
     entry = call.keys.pop(0) if escape and call.keys else ""
@@ -404,6 +435,12 @@ class Asterisk:
         self.speed = speed
         self.read_system = read_system  # the AMI user's read= includes "system"
         self.fragment = fragment  # write AMI output in pieces of this many bytes (0: whole)
+        self.write = {"originate"}  # the AMI user's write= classes (manager.conf)
+        self.tech_cause = False  # Hangup carries TechCause (the SIP code): 20/22 since Oct 2025
+        self.ring_timeout_cause = 19  # before 20.18 / 22.8 a ring timeout hung up with cause 0
+        self.hangup_first = True  # the Hangup event before the OriginateResponse (either may come first)
+        self.drop_hangup = False  # lose the Hangup events of failed calls (a reconnect window)
+        self.dialplan = Dialplan(DIALPLAN)
         self.scripts: dict[str, Script] = {}
         self.default = Script()
         self.calls: dict[str, CallLog] = {}
@@ -497,13 +534,15 @@ class Asterisk:
         channel = f"{tech_data.split('@')[0].split('/')[0]}/trunk-{seq:08x}"
         log = CallLog(uniqueid, number)
         self.calls[uniqueid] = log
-        if script.outcome == "chanunavail":  # fast_originate: Reason 0, Uniqueid <unknown>
+        if script.outcome == "chanunavail":  # fast_originate: Reason 0, no channel, so no Hangup
             log.ended.set()
             return False, {
                 "Response": "Failure",
                 "Channel": tech_data,
                 "Reason": "0",
-                "Uniqueid": "<unknown>",
+                # manager.c action_originate copies ChannelId into the assigned ids, and
+                # fast_originate prints it as the Uniqueid: <unknown> only without one.
+                "Uniqueid": action.get("channelid") or "<unknown>",
                 "CallerIDNum": "<unknown>",
                 "CallerIDName": "<unknown>",
                 "Application": action.get("application", ""),
@@ -515,10 +554,16 @@ class Asterisk:
         await asyncio.sleep(script.ring_seconds)
         cause, cause_txt = CAUSES[script.outcome]
         answered = script.outcome == "answer"
+        reason = dial_reason(cause, answered)
+        if script.outcome == "no_answer":  # dial.c: the ring timeout, not the channel driver
+            cause = self.ring_timeout_cause
+            cause_txt = "Unknown" if cause == 0 else cause_txt
+        elif not answered and tech_data.upper().startswith("PJSIP/"):
+            reason = 0  # chan_pjsip hangs up on the final SIP response: the dial sees no control frame
         response = {
             "Response": "Success" if answered else "Failure",
             "Channel": tech_data,
-            "Reason": str(dial_reason(cause, answered)),
+            "Reason": str(reason),
             "Uniqueid": uniqueid,
             "CallerIDNum": action.get("callerid", "<unknown>") or "<unknown>",
             "CallerIDName": "<unknown>",
@@ -529,9 +574,19 @@ class Asterisk:
             response.update(Context=action.get("context", ""), Exten=action.get("exten", ""))
         if not answered:
             self.live.pop(uniqueid, None)
-            self.broadcast("Hangup", dict(snap, Cause=str(cause), **{"Cause-txt": cause_txt}))
+            hangup = dict(snap, Cause=str(cause), **{"Cause-txt": cause_txt})
+            if self.tech_cause and script.outcome in SIP_CODES:
+                hangup["TechCause"] = str(SIP_CODES[script.outcome])
             log.cause = cause
             log.ended.set()
+            if self.drop_hangup:
+                return False, response
+            if self.hangup_first:
+                self.broadcast("Hangup", hangup)
+                return False, response
+            # The OriginateResponse first: the Hangup follows once the dial thread lets go.
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.05, lambda: self.server is not None and self.broadcast("Hangup", hangup))
             return False, response
         up = self._snapshot(channel, uniqueid, number, (6, "Up"))
         self.live[uniqueid] = up
@@ -557,17 +612,17 @@ class Asterisk:
         self, action: dict[str, str], log: CallLog, script: Script, snap: dict[str, str], number: str
     ) -> None:
         try:
+            for item in action.get("variable", "").split("\x00"):
+                if "=" in item:
+                    key, value = item.split("=", 1)
+                    log.variables[key] = value
             if action.get("application", "").upper() == "AGI":
-                variables = {}
-                for item in action.get("variable", "").split("\x00"):
-                    if "=" in item:
-                        key, value = item.split("=", 1)
-                        variables[key] = value
-                log.variables.update(variables)
                 data = action.get("data", "")
                 url, *args = data.split(",")
                 env = self._env(snap, number, args, "loa-outbound")
                 await AgiCall(log, script, self.speed, env).run(url)
+            elif "context" in action:
+                await self._run_dialplan(action["context"], log, script, snap, number)
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -578,6 +633,34 @@ class Asterisk:
                 self.broadcast("Hangup", dict(snap, Cause=str(cause), **{"Cause-txt": text}))
             log.cause = cause
             log.ended.set()
+
+    async def _run_dialplan(
+        self, context: str, log: CallLog, script: Script, snap: dict[str, str], number: str
+    ) -> None:
+        """pbx.c: the priorities of ``s`` in the context, one after another, until one
+        hangs up; channel variables shadow the [globals]."""
+        for app, data in self.dialplan.contexts[context]:
+            data = self.dialplan.substitute(data, log.variables)
+            if app == "Set":
+                name, _, value = data.partition("=")
+                if "(" not in name:  # CHANNEL(language) and other functions: nothing to keep
+                    log.variables[name] = value
+            elif app == "AMD":
+                # app_amd.c: sets AMDSTATUS (MACHINE, HUMAN, NOTSURE, HANGUP) and AMDCAUSE;
+                # on HANGUP the caller is gone and the dialplan stops here.
+                log.variables["AMDSTATUS"] = script.amd
+                log.variables["AMDCAUSE"] = AMD_CAUSES[script.amd]
+                log.execs.append(("AMD", data))
+                if script.amd == "HANGUP":
+                    return
+            elif app == "AGI":
+                url, *args = data.split(",")
+                env = self._env(snap, number, args, context)
+                await AgiCall(log, script, self.speed, env).run(url)
+            elif app == "Hangup":
+                return
+            elif app != "NoOp":
+                raise NotImplementedError(f"the stand-in does not run {app}() from {self.dialplan.path}")
 
     def _env(self, snap: dict[str, str], number: str, args: list[str], context: str) -> dict[str, str]:
         env = {
@@ -615,6 +698,39 @@ class Asterisk:
         await AgiCall(log, script, self.speed, self._env(snap, number, list(args), "loa-hotline")).run(url)
         log.ended.set()
         return log
+
+
+class Dialplan:
+    """The ``s`` extension of each context of a shipped extensions.conf, and its [globals]."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.globals: dict[str, str] = {}
+        self.contexts: dict[str, list[tuple[str, str]]] = {}
+        context = ""
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.split(";", 1)[0].strip()
+            if line.startswith("[") and line.endswith("]"):
+                context = line[1:-1]
+                if context != "globals":
+                    self.contexts[context] = []
+            elif context == "globals" and "=" in line:
+                name, _, value = line.partition("=")
+                self.globals[name.strip()] = value.strip()
+            elif line.startswith(("exten", "same")) and "=>" in line:
+                step = line.split("=>", 1)[1].strip().split(",", 2)[-1]
+                app, _, rest = step.partition("(")
+                self.contexts[context].append((app.strip(), rest[: rest.rfind(")")] if rest else ""))
+
+    def substitute(self, text: str, variables: dict[str, str]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return variables.get(name, self.globals.get(name, ""))
+
+        previous = None
+        while previous != text:
+            previous, text = text, re.sub(r"\$\{([A-Za-z0-9_]+)\}", one, text)
+        return text
 
 
 class _AmiSession:
@@ -741,6 +857,15 @@ async def _handle(session: _AmiSession, action: dict[str, str]) -> bool:
 
 async def _originate(session: _AmiSession, action: dict[str, str]) -> None:
     server = session.server
+    if "originate" not in server.write:  # manager.c: the action is registered EVENT_FLAG_ORIGINATE
+        session.respond(action, "Error", Message="Permission denied")
+        return
+    app = action.get("application", "").lower()
+    shell_like = ("system", "exec", "agi", "mixmonitor", "externalivr", "originate")
+    if app and "system" not in server.write and any(word in app for word in shell_like):
+        # manager.c action_originate: without write=system no application that reaches a shell
+        session.respond(action, "Error", Message="Originate Access Forbidden: Application")
+        return
     channel = action.get("channel", "")
     if not channel:
         session.respond(action, "Error", Message="Channel not specified")
@@ -754,6 +879,9 @@ async def _originate(session: _AmiSession, action: dict[str, str]) -> None:
         return
     if "exten" in action and not ("context" in action and "priority" in action):
         session.respond(action, "Error", Message="Originate with 'Exten' requires 'Context' and 'Priority'")
+        return
+    if "exten" in action and action["context"] not in server.dialplan.contexts:
+        session.respond(action, "Error", Message="Extension does not exist.")
         return
     is_async = action.get("async", "").lower() in ("yes", "true", "y", "t", "1", "on")
     if not is_async:  # held until the outcome; the session does nothing else meanwhile

@@ -1,0 +1,138 @@
+"""The record of each call attempt (``call_attempts``): written before the Originate (the
+call's context for whichever FastAGI server Asterisk reaches, and the trace a crash
+leaves), marked when answered, closed with Asterisk's codes and the outcome; and the
+settling of a row whose previous holder died mid-attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.models import CallAttempt, utcnow
+from gateway.delivery import ledger
+from gateway.delivery.channel import Job
+from gateway.delivery.ledger import Outcome
+from gateway.ivr.calls import CallContexts, key_hash
+from gateway.telephony.outcomes import CallResult, RetryPolicy
+
+MAX_CALL_SECONDS = 30 * 60
+AGI_GRACE = 5.0  # after the Hangup event, how long the IVR may take to report
+
+
+class Attempts:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], contexts: CallContexts, policy: RetryPolicy) -> None:
+        self.sessions = sessions
+        self.contexts = contexts
+        self.policy = policy
+
+    async def begin(self, job: Job, trunk: str, call_id: str, key: str) -> None:
+        """The attempt's row, written before the Originate: the call's context for any
+        FastAGI server (gateway/ivr/calls.py) and the trace a crash leaves."""
+        bulletin = job.artifacts.get("telephone")
+        async with self.sessions() as session:
+            session.add(
+                CallAttempt(
+                    call_id=call_id,
+                    delivery_id=job.claim.id,
+                    number=job.claim.target,
+                    server=trunk,
+                    priority=ledger.PRIORITY_RANK[job.priority],
+                    key_hash=key_hash(key),
+                    flow="reply" if job.source == "reply" else "outbound",
+                    bulletin_path=str(bulletin) if bulletin is not None else None,
+                )
+            )
+            await session.commit()
+
+    async def mark_answered(self, call_id: str) -> None:
+        async with self.sessions() as session:
+            row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
+            row.outcome, row.answered_at = "answered", utcnow()
+            await session.commit()
+
+    async def end(self, call_id: str, result: CallResult, label: str, detail: str) -> None:
+        ended = utcnow()
+        values: dict[str, Any] = {
+            "outcome": label,
+            "reason": result.reason,
+            "cause": result.cause,
+            "heard_seconds": result.heard_seconds,
+            "detail": detail[:1000],
+            "ended_at": ended,
+        }
+        async with self.sessions() as session:
+            await session.execute(update(CallAttempt).where(CallAttempt.call_id == call_id).values(**values))
+            if result.answered:  # answered before the IVR could say so (a very short call)
+                await session.execute(
+                    update(CallAttempt)
+                    .where(CallAttempt.call_id == call_id, CallAttempt.answered_at.is_(None))
+                    .values(answered_at=ended)
+                )
+            await session.commit()
+
+    async def recover(self, job: Job, keep_lease: Callable[[int], Coroutine[Any, Any, None]]) -> Outcome | None:
+        """The previous holder died mid-attempt: settle from its record. A call still up
+        on Asterisk goes on in the IVR of whichever server it reached, which writes its
+        report to the same row: wait for that report and count what the resident heard."""
+        async with self.sessions() as session:
+            last = (
+                await session.execute(
+                    select(CallAttempt)
+                    .where(CallAttempt.delivery_id == job.claim.id)
+                    .order_by(CallAttempt.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        if last is not None and last.connected_at is not None and last.ivr_ended_at is None:
+            left = MAX_CALL_SECONDS - (utcnow() - last.connected_at).total_seconds()
+            keep = asyncio.create_task(keep_lease(job.claim.id))
+            try:
+                await asyncio.wait_for(self.contexts.report(last.call_id), max(AGI_GRACE, left))
+            except TimeoutError:
+                pass
+            finally:
+                keep.cancel()
+        async with self.sessions() as session:
+            last = (
+                await session.execute(
+                    select(CallAttempt)
+                    .where(CallAttempt.delivery_id == job.claim.id)
+                    .order_by(CallAttempt.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if last is None or last.outcome in ("delivered", "heard_unknown"):
+                return Outcome("delivered", detail=last.detail) if last is not None else None
+            if last.ivr_ended_at is not None and last.ended_at is None:
+                result = CallResult(
+                    answered=True,
+                    heard_seconds=last.bulletin_samples / 8000,
+                    bulletin_complete=last.bulletin_complete,
+                    confirmed=last.confirmed,
+                    amd=last.amd_status,
+                )
+                decision = self.policy.decide(result, job.claim.attempts)
+                last.outcome, last.ended_at = decision.label, utcnow()
+                last.heard_seconds = result.heard_seconds
+                last.answered_at = last.answered_at or last.connected_at
+                last.detail = f"{decision.detail} (kết quả nhận sau khi tiến trình gọi dừng)"
+                await session.commit()
+                if decision.kind == "retry":
+                    return Outcome(
+                        "retry", reference=last.call_id, detail=last.detail, retry_after=decision.retry_after
+                    )
+                return Outcome(decision.kind, reference=last.call_id, detail=last.detail)
+            if last.answered_at is not None or last.outcome == "answered" or last.connected_at is not None:
+                last.outcome, last.ended_at = "heard_unknown", last.ended_at or utcnow()
+                last.detail = "đã nhấc máy; tiến trình gửi dừng giữa cuộc gọi nên không rõ đã nghe bao nhiêu"
+                await session.commit()
+                return Outcome("delivered", reference=last.call_id, detail=last.detail)
+            if last.outcome == "dialing":
+                last.outcome, last.ended_at = "lost", utcnow()
+                last.detail = "tiến trình gửi dừng khi đang quay số; người nghe chưa nhấc máy"
+                await session.commit()
+        return None  # nobody heard it: dial again
