@@ -25,8 +25,9 @@ from gateway.sms.smpp import pdu
 from gateway.sms.smpp.session import SessionConfig
 from gateway.sms.smpp.transport import SmppConfig, SmppTransport
 from tests.gateway.conftest import Gateway, seed
+from tests.gateway.conftest import sms as sms
 from tests.gateway.test_feedback_intake import wav
-from tests.gateway.test_sms_service import release, rows, sms, subscribe, text_of
+from tests.gateway.test_sms_service import release, rows, subscribe, text_of
 from tests.support.postgres import PostgresServer
 from tests.support.smsc import Smsc, wait_until
 
