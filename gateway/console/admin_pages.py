@@ -11,7 +11,7 @@ from gateway import accounts
 from gateway.api.deps import db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Area, User
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +55,7 @@ async def admin_user(
             raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
         await accounts.create_user(session, user, username, full_name, role, password, can_skip_approval)
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")
 
 
@@ -74,7 +74,7 @@ async def admin_area(
         check_csrf(csrf, csrf_token)
         await accounts.create_area(session, user, code, name, level, parent or None)
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")
 
 
@@ -99,7 +99,7 @@ async def account_password(
         check_csrf(csrf, csrf_token)
         await accounts.change_password(session, user.id, current_password, new_password)
     except WorkflowError as exc:
-        return back("/account", f"{exc.field}: {exc.message}")
+        return failed("/account", exc)
     return RedirectResponse("/account?done=1", status_code=303)
 
 
@@ -126,5 +126,5 @@ async def admin_pronunciation(
             await service.audit(session, user.username, "pronunciation", "word", written, spoken=spoken)
         await session.commit()
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")

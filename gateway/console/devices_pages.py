@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Area, Device, PlayReport
 from gateway.loudspeakers import registry
 
@@ -73,7 +73,7 @@ async def add_device(
         data = registry.DeviceIn(code.strip(), name.strip(), area, kind, 80, windows, rtp_address.strip(), codec)
         device, token = await registry.create(session, user.username, data)
     except WorkflowError as exc:
-        return back("/devices", f"{exc.field}: {exc.message}")
+        return failed("/devices", exc)
     if device.kind != "pull":
         return back("/devices")
     # The token is shown once, on the page the administrator is looking at.

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
 from gateway.programmes import extract, manage, sources
 
@@ -91,9 +91,9 @@ async def upload(
             raise WorkflowError(exc.field, exc.message, 422) from exc
         bulletin_id = await manage.import_one(request.app.state.services.sessions, article, "upload", user)
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     if bulletin_id is None:
-        return back("/programmes", "file: bài này đã được nhập trước đó (trùng nội dung)")
+        return back("/programmes", "Bài này đã được nhập trước đó (trùng nội dung).")
     return back(f"/bulletins/{bulletin_id}")
 
 
@@ -110,7 +110,7 @@ async def add_source(
         user = await staff_form(request, session, csrf_token, "thêm nguồn tin")
         await manage.add_source(session, user.username, name.strip(), kind, location.strip())
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes")
 
 
@@ -126,7 +126,7 @@ async def run_source(
         async with httpx.AsyncClient(timeout=sources.TIMEOUT) as client:
             run = await sources.run_source(request.app.state.services.sessions, source, client)
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes") if not run.errors else back("/programmes", "nguồn tin: " + "; ".join(run.errors[:3]))
 
 
@@ -145,7 +145,7 @@ async def add_template(
         data = manage.TemplateIn(name.strip(), times.replace(" ", ""), areas, max_minutes)
         await manage.add_template(session, user.username, data)
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes")
 
 
@@ -160,7 +160,7 @@ async def compile_now(
             session, services.sessions, services.renderer, services.settings.timezone, template_id
         )
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     if run.status != "compiling":
         return back("/programmes", f"chương trình: {run.warning or 'đã tạo cho giờ phát này'}")
     note = "Đang tạo chương trình: bấm nghe trong bảng 'Các lần tạo chương trình', tin đầu nghe được ngay."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,8 +20,9 @@ from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import LOCAL
+from gateway.console import approval, labels
 from gateway.console.admin_pages import area_list
-from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
+from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
 from gateway.console.on_air_pages import on_air_context
 from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
 from gateway.delivery import ledger
@@ -33,13 +35,17 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, error: str = "") -> HTMLResponse:
-    return page(request, "login.html", error=error)
+async def login_page(request: Request, error: str = "", next: str = "/") -> HTMLResponse:
+    return page(request, "login.html", error=error, next=safe_next(next))
 
 
 @router.post("/login")
 async def login_form(
-    request: Request, username: str = Form(""), password: str = Form(""), session: AsyncSession = Depends(db)
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),
+    session: AsyncSession = Depends(db),
 ) -> Response:
     address = request.client.host if request.client else "?"
     try:
@@ -47,11 +53,12 @@ async def login_form(
             session, request.app.state.services.login_limiter, address, username.strip(), password
         )
     except WorkflowError as exc:
-        return back("/login", exc.message[:1].upper() + exc.message[1:] + ".")
+        target = safe_next(next)
+        return back("/login" + (f"?next={quote(target)}" if target != "/" else ""), labels.sentence(exc.message))
     token, _ = await auth.start_session(session, user)
     await service.audit(session, user.username, "login", "user", user.id)
     await session.commit()
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=auth.SESSION_HOURS * 3600)
     return response
 
@@ -120,6 +127,7 @@ def _form_input(
 @router.get("/bulletins/new", response_class=HTMLResponse)
 async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
+    services = request.app.state.services
     return page(
         request,
         "edit.html",
@@ -129,7 +137,8 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
         areas=await area_list(session),
         chosen=set(),
         error=error,
-        channels=service.CHANNELS,
+        channels=approval.configured(services),
+        down=approval.channel_health(services),
     )
 
 
@@ -154,7 +163,10 @@ FormData = tuple[service.BulletinInput | WorkflowError, str]
 
 @router.post("/bulletins/new")
 async def create_bulletin(
-    request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
+    request: Request,
+    then: str = "",
+    session: AsyncSession = Depends(db),
+    form: FormData = Depends(bulletin_form),
 ) -> Response:
     user, csrf = await who(request, session)
     data, csrf_token = form
@@ -162,17 +174,32 @@ async def create_bulletin(
         check_csrf(csrf, csrf_token)
         if isinstance(data, WorkflowError):
             raise data
+        approval.check_configured(request.app.state.services, data.targets)
         bulletin = await service.create(session, user, data)
     except WorkflowError as exc:
-        return back("/bulletins/new", f"{exc.field}: {exc.message}")
-    return back(f"/bulletins/{bulletin.id}")
+        return failed("/bulletins/new", exc)
+    return await _saved(request, session, user, bulletin.id, then)
+
+
+async def _saved(request: Request, session: AsyncSession, user: Any, bulletin_id: int, then: str) -> Response:
+    """After a save: "Đã lưu", or the submission the officer asked for, on the saved text."""
+    if then != "submit":
+        return RedirectResponse(f"/bulletins/{bulletin_id}?saved=1", status_code=303)
+    try:
+        await service.submit(session, user, bulletin_id)
+    except WorkflowError as exc:
+        return back(f"/bulletins/{bulletin_id}?saved=1", labels.sentence(exc.message))
+    services = request.app.state.services
+    approval.start_preview_render(services.sessions, services.renderer, bulletin_id)
+    return RedirectResponse(f"/bulletins/{bulletin_id}?saved=1", status_code=303)
 
 
 @router.get("/bulletins/{bulletin_id}", response_class=HTMLResponse)
 async def view_bulletin(
-    bulletin_id: int, request: Request, error: str = "", session: AsyncSession = Depends(db)
+    bulletin_id: int, request: Request, error: str = "", saved: str = "", session: AsyncSession = Depends(db)
 ) -> Response:
     user, csrf = await who(request, session)
+    services = request.app.state.services
     bulletin = await service.get(session, bulletin_id)
     targets = await service.targets_of(session, bulletin.id)
     chosen = {f"{c}:{a}" for c, _, a in targets}
@@ -192,7 +219,8 @@ async def view_bulletin(
         .scalars()
         .all()
     )
-    progress = request.app.state.services.renderer.progress.values.get(bulletin.id)
+    progress = services.renderer.progress.values.get(bulletin.id)
+    loudspeaker = next((r for r in renders if r.purpose == "loudspeaker"), None)
     return page(
         request,
         "bulletin.html",
@@ -207,7 +235,15 @@ async def view_bulletin(
         counts=await service.delivery_counts(session, bulletin.id),
         error=error,
         progress=progress,
-        channels=service.CHANNELS,
+        saved=bool(saved),
+        channels=approval.configured(services),
+        down=approval.channel_health(services),
+        target_lines=await approval.target_lines(session, bulletin),
+        paragraphs=approval.paragraphs(bulletin.body),
+        duration=approval.duration_text(
+            loudspeaker.duration_seconds if loudspeaker else approval.estimated_seconds(bulletin.title, bulletin.body)
+        ),
+        duration_measured=loudspeaker is not None,
         editable=bulletin.status in service.EDITABLE,
         removed=await removed_of(session, bulletin),
         **await on_air_context(session, bulletin),
@@ -216,7 +252,11 @@ async def view_bulletin(
 
 @router.post("/bulletins/{bulletin_id}/edit")
 async def edit_bulletin(
-    bulletin_id: int, request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
+    bulletin_id: int,
+    request: Request,
+    then: str = "",
+    session: AsyncSession = Depends(db),
+    form: FormData = Depends(bulletin_form),
 ) -> Response:
     user, csrf = await who(request, session)
     data, csrf_token = form
@@ -224,10 +264,11 @@ async def edit_bulletin(
         check_csrf(csrf, csrf_token)
         if isinstance(data, WorkflowError):
             raise data
+        approval.check_configured(request.app.state.services, data.targets)
         await service.update(session, user, bulletin_id, data)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
-    return back(f"/bulletins/{bulletin_id}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
+    return await _saved(request, session, user, bulletin_id, then)
 
 
 @router.post("/bulletins/{bulletin_id}/action")
@@ -247,6 +288,8 @@ async def bulletin_action(
         check_csrf(csrf, csrf_token)
         if action == "submit":
             await service.submit(session, user, bulletin_id)
+            services = request.app.state.services
+            approval.start_preview_render(services.sessions, services.renderer, bulletin_id)
         elif action == "approve":
             await service.approve(session, user, bulletin_id)
         elif action == "return":
@@ -269,7 +312,7 @@ async def bulletin_action(
         else:
             raise WorkflowError("action", f"thao tác '{action}' không có", 422)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
     request.app.state.services.dispatcher.wake.set()
     return back(f"/bulletins/{bulletin_id}")
 

@@ -1,0 +1,153 @@
+"""The console's pages as served (HTML over ASGI, in-process, SQLite): a link kept through
+the login, only configured channels, HTML error pages, sentences without field names,
+the API documentation without internet, and the contacts page (import, opt-outs)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from gateway.console import approval
+from gateway.db.models import AuditLog, Render, Subscriber
+from tests.gateway.conftest import Gateway, seed
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("gateway", ["sqlite"], indirect=True)]
+
+
+async def console(gw: Gateway, username: str, password: str = "mat-khau-dai-1") -> httpx.AsyncClient:
+    client = gw.client()
+    r = await client.post("/login", data={"username": username, "password": password})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has a form with a CSRF token"
+    return found[1]
+
+
+async def test_a_link_sent_to_the_approver_survives_the_login(gateway: Gateway) -> None:
+    await seed(gateway)
+    client = gateway.client()
+    r = await client.get("/bulletins/7?x=1")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/bulletins/7%3Fx%3D1"
+    page = await client.get(r.headers["location"])
+    assert 'name="next" value="/bulletins/7?x=1"' in page.text
+    r = await client.post("/login", data={"username": "duyet", "password": "mat-khau-dai-1", "next": "/bulletins/7?x=1"})
+    assert r.status_code == 303 and r.headers["location"] == "/bulletins/7?x=1"
+    for outside in ("https://evil.example/", "//evil.example/x"):  # only a path on this site
+        r = await gateway.client().post("/login", data={"username": "duyet", "password": "mat-khau-dai-1", "next": outside})
+        assert r.headers["location"] == "/"
+
+
+async def test_only_configured_channels_are_offered_and_accepted(gateway: Gateway) -> None:
+    await seed(gateway)
+    client = await console(gateway, "bientap")
+    page = (await client.get("/bulletins/new")).text
+    assert 'value="file:T1"' in page and 'value="loudspeaker:T1"' in page
+    assert 'value="sms:T1"' not in page and 'value="call:T1"' not in page  # neither configured here
+    form = {"csrf_token": csrf_of(page), "title": "Mất điện", "body": "Mất điện từ 7 giờ.", "targets": ["sms:T1"]}
+    r = await client.post("/bulletins/new", data=form)
+    assert r.status_code == 303 and "/bulletins/new?error=" in r.headers["location"]
+    shown = (await client.get(r.headers["location"])).text
+    assert "Kênh Tin nhắn SMS chưa được cấu hình trên máy chủ này nên không chọn được." in shown
+    assert "targets:" not in shown  # a sentence, not a field name
+
+
+async def test_submitting_saves_the_edited_text_first(gateway: Gateway) -> None:
+    await seed(gateway)
+    client = await console(gateway, "bientap")
+    csrf = csrf_of((await client.get("/bulletins/new")).text)
+    form = {"csrf_token": csrf, "title": "Họp dân", "body": "Họp lúc 8 giờ.", "targets": ["file:T1"]}
+    r = await client.post("/bulletins/new", data=form)
+    url = r.headers["location"]
+    assert url.endswith("?saved=1")
+    assert "Đã lưu." in (await client.get(url)).text
+    form["title"] = "Họp dân thôn Một (đổi giờ)"
+    r = await client.post(url.replace("?saved=1", "/edit?then=submit"), data=form)
+    page = (await client.get(r.headers["location"])).text
+    assert "Họp dân thôn Một (đổi giờ)" in page and "Chờ duyệt" in page
+    await asyncio.gather(*approval._tasks)  # the audio of the submitted version, made for the approver
+    bulletin_id = int(url.split("/")[-1].split("?")[0])
+    async with gateway.services.sessions() as session:
+        made = (await session.execute(select(Render.purpose).where(Render.bulletin_id == bulletin_id))).scalars()
+        assert set(made) == {"loudspeaker", "telephone"}
+    page = (await client.get(url)).text
+    assert f'src="/api/v1/bulletins/{bulletin_id}/audio/loudspeaker"' in page and "Thời lượng khoảng" in page
+
+
+async def test_a_missing_bulletin_is_an_html_page_for_a_person_and_json_for_a_program(gateway: Gateway) -> None:
+    await seed(gateway)
+    client = await console(gateway, "duyet")
+    r = await client.get("/bulletins/9999", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>Không tìm thấy trang</h1>" in r.text and '"errors"' not in r.text
+    r = await client.get("/nothing-here", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and "Không tìm thấy trang" in r.text
+    r = await client.get("/api/v1/bulletins/9999", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.json()["errors"]
+
+
+async def test_the_admin_page_title_is_plain_text(gateway: Gateway) -> None:
+    await seed(gateway)
+    client = await console(gateway, "admin", gateway.admin_password)
+    html = (await client.get("/admin")).text
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert title and title[1] == "Quản trị — Loa"
+
+
+async def test_audit_rows_read_in_vietnamese_without_escapes(gateway: Gateway) -> None:
+    await seed(gateway)
+    async with gateway.services.sessions() as session:
+        session.add(AuditLog(actor="loa", action="programme_compiled", entity="programme", entity_id="Ông Sáu",
+                             detail={"via": "sms", "note": "Ông Sáu"}))
+        await session.commit()
+    client = await console(gateway, "admin", gateway.admin_password)
+    html = (await client.get("/audit")).text
+    assert "Dựng chương trình" in html and "Ông Sáu" in html and "Tin nhắn SMS" in html
+    assert "programme_compiled" not in html and "\\u00d4" not in html
+
+
+async def test_the_api_documentation_needs_no_internet(gateway: Gateway) -> None:
+    client = gateway.client()
+    html = (await client.get("/docs")).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/") for a in assets), assets  # nothing from a CDN
+    for asset in assets:
+        assert (await client.get(asset)).status_code == 200, asset
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and b"<svg" in icon.content
+
+
+async def test_contacts_import_gives_a_reason_per_rejected_row_and_lists_opt_outs(gateway: Gateway) -> None:
+    await seed(gateway)
+    async with gateway.services.sessions() as session:
+        session.add(Subscriber(phone="+84987654321", opted_out=True, source="sms"))
+        await session.commit()
+    client = await console(gateway, "bientap")
+    page = (await client.get("/subscribers")).text
+    rows = "so_dien_thoai,dia_ban\n0912345678,T1\n0912 345 679\n12345,T1\n0912345678,T2\n0913000000,ZZ\n0987654321,T1\n"
+    r = await client.post(
+        "/subscribers/import",
+        data={"csrf_token": csrf_of(page), "area": "T2"},
+        files={"file": ("danh-sach.csv", rows.encode(), "text/csv")},
+    )
+    assert r.status_code == 200
+    assert "Thêm mới 2 số" in r.text and "4 dòng không nhận" in r.text
+    rejected = re.search(r'<table class="list cards" id="rejected">(.*?)</table>', r.text, re.S)
+    assert rejected
+    assert "không phải số điện thoại" in rejected[1]  # line 4
+    assert "trùng số với dòng 2" in rejected[1]  # line 5
+    assert "không có địa bàn mã &#39;ZZ&#39;" in rejected[1]  # line 6
+    assert "đã từ chối nhận tin" in rejected[1]  # line 7
+    listing = (await client.get("/subscribers?area=T2&q=0912 345 679")).text
+    assert "+84912345679" in listing and "+84912345678" not in listing and "1 số" in listing
+    opt = re.search(r'id="opt-outs">(.*?)</div>', listing, re.S)
+    assert opt and "+84987654321" in opt[1] and "nhắn tin HUY" in opt[1]
+    operator = await console(gateway, "vanhanh")
+    assert "+84912345679" not in (await operator.get("/subscribers")).text  # numbers masked for operators
