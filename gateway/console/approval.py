@@ -8,26 +8,21 @@ configured one is down, shown before submission.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import areas as areas_tree
 from gateway.bulletins import service
-from gateway.bulletins.render import Renderer
 from gateway.console import labels
 from gateway.db.models import Area, Bulletin, Device
 from gateway.sms import recipients
 from gateway.sms.encoding import plan
 
-log = logging.getLogger(__name__)
 SYLLABLES_PER_SECOND = 3.5  # a broadcast reading pace in Vietnamese, about 210 syllables a minute
-_tasks: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -94,23 +89,3 @@ async def target_lines(session: AsyncSession, bulletin: Bulletin) -> list[Target
             reach = "1 tệp âm thanh"
         lines.append(TargetLine(labels.channel(channel), area.name, labels.level(area.level), reach))
     return lines
-
-
-def start_preview_render(sessions: async_sessionmaker[AsyncSession], renderer: Renderer, bulletin_id: int) -> None:
-    """Render the submitted version now, so the approver listens before approving; the
-    renders are the same ones delivery uses (content-addressed, one per version)."""
-
-    async def run() -> None:
-        try:
-            async with sessions() as session:
-                bulletin = await session.get(Bulletin, bulletin_id)
-                if bulletin is not None:
-                    await renderer.render(session, bulletin)
-        except Exception:  # a failed preview is retried at scheduling, where the error is kept
-            log.exception("preview render of bulletin %s failed", bulletin_id)
-            renderer.progress.values.pop(bulletin_id, None)
-
-    renderer.progress.values[bulletin_id] = 0.0
-    task = asyncio.get_running_loop().create_task(run())
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)

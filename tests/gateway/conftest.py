@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import Services, build_services, create_app, start
+from gateway.bulletins import preview_render
 from gateway.config import Settings
 from tests.support.postgres import PostgresServer, start_postgres
 
@@ -56,6 +58,7 @@ async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     assert services.first_admin_password
     app = create_app(services, run_worker=False)
     yield Gateway(services, app, services.first_admin_password)
+    await asyncio.gather(*preview_render.tasks, return_exceptions=True)  # audio made at submission
     await services.engine.dispose()
 
 

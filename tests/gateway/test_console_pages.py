@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gateway.console import approval
+from gateway.bulletins import preview_render
 from gateway.db.models import AuditLog, Render, Subscriber
 from tests.gateway.conftest import Gateway, seed
 
@@ -38,10 +38,11 @@ async def test_a_link_sent_to_the_approver_survives_the_login(gateway: Gateway) 
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/bulletins/7%3Fx%3D1"
     page = await client.get(r.headers["location"])
     assert 'name="next" value="/bulletins/7?x=1"' in page.text
-    r = await client.post("/login", data={"username": "duyet", "password": "mat-khau-dai-1", "next": "/bulletins/7?x=1"})
+    login = {"username": "duyet", "password": "mat-khau-dai-1"}
+    r = await client.post("/login", data={**login, "next": "/bulletins/7?x=1"})
     assert r.status_code == 303 and r.headers["location"] == "/bulletins/7?x=1"
     for outside in ("https://evil.example/", "//evil.example/x"):  # only a path on this site
-        r = await gateway.client().post("/login", data={"username": "duyet", "password": "mat-khau-dai-1", "next": outside})
+        r = await gateway.client().post("/login", data={**login, "next": outside})
         assert r.headers["location"] == "/"
 
 
@@ -72,7 +73,7 @@ async def test_submitting_saves_the_edited_text_first(gateway: Gateway) -> None:
     r = await client.post(url.replace("?saved=1", "/edit?then=submit"), data=form)
     page = (await client.get(r.headers["location"])).text
     assert "Họp dân thôn Một (đổi giờ)" in page and "Chờ duyệt" in page
-    await asyncio.gather(*approval._tasks)  # the audio of the submitted version, made for the approver
+    await asyncio.gather(*preview_render.tasks)  # the audio of the submitted version, made for the approver
     bulletin_id = int(url.split("/")[-1].split("?")[0])
     async with gateway.services.sessions() as session:
         made = (await session.execute(select(Render.purpose).where(Render.bulletin_id == bulletin_id))).scalars()
