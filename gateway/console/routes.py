@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
 from gateway.api.deps import SESSION_COOKIE, db
-from gateway.bulletins import service
+from gateway.bulletins import preview_render, service
 from gateway.bulletins.errors import WorkflowError
-from gateway.bulletins import preview_render
 from gateway.bulletins.preview_render import start_preview_render
 from gateway.bulletins.schedule import LOCAL
 from gateway.console import approval, labels
