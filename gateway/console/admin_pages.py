@@ -12,13 +12,31 @@ from gateway.api.deps import db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, failed, page, who
+from gateway.console.labels import LEVEL_ORDER
 from gateway.db.models import Area, User
+from gateway.vietnamese import fold
 
 router = APIRouter(include_in_schema=False)
 
 
 async def area_list(session: AsyncSession) -> list[Area]:
-    return list((await session.execute(select(Area).order_by(Area.code))).scalars())
+    """Every area as a tree read top-down: each province, then its communes, each followed
+    by its villages; siblings by name (not by code, which put villages above provinces)."""
+    areas = list((await session.execute(select(Area))).scalars())
+    known = {a.id for a in areas}
+    children: dict[int | None, list[Area]] = {}
+    for area in areas:
+        children.setdefault(area.parent_id if area.parent_id in known else None, []).append(area)
+    ordered: list[Area] = []
+
+    def walk(parent: int | None) -> None:
+        kids = children.get(parent, [])
+        for area in sorted(kids, key=lambda a: (LEVEL_ORDER.get(a.level, 9), fold(a.name), a.name, a.code)):
+            ordered.append(area)
+            walk(area.id)
+
+    walk(None)
+    return ordered
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -77,7 +77,7 @@ def test_write_preview_approve_schedule_and_see_delivery(server: tuple[str, str,
         form.locator("input[name=code]").fill(code)
         form.locator("input[name=name]").fill(name)
         form.locator("select[name=level]").select_option(level)
-        form.locator("input[name=parent]").fill(parent)
+        form.locator("select[name=parent]").select_option(parent)  # picked from the tree, not typed
         form.locator("button").click()
         page.wait_for_selector(f"text=({code}, {levels[level]})")
     for username, role in (("bientap", "editor"), ("duyet", "approver")):

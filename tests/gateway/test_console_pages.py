@@ -152,3 +152,19 @@ async def test_contacts_import_gives_a_reason_per_rejected_row_and_lists_opt_out
     assert opt and "+84987654321" in opt[1] and "nhắn tin HUY" in opt[1]
     operator = await console(gateway, "vanhanh")
     assert "+84912345679" not in (await operator.get("/subscribers")).text  # numbers masked for operators
+
+
+async def test_the_area_tree_reads_top_down_and_the_parent_is_picked_from_it(gateway: Gateway) -> None:
+    await seed(gateway)  # codes HN (province) > XA1 (commune) > T1, T2, T3 (villages)
+    client = await console(gateway, "admin", gateway.admin_password)
+    page = (await client.get("/admin")).text
+    form = {"csrf_token": csrf_of(page), "code": "AA", "name": "Thôn Ấp Mới", "level": "village", "parent": "XA1"}
+    r = await client.post("/admin/areas", data=form)
+    assert "error" not in r.headers["location"]
+    page = (await client.get("/admin")).text
+    block = re.search(r'<ul class="tree">(.*?)</ul>', page, re.S)
+    assert block
+    tree = re.findall(r'<li class="level-\w+">([^<]+) <small>', block[1])
+    assert [t.strip() for t in tree] == ["Hà Nội", "Xã Một", "Thôn Ấp Mới", "Thôn Ba", "Thôn Hai", "Thôn Một"]
+    picker = re.search(r'<select name="parent">(.*?)</select>', page, re.S)
+    assert picker and 'value="XA1"' in picker[1] and 'value="HN"' in picker[1] and 'value="T1"' not in picker[1]
