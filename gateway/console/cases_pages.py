@@ -94,6 +94,7 @@ async def case_page(ticket: str, request: Request, error: str = "", session: Asy
         overdue=service.is_overdue(case),
         sms_ready=request.app.state.services.sms is not None,
         call_ready="call" in request.app.state.services.channels,
+        sms_reply=await replies.sms_reply_state(session, case.id),
     )
 
 
