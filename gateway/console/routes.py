@@ -6,13 +6,13 @@ with the field and the rule.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
@@ -25,7 +25,7 @@ from gateway.console import approval, labels
 from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
 from gateway.console.on_air_pages import on_air_context
-from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
+from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
 from gateway.sms import recipients
@@ -72,44 +72,6 @@ async def logout(request: Request, session: AsyncSession = Depends(db)) -> Respo
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request, status: str = "", session: AsyncSession = Depends(db)) -> Response:
-    user, csrf = await who(request, session)
-    query = select(Bulletin).where(Bulletin.source != "reply").order_by(Bulletin.id.desc()).limit(100)
-    if status:
-        query = query.where(Bulletin.status == status)
-    bulletins = (await session.execute(query)).scalars().all()
-    since = utcnow() - timedelta(days=14)
-    per_day = (
-        await session.execute(
-            select(func.date(Delivery.updated_at), Delivery.state, func.count())
-            .where(Delivery.updated_at >= since)
-            .group_by(func.date(Delivery.updated_at), Delivery.state)
-        )
-    ).all()
-    if user.must_change_password:  # the one-time password of the first start
-        return RedirectResponse("/account", status_code=303)
-    return page(
-        request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
-    )
-
-
-def _chart(rows: list[Any]) -> list[dict[str, Any]]:
-    days: dict[str, dict[str, int]] = {}
-    for day, state, n in rows:
-        days.setdefault(str(day), {})[state] = n
-    top = max((sum(v.values()) for v in days.values()), default=1) or 1
-    return [
-        {
-            "day": d[5:],
-            "delivered": v.get("delivered", 0),
-            "other": sum(v.values()) - v.get("delivered", 0),
-            "scale": 120 / top,
-        }
-        for d, v in sorted(days.items())
-    ]
 
 
 def _form_input(
@@ -320,10 +282,3 @@ async def bulletin_action(
         return failed(f"/bulletins/{bulletin_id}", exc)
     request.app.state.services.dispatcher.wake.set()
     return back(f"/bulletins/{bulletin_id}")
-
-
-@router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, session: AsyncSession = Depends(db)) -> Response:
-    user, csrf = await who(request, session)
-    rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(300))).scalars().all()
-    return page(request, "audit.html", user=user, csrf=csrf, rows=rows)

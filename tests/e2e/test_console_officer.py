@@ -44,7 +44,7 @@ VISIBLE_TEXT = """() => {
   out.push(document.title);
   return out;
 }"""
-SHOTS = os.environ.get("LOA_SCREENSHOTS", "")  # a folder: the run also saves the screenshots of docs/console.md
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")  # a folder: the run also saves the screenshots of docs/console.md
 
 
 @pytest.fixture(scope="module")
@@ -201,4 +201,12 @@ def test_every_page_of_every_role_reads_vietnamese_fits_360_px_and_passes_axe(
             if role == "admin" and SHOTS and path in ("/", "/subscribers", "/devices"):
                 shot(page, ("trang-chu" if path == "/" else path.strip("/")) + "-360")
         context.close()
+    if SHOTS:  # the desktop views of docs/console.md
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{gateway['base']}/login")
+        login(page, "duyet")
+        for path, name in (("/", "trang-chu-1366"), (f"/bulletins/{gateway['draft']}", "duyet-1366")):
+            page.goto(gateway["base"] + path)
+            shot(page, name)
+        page.close()
     assert not problems, "\n".join(problems)
