@@ -234,6 +234,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.devices_pages import router as devices_pages_router
     from gateway.console.errors import error_page, wants_html
     from gateway.console.home_pages import router as home_pages_router
+    from gateway.console.listen import router as listen_router
     from gateway.console.on_air_pages import router as on_air_pages_router
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
@@ -287,6 +288,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(on_air_pages_router)
     app.include_router(contacts_pages_router)
     app.include_router(home_pages_router)
+    app.include_router(listen_router)
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), name="static")

@@ -5,10 +5,12 @@ the API documentation without internet, and the contacts page (import, opt-outs)
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 
 import httpx
 import pytest
+import soundfile as sf
 from sqlalchemy import select
 
 from gateway.bulletins import preview_render
@@ -79,7 +81,14 @@ async def test_submitting_saves_the_edited_text_first(gateway: Gateway) -> None:
         made = (await session.execute(select(Render.purpose).where(Render.bulletin_id == bulletin_id))).scalars()
         assert set(made) == {"loudspeaker", "telephone"}
     page = (await client.get(url)).text
-    assert f'src="/api/v1/bulletins/{bulletin_id}/audio/loudspeaker"' in page and "Thời lượng khoảng" in page
+    assert f'src="/bulletins/{bulletin_id}/listen.mp3"' in page and "Thời lượng khoảng" in page
+    assert f'href="/api/v1/bulletins/{bulletin_id}/audio/loudspeaker" download' in page  # the WAV stays
+    wav = (await client.get(f"/api/v1/bulletins/{bulletin_id}/audio/loudspeaker")).content
+    mp3 = await client.get(f"/bulletins/{bulletin_id}/listen.mp3")
+    assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg"
+    assert len(mp3.content) * 4 < len(wav)  # what the player downloads over 4G
+    heard, wav_info = sf.info(io.BytesIO(mp3.content)), sf.info(io.BytesIO(wav))
+    assert heard.format == "MP3" and abs(heard.duration - wav_info.duration) < 0.2
 
 
 async def test_a_missing_bulletin_is_an_html_page_for_a_person_and_json_for_a_program(gateway: Gateway) -> None:
