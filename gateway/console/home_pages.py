@@ -34,9 +34,38 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
     ).all()
     if user.must_change_password:  # the one-time password of the first start
         return RedirectResponse("/account", status_code=303)
+    waiting = 0
+    if user.role in ("approver", "admin"):
+        count = select(func.count()).where(Bulletin.status == "submitted", Bulletin.source != "reply")
+        waiting = int((await session.execute(count)).scalar_one())
     return page(
-        request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
+        request,
+        "home.html",
+        user=user,
+        csrf=csrf,
+        bulletins=bulletins,
+        status=status,
+        chart=_chart(list(per_day)),
+        trouble=await _trouble(session, [b.id for b in bulletins]),
+        waiting=waiting,
     )
+
+
+async def _trouble(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+    """Per listed bulletin, its deliveries that failed or wait for another try, in words:
+    a bulletin still "scheduled" whose speaker is busy says so in the list."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Delivery.bulletin_id, Delivery.state, func.count())
+        .where(Delivery.bulletin_id.in_(ids), Delivery.state.in_(("failed", "retry", "unknown")))
+        .group_by(Delivery.bulletin_id, Delivery.state)
+    )
+    words = {"failed": "lỗi", "retry": "đang thử lại", "unknown": "không rõ kết quả"}
+    found: dict[int, list[str]] = {}
+    for bulletin_id, state, n in rows.all():
+        found.setdefault(bulletin_id, []).append(f"{n} lượt {words[state]}")
+    return {b: ", ".join(sorted(parts)) for b, parts in found.items()}
 
 
 def _chart(rows: list[Any]) -> list[dict[str, Any]]:

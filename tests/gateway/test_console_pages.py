@@ -14,9 +14,10 @@ import soundfile as sf
 from sqlalchemy import select
 
 from gateway.bulletins import preview_render
-from gateway.db.models import AuditLog, Render, Subscriber
+from gateway.db.models import AuditLog, Bulletin, Delivery, Render, Subscriber
 from tests.gateway.conftest import Gateway, seed
 
+FILE_T1 = [{"channel": "file", "area": "T1"}]
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("gateway", ["sqlite"], indirect=True)]
 
 
@@ -177,3 +178,31 @@ async def test_the_area_tree_reads_top_down_and_the_parent_is_picked_from_it(gat
     assert [t.strip() for t in tree] == ["Hà Nội", "Xã Một", "Thôn Ấp Mới", "Thôn Ba", "Thôn Hai", "Thôn Một"]
     picker = re.search(r'<select name="parent">(.*?)</select>', page, re.S)
     assert picker and 'value="XA1"' in picker[1] and 'value="HN"' in picker[1] and 'value="T1"' not in picker[1]
+
+
+async def test_the_list_says_when_a_scheduled_bulletin_is_failing_and_what_waits_for_approval(gateway: Gateway) -> None:
+    users = await seed(gateway)
+    editor, csrf = users["bientap"]
+    h = {"X-CSRF-Token": csrf}
+    outage = {"title": "Mất điện", "body": "Mất điện 7 giờ.", "targets": FILE_T1}
+    made = await editor.post("/api/v1/bulletins", json=outage, headers=h)
+    bid = made.json()["id"]
+    await editor.post(f"/api/v1/bulletins/{bid}/submit", headers=h)
+    async with gateway.services.sessions() as session:
+        bulletin = await session.get(Bulletin, bid)
+        assert bulletin is not None
+        bulletin.status = "scheduled"  # what the list said while the LAN speaker stayed busy
+        session.add_all([
+            Delivery(bulletin_id=bid, channel="loudspeaker", target="LOA-1", state="failed", detail="loa bận"),
+            Delivery(bulletin_id=bid, channel="loudspeaker", target="LOA-2", state="retry"),
+        ])
+        await session.commit()
+    meeting = {"title": "Họp dân", "body": "Họp 8 giờ.", "targets": FILE_T1}
+    other = await editor.post("/api/v1/bulletins", json=meeting, headers=h)
+    assert (await editor.post(f"/api/v1/bulletins/{other.json()['id']}/submit", headers=h)).status_code == 200
+    approver = await console(gateway, "duyet")
+    page = (await approver.get("/")).text
+    row = re.search(rf'<a href="/bulletins/{bid}">.*?</tr>', page, re.S)
+    assert row and "Đã lên lịch" in row[0] and "1 lượt lỗi, 1 lượt đang thử lại" in row[0]
+    assert "1 bản tin đang chờ bạn duyệt" in page  # the one still submitted
+    assert "chờ bạn duyệt" not in (await (await console(gateway, "bientap")).get("/")).text  # approvers only
