@@ -61,7 +61,7 @@ async def admin_user(
     session: AsyncSession = Depends(db),
     username: str = Form(""),
     full_name: str = Form(""),
-    role: str = Form("editor"),
+    role: str = Form(""),  # chosen explicitly: no default role
     password: str = Form(""),
     can_skip_approval: bool = Form(False),
     csrf_token: str = Form(""),
@@ -69,6 +69,8 @@ async def admin_user(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
+        if not role:
+            raise WorkflowError("role", "hãy chọn vai trò cho người dùng mới", 422)
         if len(username) < 3 or not username.replace("_", "").replace(".", "").isalnum():
             raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
         await accounts.create_user(session, user, username, full_name, role, password, can_skip_approval)

@@ -24,6 +24,7 @@ from gateway.bulletins.schedule import LOCAL
 from gateway.console import approval, labels
 from gateway.console.admin_pages import area_list
 from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
+from gateway.console.errors import error_page
 from gateway.console.on_air_pages import on_air_context
 from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
@@ -33,6 +34,7 @@ from gateway.sms import recipients
 __all__ = ["NotLoggedIn", "router"]
 
 router = APIRouter(include_in_schema=False)
+WRITERS = ("admin", "editor", "approver")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -91,6 +93,9 @@ def _form_input(
 async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
     services = request.app.state.services
+    if user.role not in WRITERS:  # said before the officer writes, not on saving
+        why = "Vai trò Vận hành không soạn bản tin; biên tập viên, người duyệt hoặc quản trị soạn."
+        return error_page(request, 403, why)
     return page(
         request,
         "edit.html",
@@ -236,6 +241,26 @@ async def edit_bulletin(
     except WorkflowError as exc:
         return failed(f"/bulletins/{bulletin_id}", exc)
     return await _saved(request, session, user, bulletin_id, then)
+
+
+@router.post("/bulletins/{bulletin_id}/copy")
+async def copy_bulletin(
+    bulletin_id: int, request: Request, csrf_token: str = Form(""), session: AsyncSession = Depends(db)
+) -> Response:
+    """"Sao chép": a new draft with the text, SMS, priority and (configured) targets of this one."""
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        source = await service.get(session, bulletin_id)
+        usable = approval.configured(request.app.state.services)
+        targets = tuple((c, code) for c, _, code in await service.targets_of(session, bulletin_id) if c in usable)
+        data = service.BulletinInput(
+            f"{source.title} (bản sao)"[:300], source.body, source.sms_text, source.priority, source.voice, targets
+        )
+        copy = await service.create(session, user, data)
+    except WorkflowError as exc:
+        return failed(f"/bulletins/{bulletin_id}", exc)
+    return RedirectResponse(f"/bulletins/{copy.id}?saved=1", status_code=303)
 
 
 @router.post("/bulletins/{bulletin_id}/action")

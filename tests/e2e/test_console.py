@@ -96,6 +96,7 @@ def test_write_preview_approve_schedule_and_see_delivery(server: tuple[str, str,
     page.evaluate("document.querySelector(\"form[action='/admin/users']\").noValidate = true")
     form = page.locator("form[action='/admin/users']")
     form.locator("input[name=username]").fill("ngan")
+    form.locator("select[name=role]").select_option("editor")  # chosen explicitly: the list starts empty
     form.locator("input[name=password]").fill("ngan")
     form.locator("button").click()
     assert page.locator(".error").inner_text() == "Mật khẩu phải có ít nhất 10 ký tự."  # a sentence, no field name

@@ -206,3 +206,31 @@ async def test_the_list_says_when_a_scheduled_bulletin_is_failing_and_what_waits
     assert row and "Đã lên lịch" in row[0] and "1 lượt lỗi, 1 lượt đang thử lại" in row[0]
     assert "1 bản tin đang chờ bạn duyệt" in page  # the one still submitted
     assert "chờ bạn duyệt" not in (await (await console(gateway, "bientap")).get("/")).text  # approvers only
+
+
+async def test_an_operator_is_told_before_writing_and_a_bulletin_is_copied_into_a_new_draft(gateway: Gateway) -> None:
+    await seed(gateway)
+    operator = await console(gateway, "vanhanh")
+    r = await operator.get("/bulletins/new", headers={"Accept": "text/html"})
+    assert r.status_code == 403 and "Vai trò Vận hành không soạn bản tin" in r.text and 'name="title"' not in r.text
+    assert 'href="/bulletins/new"' not in (await operator.get("/")).text
+    editor = await console(gateway, "bientap")
+    csrf = csrf_of((await editor.get("/bulletins/new")).text)
+    form = {"csrf_token": csrf, "title": "Tiêm phòng dại", "body": "Sáng thứ hai.", "targets": ["file:T1"]}
+    original = (await editor.post("/bulletins/new", data=form)).headers["location"].split("?")[0]
+    r = await editor.post(f"{original}/copy", data={"csrf_token": csrf})
+    copy = r.headers["location"]
+    assert copy != original + "?saved=1" and copy.endswith("?saved=1")
+    page = (await editor.get(copy)).text
+    assert 'value="Tiêm phòng dại (bản sao)"' in page and "Sáng thứ hai." in page and "Bản nháp" in page
+    assert re.search(r'value="file:T1"\s+checked', page)
+
+
+async def test_a_new_user_needs_a_role_chosen(gateway: Gateway) -> None:
+    await seed(gateway)
+    admin = await console(gateway, "admin", gateway.admin_password)
+    page = (await admin.get("/admin")).text
+    assert '<option value="" selected disabled>— chọn vai trò —</option>' in page
+    form = {"csrf_token": csrf_of(page), "username": "moi", "password": "mat-khau-dai-9"}
+    r = await admin.post("/admin/users", data=form)
+    assert "H%C3%A3y%20ch%E1%BB%8Dn%20vai%20tr%C3%B2" in r.headers["location"]  # "Hãy chọn vai trò..."
