@@ -23,6 +23,7 @@ from gateway.bulletins.preview_render import start_preview_render
 from gateway.bulletins.schedule import LOCAL
 from gateway.console import approval, labels
 from gateway.console.admin_pages import area_list
+from gateway.console.bulletin_form import FormData, bulletin_form
 from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
 from gateway.console.errors import error_page
 from gateway.console.on_air_pages import on_air_context
@@ -76,19 +77,6 @@ async def logout(request: Request, session: AsyncSession = Depends(db)) -> Respo
     return response
 
 
-def _form_input(
-    title: str, body: str, sms_text: str, priority: str, voice: str, targets: list[str]
-) -> service.BulletinInput:
-    if len(title.strip()) < 3:
-        raise WorkflowError("title", "tiêu đề cần ít nhất 3 ký tự", 422)
-    if not body.strip():
-        raise WorkflowError("body", "nội dung không được để trống", 422)
-    if priority not in service.PRIORITIES:
-        raise WorkflowError("priority", "mức độ phải là thường, ưu tiên hoặc khẩn cấp", 422)
-    pairs = tuple(tuple(t.split(":", 1)) for t in targets if ":" in t)
-    return service.BulletinInput(title.strip(), body.strip(), sms_text.strip(), priority, voice or "vi-espeak", pairs)  # type: ignore[arg-type]
-
-
 @router.get("/bulletins/new", response_class=HTMLResponse)
 async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
@@ -108,25 +96,6 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
         channels=approval.configured(services),
         down=approval.channel_health(services),
     )
-
-
-async def bulletin_form(
-    title: str = Form(""),
-    body: str = Form(""),
-    sms_text: str = Form(""),
-    priority: str = Form("normal"),
-    voice: str = Form("vi-espeak"),
-    targets: list[str] = Form([]),
-    csrf_token: str = Form(""),
-) -> tuple[service.BulletinInput | WorkflowError, str]:
-    """The editor form, validated into a service input (or the error to show), and its CSRF token."""
-    try:
-        return _form_input(title, body, sms_text, priority, voice, targets), csrf_token
-    except WorkflowError as exc:
-        return exc, csrf_token
-
-
-FormData = tuple[service.BulletinInput | WorkflowError, str]
 
 
 @router.post("/bulletins/new")
@@ -247,7 +216,7 @@ async def edit_bulletin(
 async def copy_bulletin(
     bulletin_id: int, request: Request, csrf_token: str = Form(""), session: AsyncSession = Depends(db)
 ) -> Response:
-    """"Sao chép": a new draft with the text, SMS, priority and (configured) targets of this one."""
+    """ "Sao chép": a new draft with the text, SMS, priority and (configured) targets of this one."""
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
