@@ -28,9 +28,8 @@ EVENT_LABELS = {
 @router.get("/devices", response_class=HTMLResponse)
 async def dashboard(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
-    rows = (
-        await session.execute(select(Device, Area).join(Area, Area.id == Device.area_id).order_by(Device.code))
-    ).all()
+    by_area = select(Device, Area).join(Area, Area.id == Device.area_id).order_by(Area.name, Device.code)
+    rows = (await session.execute(by_area)).all()
     plays = (
         await session.execute(
             select(PlayReport, Device.code)
@@ -78,3 +77,28 @@ async def add_device(
         return back("/devices")
     # The token is shown once, on the page the administrator is looking at.
     return page(request, "device_token.html", user=user, csrf=csrf, code=device.code, token=token)
+
+
+@router.post("/devices/{code}/edit")
+async def edit_device(
+    code: str,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    name: str = Form(""),
+    area: str = Form(""),
+    rtp_address: str = Form(""),
+    codec: str = Form("pcmu"),
+    windows: str = Form(""),
+    enabled: bool = Form(False),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if user.role != "admin":
+            raise WorkflowError("role", "chỉ quản trị viên được sửa thiết bị", 403)
+        data = registry.DeviceIn(code, name, area, "pull", 80, windows, rtp_address.strip(), codec)
+        await registry.update(session, user.username, data, enabled)
+    except WorkflowError as exc:
+        return failed("/devices", exc)
+    return back("/devices")

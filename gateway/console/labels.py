@@ -60,6 +60,7 @@ ACTIONS = {
     "case_transcript": "Hiệu đính nội dung phản ánh",
     "device_create": "Thêm thiết bị",
     "device_token": "Cấp mã thiết bị",
+    "device_update": "Sửa thiết bị",
     "import_source_add": "Thêm nguồn tin",
     "programme_add": "Thêm chương trình",
     "programme_compiled": "Dựng chương trình",
@@ -107,6 +108,7 @@ DETAIL_KEYS = {
     "area": "địa bàn",
     "added": "đã thêm",
     "rejected": "bị từ chối",
+    "enabled": "đang dùng",
 }
 OPT_OUT_SOURCES = {"sms": "nhắn tin TU CHOI", "ivr": "gọi tổng đài", "console": "cán bộ nhập", "api": "qua API"}
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from sqlalchemy import select
 
 from gateway.bulletins import preview_render
-from gateway.db.models import AuditLog, Bulletin, Delivery, Render, Subscriber
+from gateway.db.models import Area, AuditLog, Bulletin, Delivery, Device, Render, Subscriber
 from tests.gateway.conftest import Gateway, seed
 
 FILE_T1 = [{"channel": "file", "area": "T1"}]
@@ -234,3 +234,27 @@ async def test_a_new_user_needs_a_role_chosen(gateway: Gateway) -> None:
     form = {"csrf_token": csrf_of(page), "username": "moi", "password": "mat-khau-dai-9"}
     r = await admin.post("/admin/users", data=form)
     assert "H%C3%A3y%20ch%E1%BB%8Dn%20vai%20tr%C3%B2" in r.headers["location"]  # "Hãy chọn vai trò..."
+
+
+async def test_an_administrator_corrects_and_switches_off_a_device(gateway: Gateway) -> None:
+    await seed(gateway)
+    admin = await console(gateway, "admin", gateway.admin_password)
+    csrf = csrf_of((await admin.get("/devices")).text)
+    new = {"csrf_token": csrf, "code": "LOA-T1", "name": "Loa đầu thôn", "area": "T1", "kind": "pull"}
+    assert (await admin.post("/devices", data=new)).status_code == 200  # the token page
+    edit = {"csrf_token": csrf, "name": "Loa cổng chợ", "area": "T2", "windows": "05:30-07:00"}
+    r = await admin.post("/devices/LOA-T1/edit", data=edit)  # "enabled" unticked: switched off
+    assert "error" not in r.headers["location"]
+    async with gateway.services.sessions() as session:
+        device = (await session.execute(select(Device).where(Device.code == "LOA-T1"))).scalar_one()
+        area = await session.get(Area, device.area_id)
+        assert (device.name, area and area.code, device.windows, device.enabled) == (
+            "Loa cổng chợ", "T2", "05:30-07:00", False)
+    row = re.search(r"<tr class=\"[^\"]*off\">(.*?)</tr>", (await admin.get("/devices")).text, re.S)
+    assert row and "Loa cổng chợ" in row[1] and "đã tắt" in row[1]
+    bad = await admin.post("/devices/LOA-T1/edit", data={**edit, "windows": "sáng sớm", "enabled": "true"})
+    assert "Khung%20gi%E1%BB%9D" in bad.headers["location"]  # "Khung giờ có dạng ...": a sentence
+    editor = await console(gateway, "bientap")
+    token = csrf_of((await editor.get("/bulletins/new")).text)
+    r = await editor.post("/devices/LOA-T1/edit", data={**edit, "csrf_token": token})
+    assert "error" in r.headers["location"]
