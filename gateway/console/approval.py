@@ -83,7 +83,8 @@ async def target_lines(session: AsyncSession, bulletin: Bulletin) -> list[Target
             reach = f"{n} số điện thoại" + (f", {parts * n} tin ({parts} tin/người)" if channel == "sms" else "")
         elif channel == "loudspeaker":
             ids = await areas_tree.subtree(session, [area_id])
-            n = int((await session.execute(select(func.count()).where(Device.area_id.in_(ids)))).scalar_one())
+            enabled = select(func.count()).where(Device.area_id.in_(ids), Device.enabled.is_(True))
+            n = int((await session.execute(enabled)).scalar_one())
             reach = f"{n} cụm loa/thiết bị"
         else:
             reach = "1 tệp âm thanh"

@@ -66,6 +66,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             area = {"code": code, "name": name, "level": level, "parent": parent}
             r = admin.post("/api/v1/areas", json=area, headers=h)
             assert r.status_code == 201, r.text
+        for device in (
+            {"code": "CUM-T1-01", "name": "Cụm loa đầu thôn Một", "area": "T1"},
+            {"code": "LAN-XA-01", "name": "Loa hội trường xã", "area": "XA", "kind": "rtp",
+             "rtp_address": "239.10.0.1:5004"},
+        ):  # fmt: skip
+            assert admin.post("/api/v1/devices", json=device, headers=h).status_code == 201
         for role, username in ROLES.items():
             if role != "admin":
                 user = {"username": username, "role": role, "password": PASSWORD, "full_name": f"Ông {username}"}
@@ -120,7 +126,8 @@ def test_approver_opens_the_link_on_a_phone_and_approves_with_eyes_open(gateway:
     assert page.url == link  # the link survived the login
     targets = page.locator("#targets").inner_text()
     assert "Tệp âm thanh" in targets and "Thôn Một" in targets and "1 tệp âm thanh" in targets
-    assert "Loa truyền thanh" in targets and "Xã Hòa Bình" in targets and "0 cụm loa" in targets
+    assert "Loa truyền thanh" in targets and "Xã Hòa Bình" in targets
+    assert "2 cụm loa/thiết bị" in targets  # the commune's and its village's
     said = page.locator("#said")
     assert said.locator("p:text('Đoạn một')").count() == 1 and said.locator("p:text('Đoạn hai')").count() == 1
     assert "khoảng" in page.locator("#duration").inner_text()
