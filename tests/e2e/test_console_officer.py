@@ -217,3 +217,22 @@ def test_every_page_of_every_role_reads_vietnamese_fits_360_px_and_passes_axe(
             shot(page, name)
         page.close()
     assert not problems, "\n".join(problems)
+
+
+def test_the_api_documentation_renders_with_no_internet(gateway: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(gateway["base"]):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{gateway['base']}/docs")
+    page.wait_for_selector(".swagger-ui .info .title:has-text('Loa gateway')")
+    assert page.locator(".opblock").count() > 10  # the operations are listed
+    assert outside == [] and page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
+    page.close()
