@@ -26,6 +26,7 @@ from gateway.console.admin_pages import area_list
 from gateway.console.bulletin_form import FormData, bulletin_form
 from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
 from gateway.console.errors import error_page
+from gateway.console.notice_templates import NOTICES
 from gateway.console.on_air_pages import on_air_context
 from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
@@ -78,7 +79,9 @@ async def logout(request: Request, session: AsyncSession = Depends(db)) -> Respo
 
 
 @router.get("/bulletins/new", response_class=HTMLResponse)
-async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
+async def new_bulletin(
+    request: Request, error: str = "", mau: str = "", session: AsyncSession = Depends(db)
+) -> Response:
     user, csrf = await who(request, session)
     services = request.app.state.services
     if user.role not in WRITERS:  # said before the officer writes, not on saving
@@ -93,6 +96,8 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
         areas=await area_list(session),
         chosen=set(),
         error=error,
+        draft=NOTICES.get(mau),
+        notices=NOTICES,
         channels=approval.configured(services),
         down=approval.channel_health(services),
     )

@@ -258,3 +258,14 @@ async def test_an_administrator_corrects_and_switches_off_a_device(gateway: Gate
     token = csrf_of((await editor.get("/bulletins/new")).text)
     r = await editor.post("/devices/LOA-T1/edit", data={**edit, "csrf_token": token})
     assert "error" in r.headers["location"]
+
+
+async def test_a_usual_notice_starts_from_a_template(gateway: Gateway) -> None:
+    await seed(gateway)
+    editor = await console(gateway, "bientap")
+    page = (await editor.get("/bulletins/new")).text
+    for label in ("Mất điện", "Tiêm phòng", "Họp dân", "Bão lũ", "Thu thuế"):
+        assert f">{label}</a>" in page
+    page = (await editor.get("/bulletins/new?mau=bao-lu")).text
+    assert 'value="Cảnh báo bão lũ"' in page and "[điểm sơ tán]" in page
+    assert re.search(r'<option value="priority"\s+selected>', page)  # a storm warning is a priority notice
