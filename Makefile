@@ -8,9 +8,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng
+DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng npm
 
-.PHONY: run test bench fuzz lint venv deps-system clean
+.PHONY: run test bench fuzz lint venv deps-system deps-node clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,14 @@ deps-system:
 	  else echo "warning: missing Debian packages:$$missing (run as root to install)"; fi; \
 	fi
 
+# axe-core for the console's accessibility checks (tests/e2e), in a local node_modules.
+deps-node: deps-system
+	@test -f node_modules/axe-core/axe.min.js || npm install --no-save --no-audit --no-fund axe-core@4 >/dev/null
+
 run: venv
 	$(VENV)/bin/loa serve
 
-test: venv deps-system
+test: venv deps-system deps-node
 	$(PY) -m ruff check tts gateway tests bench
 	$(PY) -m mypy tts gateway
 	$(PY) -m pytest -q

@@ -10,10 +10,11 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import auth
@@ -183,7 +184,12 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         version="0.1.0",
         lifespan=lifespan,
         description="Bản tin, duyệt, lịch phát, sổ giao nhận và cảnh báo CAP.",
+        docs_url=None,  # served by mount_docs from the installed package: no CDN
+        redoc_url=None,
     )
+    from gateway.console.docs_page import mount_docs
+
+    mount_docs(app)
     app.state.services = services
     app.state.role = role  # "web": the loa:live stream is fed elsewhere (by the worker's channel)
 
@@ -212,16 +218,27 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.admin_pages import router as admin_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
     from gateway.console.common import NotLoggedIn
+    from gateway.console.contacts_pages import router as contacts_pages_router
     from gateway.console.devices_pages import router as devices_pages_router
+    from gateway.console.errors import error_page, wants_html
+    from gateway.console.home_pages import router as home_pages_router
+    from gateway.console.listen import router as listen_router
     from gateway.console.on_air_pages import router as on_air_pages_router
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
 
-    async def to_login(_request: Request, exc: Exception) -> RedirectResponse:
-        return RedirectResponse(getattr(exc, "to", "/login"), status_code=303)
+    async def to_login(request: Request, exc: Exception) -> RedirectResponse:
+        to = getattr(exc, "to", "/login")
+        if to != "/login":  # the account page, while the one-time password is unchanged
+            return RedirectResponse(to, status_code=303)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        keep = request.method == "GET" and target != "/"  # a link sent to an approver survives the login
+        return RedirectResponse("/login" + (f"?next={quote(target)}" if keep else ""), status_code=303)
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # registered for this type only
+        if wants_html(request):
+            return error_page(request, exc.status_code, "" if isinstance(exc.detail, dict) else str(exc.detail))
         body = (
             exc.detail
             if isinstance(exc.detail, dict)
@@ -232,7 +249,13 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.add_exception_handler(NotLoggedIn, to_login)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_handler)
-    app.add_exception_handler(WorkflowError, workflow_handler)
+    async def workflow_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WorkflowError)  # registered for this type only
+        if wants_html(request):
+            return error_page(request, exc.status, exc.message)
+        return await workflow_handler(request, exc)
+
+    app.add_exception_handler(WorkflowError, workflow_error)
     app.include_router(admin.router)
     app.include_router(bulletins.router)
     app.include_router(alerts.router)
@@ -254,6 +277,9 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(devices_pages_router)
     app.include_router(programmes_pages_router)
     app.include_router(on_air_pages_router)
+    app.include_router(contacts_pages_router)
+    app.include_router(home_pages_router)
+    app.include_router(listen_router)
     from fastapi.staticfiles import StaticFiles
 
     from gateway.api.headers import SecurityHeaders

@@ -11,15 +11,33 @@ from gateway import accounts
 from gateway.api.deps import SESSION_COOKIE, db
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
+from gateway.console.labels import LEVEL_ORDER
 from gateway.db.models import Area, User
+from gateway.vietnamese import fold
 from tts.text.explain import CLASSES as READ_CLASSES
 
 router = APIRouter(include_in_schema=False)
 
 
 async def area_list(session: AsyncSession) -> list[Area]:
-    return list((await session.execute(select(Area).order_by(Area.code))).scalars())
+    """Every area as a tree read top-down: each province, then its communes, each followed
+    by its villages; siblings by name (not by code, which put villages above provinces)."""
+    areas = list((await session.execute(select(Area))).scalars())
+    known = {a.id for a in areas}
+    children: dict[int | None, list[Area]] = {}
+    for area in areas:
+        children.setdefault(area.parent_id if area.parent_id in known else None, []).append(area)
+    ordered: list[Area] = []
+
+    def walk(parent: int | None) -> None:
+        kids = children.get(parent, [])
+        for area in sorted(kids, key=lambda a: (LEVEL_ORDER.get(a.level, 9), fold(a.name), a.name, a.code)):
+            ordered.append(area)
+            walk(area.id)
+
+    walk(None)
+    return ordered
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -45,7 +63,7 @@ async def admin_user(
     session: AsyncSession = Depends(db),
     username: str = Form(""),
     full_name: str = Form(""),
-    role: str = Form("editor"),
+    role: str = Form(""),  # chosen explicitly: no default role
     password: str = Form(""),
     can_skip_approval: bool = Form(False),
     csrf_token: str = Form(""),
@@ -53,11 +71,13 @@ async def admin_user(
     user, csrf = await who(request, session)
     try:
         check_csrf(csrf, csrf_token)
+        if not role:
+            raise WorkflowError("role", "hãy chọn vai trò cho người dùng mới", 422)
         if len(username) < 3 or not username.replace("_", "").replace(".", "").isalnum():
             raise WorkflowError("username", "tên đăng nhập cần ít nhất 3 ký tự chữ/số", 422)
         await accounts.create_user(session, user, username, full_name, role, password, can_skip_approval)
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")
 
 
@@ -96,7 +116,7 @@ async def admin_area(
         check_csrf(csrf, csrf_token)
         await accounts.create_area(session, user, code, name, level, parent or None)
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")
 
 
@@ -136,7 +156,7 @@ async def account_password(
         keep = request.cookies.get(SESSION_COOKIE)
         await accounts.change_password(session, user.id, current_password, new_password, keep)
     except WorkflowError as exc:
-        return back("/account", f"{exc.field}: {exc.message}")
+        return failed("/account", exc)
     return RedirectResponse("/account?done=1", status_code=303)
 
 
@@ -164,5 +184,5 @@ async def admin_pronunciation(
             await service.audit(session, user.username, "pronunciation", "word", written, spoken=spoken)
         await session.commit()
     except WorkflowError as exc:
-        return back("/admin", f"{exc.field}: {exc.message}")
+        return failed("/admin", exc)
     return back("/admin")

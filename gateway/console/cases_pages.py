@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.api.reports import default_period
 from gateway.bulletins.errors import WorkflowError
-from gateway.console.common import back, check_csrf, page, templates, who
+from gateway.console.common import back, check_csrf, failed, page, templates, who
 from gateway.db.models import Area, Case
 from gateway.feedback import replies, reports, service, taxonomy
 from gateway.feedback.intake import Recording, receive
@@ -72,7 +72,7 @@ async def new_case(
             session, service.Intake("console", text=text, caller=caller, area_code=area or None), user.username
         )
     except WorkflowError as exc:
-        return back("/cases", f"{exc.field}: {exc.message}")
+        return failed("/cases", exc)
     return back(f"/cases/{case.ticket}")
 
 
@@ -82,7 +82,7 @@ async def case_page(ticket: str, request: Request, error: str = "", session: Asy
     try:
         case = await service.get(session, ticket)
     except WorkflowError as exc:
-        return back("/cases", f"{exc.field}: {exc.message}")
+        return failed("/cases", exc)
     return page(
         request,
         "case.html",
@@ -95,6 +95,7 @@ async def case_page(ticket: str, request: Request, error: str = "", session: Asy
         overdue=service.is_overdue(case),
         sms_ready=request.app.state.services.sms is not None,
         call_ready="call" in request.app.state.services.channels,
+        sms_reply=await replies.sms_reply_state(session, case.id),
     )
 
 
@@ -131,7 +132,7 @@ async def case_action(
         else:
             await service.transition(session, user.username, ticket, action, version, reason, assignee, answer)
     except WorkflowError as exc:
-        return back(f"/cases/{ticket}", f"{exc.field}: {exc.message}")
+        return failed(f"/cases/{ticket}", exc)
     return back(f"/cases/{ticket}")
 
 
@@ -152,9 +153,9 @@ async def new_recording(
         recording = Recording("console", caller.strip(), area or None)
         filed = await receive(services.spool, services.sessions, audio.file, audio.filename or "", recording)
     except WorkflowError as exc:
-        return back("/cases", f"{exc.field}: {exc.message}")
+        return failed("/cases", exc)
     if isinstance(filed, str):
-        return back("/cases", "audio: đã nhận bản ghi; sẽ vào sổ khi cơ sở dữ liệu sẵn sàng")
+        return back("/cases", "Đã nhận bản ghi; bản ghi sẽ vào sổ khi cơ sở dữ liệu sẵn sàng.")
     services.feedback.wake.set()
     return back(f"/cases/{filed.ticket}")
 
@@ -169,7 +170,7 @@ async def reports_page(
     try:
         first, last = reports.period(start or first_default, end or last_default)
     except WorkflowError as exc:
-        return back("/reports", f"{exc.field}: {exc.message}")
+        return failed("/reports", exc)
     report = await reports.build(session, first, last, zone)
     peak = max([r.received for r in report.rows] + [1])
     return page(

@@ -16,6 +16,7 @@ from gateway.api.deps import SESSION_COOKIE
 from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import local_text
+from gateway.console import labels
 from gateway.db.models import User
 from gateway.phones import hides_numbers, mask_all
 
@@ -33,18 +34,13 @@ templates.env.globals.update(
     STATUS=service.STATUS_LABELS,
     ROLES=auth.ROLE_LABELS,
     PRIORITY={"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"},
-    STATE={
-        "pending": "Chờ",
-        "in_progress": "Đang gửi",
-        "retry": "Thử lại",
-        "delivered": "Đã nhận",
-        "sent": "Đã gửi, chờ báo nhận",
-        "failed": "Lỗi",
-        "unknown": "Không xác định",
-        "cancelled": "Đã hủy",
-        "expired": "Hết hạn, không gửi",
-    },
-    CHANNEL_LABELS={"loudspeaker": "Loa", "call": "Cuộc gọi", "sms": "SMS", "file": "Tệp"},
+    STATE=labels.DELIVERY_STATES,
+    CHANNEL_LABELS=labels.CHANNELS,
+    LEVELS=labels.LEVELS,
+    SOURCES=labels.SOURCES,
+)
+templates.env.filters.update(
+    channel=labels.channel, level=labels.level, action=labels.action, entity=labels.entity, detail=labels.detail
 )
 
 
@@ -72,7 +68,18 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
 
 
 def back(url: str, error: str | None = None) -> RedirectResponse:
-    return RedirectResponse(url + (f"?error={quote(error)}" if error else ""), status_code=303)
+    joint = "&" if "?" in url else "?"
+    return RedirectResponse(url + (f"{joint}error={quote(error)}" if error else ""), status_code=303)
+
+
+def failed(url: str, exc: WorkflowError) -> RedirectResponse:
+    """Back to ``url`` with the error as a sentence an officer reads (no field-name prefix)."""
+    return back(url, labels.sentence(exc.message))
+
+
+def safe_next(target: str) -> str:
+    """A ``next=`` address kept through the login: a path on this site only."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def check_csrf(csrf: str, form_token: str) -> None:

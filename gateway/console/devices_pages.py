@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Area, Device, PlayReport
 from gateway.loudspeakers import registry
 
@@ -28,9 +28,8 @@ EVENT_LABELS = {
 @router.get("/devices", response_class=HTMLResponse)
 async def dashboard(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
     user, csrf = await who(request, session)
-    rows = (
-        await session.execute(select(Device, Area).join(Area, Area.id == Device.area_id).order_by(Device.code))
-    ).all()
+    by_area = select(Device, Area).join(Area, Area.id == Device.area_id).order_by(Area.name, Device.code)
+    rows = (await session.execute(by_area)).all()
     plays = (
         await session.execute(
             select(PlayReport, Device.code)
@@ -73,8 +72,33 @@ async def add_device(
         data = registry.DeviceIn(code.strip(), name.strip(), area, kind, 80, windows, rtp_address.strip(), codec)
         device, token = await registry.create(session, user.username, data)
     except WorkflowError as exc:
-        return back("/devices", f"{exc.field}: {exc.message}")
+        return failed("/devices", exc)
     if device.kind != "pull":
         return back("/devices")
     # The token is shown once, on the page the administrator is looking at.
     return page(request, "device_token.html", user=user, csrf=csrf, code=device.code, token=token)
+
+
+@router.post("/devices/{code}/edit")
+async def edit_device(
+    code: str,
+    request: Request,
+    session: AsyncSession = Depends(db),
+    name: str = Form(""),
+    area: str = Form(""),
+    rtp_address: str = Form(""),
+    codec: str = Form("pcmu"),
+    windows: str = Form(""),
+    enabled: bool = Form(False),
+    csrf_token: str = Form(""),
+) -> Response:
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        if user.role != "admin":
+            raise WorkflowError("role", "chỉ quản trị viên được sửa thiết bị", 403)
+        data = registry.DeviceIn(code, name, area, "pull", 80, windows, rtp_address.strip(), codec)
+        await registry.update(session, user.username, data, enabled)
+    except WorkflowError as exc:
+        return failed("/devices", exc)
+    return back("/devices")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins import airtimes
 from gateway.bulletins.errors import WorkflowError
-from gateway.console.common import back, check_csrf, who
+from gateway.console.common import back, check_csrf, failed, who
 from gateway.db.models import AuditLog, Bulletin
 from gateway.delivery.stop import stop_broadcast
 
@@ -51,7 +51,7 @@ async def stop(
             raise WorkflowError("confirm", "hãy đánh dấu ô xác nhận dừng phát trên mọi kênh", 422)
         await stop_broadcast(session, request.app.state.services, user, bulletin_id, reason)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
     return back(f"/bulletins/{bulletin_id}")
 
 
@@ -72,6 +72,6 @@ async def change_schedule(
             raise WorkflowError("action", f"thao tác '{action}' không có", 422)
         await steps[action](session, user, bulletin_id, schedule_id)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
     request.app.state.services.dispatcher.wake.set()
     return back(f"/bulletins/{bulletin_id}")

@@ -17,7 +17,7 @@ from gateway.api.deps import db
 from gateway.api.limits import DOCUMENT
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
-from gateway.console.common import back, check_csrf, page, who
+from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
 from gateway.programmes import extract, manage, reach, sources
 
@@ -92,9 +92,9 @@ async def upload(
         except extract.ExtractError as exc:
             raise WorkflowError(exc.field, exc.message, 422) from exc
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     if bulletin_id is None:
-        return back("/programmes", "file: bài này đã được nhập trước đó (trùng nội dung)")
+        return back("/programmes", "Bài này đã được nhập trước đó (trùng nội dung).")
     return back(f"/bulletins/{bulletin_id}")
 
 
@@ -112,7 +112,7 @@ async def add_source(
         roots = request.app.state.services.settings.import_root_paths
         await manage.add_source(session, user, name.strip(), kind, location.strip(), roots=roots)
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes")
 
 
@@ -132,7 +132,7 @@ async def run_source(
                 request.app.state.services.sessions, source, client, settings.import_root_paths
             )
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes") if not run.errors else back("/programmes", "nguồn tin: " + "; ".join(run.errors[:3]))
 
 
@@ -151,7 +151,7 @@ async def add_template(
         data = manage.TemplateIn(name.strip(), times.replace(" ", ""), areas, max_minutes)
         await manage.add_template(session, user.username, data)
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     return back("/programmes")
 
 
@@ -166,7 +166,7 @@ async def compile_now(
             session, services.sessions, services.renderer, services.settings.timezone, template_id
         )
     except WorkflowError as exc:
-        return back("/programmes", f"{exc.field}: {exc.message}")
+        return failed("/programmes", exc)
     if run.status != "compiling":
         return back("/programmes", f"chương trình: {run.warning or 'đã tạo cho giờ phát này'}")
     note = "Đang tạo chương trình: bấm nghe trong bảng 'Các lần tạo chương trình', tin đầu nghe được ngay."

@@ -7,23 +7,29 @@ with the field and the rule.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
 from gateway.api.deps import SESSION_COOKIE, client_address, db, is_https
-from gateway.bulletins import service
+from gateway.bulletins import preview_render, service
 from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.preview_render import start_preview_render
 from gateway.bulletins.schedule import LOCAL
+from gateway.console import approval, labels
 from gateway.console.admin_pages import area_list
-from gateway.console.common import NotLoggedIn, back, check_csrf, page, who
+from gateway.console.bulletin_form import FormData, bulletin_form
+from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
+from gateway.console.errors import error_page
+from gateway.console.notice_templates import NOTICES
 from gateway.console.on_air_pages import on_air_context
-from gateway.db.models import AuditLog, Bulletin, Delivery, Render, utcnow
+from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
 from gateway.sms import recipients
@@ -32,15 +38,16 @@ from gateway.sms import replay as sms_replay
 __all__ = ["NotLoggedIn", "router"]
 
 router = APIRouter(include_in_schema=False)
+WRITERS = ("admin", "editor", "approver")
 
 
 LOGIN_COOKIE = "loa_login_csrf"  # double-submit token: a cross-site page cannot log a browser in
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, error: str = "") -> HTMLResponse:
+async def login_page(request: Request, error: str = "", next: str = "/") -> HTMLResponse:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    response = page(request, "login.html", error=error, csrf=token)
+    response = page(request, "login.html", error=error, csrf=token, next=safe_next(next))
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=is_https(request), max_age=3600)
     return response
 
@@ -51,6 +58,7 @@ async def login_form(
     username: str = Form(""),
     password: str = Form(""),
     csrf_token: str = Form(""),
+    next: str = Form("/"),
     session: AsyncSession = Depends(db),
 ) -> Response:
     address = client_address(request)
@@ -62,11 +70,12 @@ async def login_form(
             session, request.app.state.services.login_limiter, address, username.strip(), password
         )
     except WorkflowError as exc:
-        return back("/login", exc.message[:1].upper() + exc.message[1:] + ".")
+        target = safe_next(next)
+        return back("/login" + (f"?next={quote(target)}" if target != "/" else ""), labels.sentence(exc.message))
     token, _ = await auth.start_session(session, user)
     await service.audit(session, user.username, "login", "user", user.id, address=address)
     await session.commit()
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     secure = is_https(request)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=auth.SESSION_HOURS * 3600
@@ -88,58 +97,15 @@ async def logout(request: Request, csrf_token: str = Form(""), session: AsyncSes
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request, status: str = "", session: AsyncSession = Depends(db)) -> Response:
-    user, csrf = await who(request, session)
-    query = select(Bulletin).where(Bulletin.source != "reply").order_by(Bulletin.id.desc()).limit(100)
-    if status:
-        query = query.where(Bulletin.status == status)
-    bulletins = (await session.execute(query)).scalars().all()
-    since = utcnow() - timedelta(days=14)
-    per_day = (
-        await session.execute(
-            select(func.date(Delivery.updated_at), Delivery.state, func.count())
-            .where(Delivery.updated_at >= since)
-            .group_by(func.date(Delivery.updated_at), Delivery.state)
-        )
-    ).all()
-    return page(
-        request, "home.html", user=user, csrf=csrf, bulletins=bulletins, status=status, chart=_chart(list(per_day))
-    )
-
-
-def _chart(rows: list[Any]) -> list[dict[str, Any]]:
-    days: dict[str, dict[str, int]] = {}
-    for day, state, n in rows:
-        days.setdefault(str(day), {})[state] = n
-    top = max((sum(v.values()) for v in days.values()), default=1) or 1
-    return [
-        {
-            "day": d[5:],
-            "delivered": v.get("delivered", 0),
-            "other": sum(v.values()) - v.get("delivered", 0),
-            "scale": 120 / top,
-        }
-        for d, v in sorted(days.items())
-    ]
-
-
-def _form_input(
-    title: str, body: str, sms_text: str, priority: str, voice: str, targets: list[str]
-) -> service.BulletinInput:
-    if len(title.strip()) < 3:
-        raise WorkflowError("title", "tiêu đề cần ít nhất 3 ký tự", 422)
-    if not body.strip():
-        raise WorkflowError("body", "nội dung không được để trống", 422)
-    if priority not in service.PRIORITIES:
-        raise WorkflowError("priority", "mức độ phải là thường, ưu tiên hoặc khẩn cấp", 422)
-    pairs = tuple(tuple(t.split(":", 1)) for t in targets if ":" in t)
-    return service.BulletinInput(title.strip(), body.strip(), sms_text.strip(), priority, voice or "vi-espeak", pairs)  # type: ignore[arg-type]
-
-
 @router.get("/bulletins/new", response_class=HTMLResponse)
-async def new_bulletin(request: Request, error: str = "", session: AsyncSession = Depends(db)) -> Response:
+async def new_bulletin(
+    request: Request, error: str = "", mau: str = "", session: AsyncSession = Depends(db)
+) -> Response:
     user, csrf = await who(request, session)
+    services = request.app.state.services
+    if user.role not in WRITERS:  # said before the officer writes, not on saving
+        why = "Vai trò Vận hành không soạn bản tin; biên tập viên, người duyệt hoặc quản trị soạn."
+        return error_page(request, 403, why)
     return page(
         request,
         "edit.html",
@@ -149,32 +115,19 @@ async def new_bulletin(request: Request, error: str = "", session: AsyncSession 
         areas=await area_list(session),
         chosen=set(),
         error=error,
-        channels=service.CHANNELS,
+        draft=NOTICES.get(mau),
+        notices=NOTICES,
+        channels=approval.configured(services),
+        down=approval.channel_health(services),
     )
-
-
-async def bulletin_form(
-    title: str = Form(""),
-    body: str = Form(""),
-    sms_text: str = Form(""),
-    priority: str = Form("normal"),
-    voice: str = Form("vi-espeak"),
-    targets: list[str] = Form([]),
-    csrf_token: str = Form(""),
-) -> tuple[service.BulletinInput | WorkflowError, str]:
-    """The editor form, validated into a service input (or the error to show), and its CSRF token."""
-    try:
-        return _form_input(title, body, sms_text, priority, voice, targets), csrf_token
-    except WorkflowError as exc:
-        return exc, csrf_token
-
-
-FormData = tuple[service.BulletinInput | WorkflowError, str]
 
 
 @router.post("/bulletins/new")
 async def create_bulletin(
-    request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
+    request: Request,
+    then: str = "",
+    session: AsyncSession = Depends(db),
+    form: FormData = Depends(bulletin_form),
 ) -> Response:
     user, csrf = await who(request, session)
     data, csrf_token = form
@@ -182,17 +135,32 @@ async def create_bulletin(
         check_csrf(csrf, csrf_token)
         if isinstance(data, WorkflowError):
             raise data
+        approval.check_configured(request.app.state.services, data.targets)
         bulletin = await service.create(session, user, data)
     except WorkflowError as exc:
-        return back("/bulletins/new", f"{exc.field}: {exc.message}")
-    return back(f"/bulletins/{bulletin.id}")
+        return failed("/bulletins/new", exc)
+    return await _saved(request, session, user, bulletin.id, then)
+
+
+async def _saved(request: Request, session: AsyncSession, user: Any, bulletin_id: int, then: str) -> Response:
+    """After a save: "Đã lưu", or the submission the officer asked for, on the saved text."""
+    if then != "submit":
+        return RedirectResponse(f"/bulletins/{bulletin_id}?saved=1", status_code=303)
+    try:
+        await service.submit(session, user, bulletin_id)
+    except WorkflowError as exc:
+        return back(f"/bulletins/{bulletin_id}?saved=1", labels.sentence(exc.message))
+    services = request.app.state.services
+    start_preview_render(services.sessions, services.renderer, bulletin_id)
+    return RedirectResponse(f"/bulletins/{bulletin_id}?saved=1", status_code=303)
 
 
 @router.get("/bulletins/{bulletin_id}", response_class=HTMLResponse)
 async def view_bulletin(
-    bulletin_id: int, request: Request, error: str = "", session: AsyncSession = Depends(db)
+    bulletin_id: int, request: Request, error: str = "", saved: str = "", session: AsyncSession = Depends(db)
 ) -> Response:
     user, csrf = await who(request, session)
+    services = request.app.state.services
     bulletin = await service.get(session, bulletin_id)
     targets = await service.targets_of(session, bulletin.id)
     chosen = {f"{c}:{a}" for c, _, a in targets}
@@ -212,7 +180,11 @@ async def view_bulletin(
         .scalars()
         .all()
     )
-    progress = request.app.state.services.renderer.progress.values.get(bulletin.id)
+    loudspeaker = next((r for r in renders if r.purpose == "loudspeaker"), None)
+    waiting = bulletin.id in services.renderer.progress.values or bulletin.id in preview_render.failed
+    if bulletin.status == "submitted" and loudspeaker is None and not waiting:
+        start_preview_render(services.sessions, services.renderer, bulletin.id)  # submitted through the API
+    progress = services.renderer.progress.values.get(bulletin.id)
     return page(
         request,
         "bulletin.html",
@@ -227,7 +199,16 @@ async def view_bulletin(
         counts=await service.delivery_counts(session, bulletin.id),
         error=error,
         progress=progress,
-        channels=service.CHANNELS,
+        preview_failed=preview_render.failed.get(bulletin.id, ""),
+        saved=bool(saved),
+        channels=approval.configured(services),
+        down=approval.channel_health(services),
+        target_lines=await approval.target_lines(session, bulletin),
+        paragraphs=approval.paragraphs(bulletin.body),
+        duration=approval.duration_text(
+            loudspeaker.duration_seconds if loudspeaker else approval.estimated_seconds(bulletin.title, bulletin.body)
+        ),
+        duration_measured=loudspeaker is not None,
         editable=bulletin.status in service.REVISABLE and user.role in service.WRITERS,
         removed=await removed_of(session, bulletin),
         **await on_air_context(session, bulletin),
@@ -236,7 +217,11 @@ async def view_bulletin(
 
 @router.post("/bulletins/{bulletin_id}/edit")
 async def edit_bulletin(
-    bulletin_id: int, request: Request, session: AsyncSession = Depends(db), form: FormData = Depends(bulletin_form)
+    bulletin_id: int,
+    request: Request,
+    then: str = "",
+    session: AsyncSession = Depends(db),
+    form: FormData = Depends(bulletin_form),
 ) -> Response:
     user, csrf = await who(request, session)
     data, csrf_token = form
@@ -244,10 +229,31 @@ async def edit_bulletin(
         check_csrf(csrf, csrf_token)
         if isinstance(data, WorkflowError):
             raise data
+        approval.check_configured(request.app.state.services, data.targets)
         await service.update(session, user, bulletin_id, data)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
-    return back(f"/bulletins/{bulletin_id}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
+    return await _saved(request, session, user, bulletin_id, then)
+
+
+@router.post("/bulletins/{bulletin_id}/copy")
+async def copy_bulletin(
+    bulletin_id: int, request: Request, csrf_token: str = Form(""), session: AsyncSession = Depends(db)
+) -> Response:
+    """ "Sao chép": a new draft with the text, SMS, priority and (configured) targets of this one."""
+    user, csrf = await who(request, session)
+    try:
+        check_csrf(csrf, csrf_token)
+        source = await service.get(session, bulletin_id)
+        usable = approval.configured(request.app.state.services)
+        targets = tuple((c, code) for c, _, code in await service.targets_of(session, bulletin_id) if c in usable)
+        data = service.BulletinInput(
+            f"{source.title} (bản sao)"[:300], source.body, source.sms_text, source.priority, source.voice, targets
+        )
+        copy = await service.create(session, user, data)
+    except WorkflowError as exc:
+        return failed(f"/bulletins/{bulletin_id}", exc)
+    return RedirectResponse(f"/bulletins/{copy.id}?saved=1", status_code=303)
 
 
 @router.post("/bulletins/{bulletin_id}/action")
@@ -268,6 +274,8 @@ async def bulletin_action(
         check_csrf(csrf, csrf_token)
         if action == "submit":
             await service.submit(session, user, bulletin_id)
+            services = request.app.state.services
+            start_preview_render(services.sessions, services.renderer, bulletin_id)
         elif action == "approve":
             await service.approve(session, user, bulletin_id)
         elif action == "return":
@@ -294,13 +302,6 @@ async def bulletin_action(
         else:
             raise WorkflowError("action", f"thao tác '{action}' không có", 422)
     except WorkflowError as exc:
-        return back(f"/bulletins/{bulletin_id}", f"{exc.field}: {exc.message}")
+        return failed(f"/bulletins/{bulletin_id}", exc)
     request.app.state.services.dispatcher.wake.set()
     return back(f"/bulletins/{bulletin_id}")
-
-
-@router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, session: AsyncSession = Depends(db)) -> Response:
-    user, csrf = await who(request, session)
-    rows = (await session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(300))).scalars().all()
-    return page(request, "audit.html", user=user, csrf=csrf, rows=rows)

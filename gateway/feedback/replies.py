@@ -5,12 +5,13 @@ apply), and record an answer on the case (``answered``, also used by the SMS cha
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.service import audit
-from gateway.db.models import Bulletin, Case, Delivery, utcnow
+from gateway.db.models import Bulletin, Case, Delivery, SmsPart, utcnow
 from gateway.feedback import service
 
 
@@ -68,3 +69,26 @@ async def reply_by_call(
     await session.commit()
     await audit(session, username, "case_reply", "case", case.ticket, via="call", delivery=row.id)
     return await answered(session, username, case, body), row.id
+
+
+async def sms_reply_state(session: AsyncSession, case_id: int) -> tuple[str, str] | None:
+    """Where the last SMS answer to a case stands, from its parts' receipts: ("delivered" |
+    "failed" | "sent", detail), or None when none was sent. An answer the SMSC accepted may
+    still never reach the resident; the officer sees it and answers another way."""
+    parts = (
+        (await session.execute(
+            select(SmsPart).where(SmsPart.reference.like(f"c{case_id}v%")).order_by(SmsPart.id.desc())
+        ))
+        .scalars()
+        .all()
+    )
+    if not parts:
+        return None
+    last = [p for p in parts if p.reference == parts[0].reference]
+    failed = [p for p in last if p.state == "failed"]
+    if failed:
+        return "failed", failed[0].detail or "tổng đài báo không gửi được"
+    if len(last) == last[0].total and all(p.state == "delivered" for p in last):
+        return "delivered", ""
+    return "sent", ""
+

@@ -95,6 +95,27 @@ async def create(session: AsyncSession, actor: str, data: DeviceIn) -> tuple[Dev
     return device, token
 
 
+async def update(session: AsyncSession, actor: str, data: DeviceIn, enabled: bool) -> Device:
+    """Correct a device (name, area, air windows, RTP address and codec; not its code or
+    kind) or switch it off: a disabled device receives nothing and its token stops working."""
+    device = await get(session, data.code)
+    check(DeviceIn(data.code, data.name, data.area, device.kind, device.volume, data.windows,
+                    data.rtp_address if device.kind != "pull" else "", data.codec))  # fmt: skip
+    area = (await session.execute(select(Area).where(Area.code == data.area))).scalar_one_or_none()
+    if area is None:
+        raise WorkflowError("area", f"không có địa bàn mã '{data.area}'", 422)
+    if not data.name.strip():
+        raise WorkflowError("name", "tên thiết bị không được để trống", 422)
+    device.name, device.area_id, device.windows = data.name.strip(), area.id, data.windows.replace(" ", "")
+    if device.kind != "pull":
+        device.rtp_address, device.codec = data.rtp_address, data.codec
+    device.enabled = enabled
+    await audit(session, actor, "device_update", "device", data.code, area=data.area, enabled=enabled)
+    await session.commit()
+    forget_tokens()
+    return device
+
+
 async def rotate_token(session: AsyncSession, actor: str, code: str) -> str:
     device = await get(session, code)
     token = secrets.token_urlsafe(24)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import Services, build_services, create_app, start
+from gateway.bulletins import preview_render
 from gateway.config import Settings
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.service import SmsService
@@ -63,6 +65,7 @@ async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     gw = Gateway(services, create_app(services, run_worker=False), services.first_admin_password)
     await change_first_password(gw)
     yield gw
+    await asyncio.gather(*preview_render.tasks, return_exceptions=True)  # audio made at submission
     await services.engine.dispose()
 
 

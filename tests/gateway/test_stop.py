@@ -6,6 +6,7 @@ recurrences can be seen, paused, resumed and cancelled. Runs on SQLite and Postg
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -131,7 +132,8 @@ async def test_the_console_stop_button_asks_for_a_reason_and_a_confirmation(gate
     assert f'action="/bulletins/{bid}/stop"' in page.text and "Dừng phát" in page.text
     form = {"csrf_token": ocsrf, "reason": "cảnh báo đã hết hiệu lực"}
     unconfirmed = await operator.post(f"/bulletins/{bid}/stop", data=form)  # type: ignore[attr-defined]
-    assert unconfirmed.status_code == 303 and "confirm" in unconfirmed.headers["location"]
+    assert unconfirmed.status_code == 303 and "error=" in unconfirmed.headers["location"]
+    assert "Hãy đánh dấu ô xác nhận" in unquote(unconfirmed.headers["location"])  # a sentence, no field name
     async with gateway.services.sessions() as s:
         bulletin = await s.get(Bulletin, bid)
         assert bulletin is not None and bulletin.status != "stopped"

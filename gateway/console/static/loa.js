@@ -98,3 +98,29 @@ document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
   });
 });
+// An editor form warns before its changes are lost (leaving the page, closing the tab);
+// saving or submitting it is not leaving.
+document.querySelectorAll("form[data-unsaved]").forEach(function (form) {
+  var dirty = false;
+  form.addEventListener("input", function () { dirty = true; });
+  form.addEventListener("change", function () { dirty = true; });
+  form.addEventListener("submit", function () { dirty = false; });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) { event.preventDefault(); event.returnValue = ""; }
+  });
+});
+// While the audio for approval is being made, the page reloads itself unless the
+// officer is typing (a reason to return the bulletin, for instance).
+(function () {
+  var wait = document.getElementById("render-wait");
+  if (!wait) { return; }
+  setTimeout(function again() {
+    var active = document.activeElement;
+    var typing = active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA") && active.value;
+    if (typing) { setTimeout(again, 4000); } else { window.location.reload(); }
+  }, Number(wait.dataset.reload || 4) * 1000);
+})();
+// Filters that apply as soon as a choice is made (no inline handlers: the page's CSP).
+document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+  select.addEventListener("change", function () { select.form.submit(); });
+});
