@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng npm
+DEBIAN_PACKAGES = ffmpeg postgresql chromium kannel kannel-extras icecast2 espeak-ng
 
 .PHONY: run test bench fuzz lint venv deps-system deps-node clean
 
@@ -31,7 +31,10 @@ deps-system:
 	fi
 
 # axe-core for the console's accessibility checks (tests/e2e), in a local node_modules.
+# axe-core for the console's accessibility checks; npm comes with Node.js where it is installed
+# (NodeSource's nodejs conflicts with Debian's npm package), else from Debian.
 deps-node: deps-system
+	@command -v npm >/dev/null || { [ "$$(id -u)" = "0" ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	@test -f node_modules/axe-core/axe.min.js || npm install --no-save --no-audit --no-fund axe-core@4 >/dev/null
 
 run: venv
