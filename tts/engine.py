@@ -8,11 +8,17 @@
 - Phrase audio is cached by (voice, text, settings).
 - :meth:`Synthesizer.astream` and :meth:`Synthesizer.arender` keep all CPU work off the
   event loop.
+- Lanes: a ``live`` synthesizer (IVR prompts, previews, first phrases) and a ``render`` one
+  (bulletins, programmes) have pools of their own; a render-lane phrase does not start
+  while live work waits (:class:`LiveFirst`), and render threads run at a lower CPU
+  priority, so a prompt is not queued behind a 20-minute render.
+- :meth:`Synthesizer.close` retires: work already started finishes, then the pools go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import queue
@@ -28,6 +34,7 @@ import numpy as np
 
 from tts.audio.effects import Audio, silence, trim_silence
 from tts.cache import PhraseCache, cache_key
+from tts.lanes import LANES, LIVE_FIRST, lower_priority
 from tts.render import RenderResult, RenderSettings, render_to_file
 from tts.text.normalizer import Normalizer, Phrase
 from tts.voices.base import Voice
@@ -35,8 +42,6 @@ from tts.voices.base import Voice
 MAX_PHRASE_WORDS = 30
 FIRST_CHUNK_WORDS = 6
 SPLIT_PAUSE_MS = 80
-
-
 @dataclass(frozen=True)
 class Chunk:
     """One phrase of audio (speech then its pause) at ``sample_rate``."""
@@ -104,26 +109,61 @@ class Synthesizer:
         lookahead: int = 3,
         max_words: int = MAX_PHRASE_WORDS,
         first_chunk_words: int | None = FIRST_CHUNK_WORDS,
+        lane: str = "live",
+        voice_lock: threading.Lock | None = None,
     ) -> None:
+        if lane not in LANES:
+            raise ValueError(f"lane: phải là một trong {', '.join(LANES)}, không phải {lane!r}")
         self.voice = voice
+        self.lane = lane
         self.normalizer = normalizer or Normalizer()
         self.cache = cache
         self.workers = max(1, workers if voice.thread_safe else 1)
         self.lookahead = max(1, lookahead)
         self.max_words = max_words
         self.first_chunk_words = first_chunk_words
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="loa-tts")
-        self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tts-io")
-        self._voice_lock = threading.Lock()
+        initializer = lower_priority if lane == "render" else None
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix=f"loa-tts-{lane}", initializer=initializer
+        )
+        self._async_pool = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix=f"loa-tts-{lane}-io", initializer=initializer
+        )
+        self._voice_lock = voice_lock or threading.Lock()  # shared by lanes over one voice
         self._fingerprint = voice_fingerprint(voice)
+        self._users = 0
+        self._closing = False
+        self._state = threading.Lock()
 
     @property
     def sample_rate(self) -> int:
         return self.voice.info.sample_rate
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._async_pool.shutdown(wait=False, cancel_futures=True)
+        """Retire: streams and renders already started run to their end, then the pools
+        shut down; new work is refused."""
+        with self._state:
+            self._closing = True
+            idle = self._users == 0
+        if idle:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._async_pool.shutdown(wait=False)
+
+    def _enter(self) -> None:
+        with self._state:
+            if self._closing and self._users == 0:
+                raise RuntimeError("synthesizer: đã đóng, không nhận việc mới")
+            self._users += 1
+
+    def _leave(self) -> None:
+        with self._state:
+            self._users -= 1
+            idle = self._closing and self._users == 0
+        if idle:
+            self._shutdown()
 
     # --- text ------------------------------------------------------------------------
     def plan(self, text: str) -> list[Phrase]:
@@ -148,16 +188,26 @@ class Synthesizer:
             if hit is not None:
                 return hit, 0.0, True
         start = time.perf_counter()
-        if self.voice.thread_safe:
-            audio = self.voice.synthesize(phrase.text)
-        else:
-            with self._voice_lock:
-                audio = self.voice.synthesize(phrase.text)
+        with self._turn():
+            audio = self._synthesize(phrase.text)
         audio = trim_silence(np.asarray(audio, dtype=np.float32), self.sample_rate)
         elapsed = time.perf_counter() - start
         if self.cache is not None:
             self.cache.put(key, audio)
         return audio, elapsed, False
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """Live phrases announce themselves; render phrases wait until none is pending."""
+        if self.lane == "live":
+            return LIVE_FIRST.live()
+        LIVE_FIRST.wait_for_render()
+        return contextlib.nullcontext()
+
+    def _synthesize(self, text: str) -> Audio:
+        if self.voice.thread_safe:
+            return self.voice.synthesize(text)
+        with self._voice_lock:
+            return self.voice.synthesize(text)
 
     def stream(self, text: str, on_progress: Callable[[int, int], None] | None = None) -> Iterator[Chunk]:
         """Phrase chunks in order, synthesized ``lookahead`` phrases ahead.
@@ -166,6 +216,13 @@ class Synthesizer:
         arrives in pieces (``final`` False until its last piece), so playback starts after
         a fraction of a second of audio is ready.
         """
+        self._enter()
+        try:
+            yield from self._stream(text, on_progress)
+        finally:
+            self._leave()
+
+    def _stream(self, text: str, on_progress: Callable[[int, int], None] | None) -> Iterator[Chunk]:
         phrases = self.plan(text)
         total = len(phrases)
         pending: deque[tuple[int, Phrase, Future[tuple[Audio, float, bool]]]] = deque()
@@ -214,8 +271,9 @@ class Synthesizer:
 
             def produce() -> None:
                 try:
-                    for piece in self.voice.synthesize_stream(phrase.text):  # type: ignore[attr-defined]
-                        pieces.put(np.asarray(piece, dtype=np.float32))
+                    with self._turn():
+                        for piece in self.voice.synthesize_stream(phrase.text):  # type: ignore[attr-defined]
+                            pieces.put(np.asarray(piece, dtype=np.float32))
                     pieces.put(None)
                 except BaseException as exc:  # handed to the consumer thread
                     pieces.put(exc)
@@ -256,14 +314,18 @@ class Synthesizer:
     async def astream(self, text: str) -> AsyncIterator[Chunk]:
         """:meth:`stream` for asyncio: every blocking step runs in a worker thread."""
         loop = asyncio.get_running_loop()
-        iterator = self.stream(text)
-        sentinel = object()
-        while True:
-            chunk = await loop.run_in_executor(self._async_pool, next, iterator, sentinel)
-            if chunk is sentinel:
-                return
-            assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
-            yield chunk
+        self._enter()
+        try:
+            iterator = self._stream(text, None)
+            sentinel = object()
+            while True:
+                chunk = await loop.run_in_executor(self._async_pool, next, iterator, sentinel)
+                if chunk is sentinel:
+                    return
+                assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
+                yield chunk
+        finally:
+            self._leave()
 
     def render(
         self,
@@ -282,4 +344,8 @@ class Synthesizer:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> RenderResult:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)
+        self._enter()  # held from the submission on: a close() meanwhile lets this render finish
+        try:
+            return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)
+        finally:
+            self._leave()
