@@ -428,7 +428,7 @@ async def test_a_row_claimed_before_its_alert_was_cancelled_elsewhere_is_settled
         await operator.post(f"/api/v1/bulletins/{bid}/emergency", headers={"X-CSRF-Token": ocsrf})
     ).status_code == 200  # type: ignore[attr-defined]
     dispatcher = gateway.services.dispatcher
-    await dispatcher.run_schedules()
+    await gateway.queue_due()
     async with gateway.services.sessions() as s:
         (claim,) = await ledger.claim(s, "file", dispatcher.worker, 30)
     async with gateway.services.sessions() as s:
