@@ -9,6 +9,8 @@
 2. Campaign pacing: a campaign through the ledger, the call channel and AMI to the
    stand-in (its own process, like Asterisk) at ``call_cps``; the Originate rate the
    stand-in received vs the configured rate (target within 5 %). Anchor: the pacer alone.
+3. Synthesis lanes (``bench/lanes_bench.py``): a prompt while a 20-minute render runs vs
+   on an idle engine, as a ratio (target within 1.5 x).
 """
 
 from __future__ import annotations
@@ -249,5 +251,8 @@ def campaign(calls: int = 10_000, cps: float = 50.0) -> None:
 
 
 def main(calls: int = 10_000, cps: float = 50.0) -> None:
+    from bench import lanes_bench
+
     hotline()
     campaign(calls, cps)
+    lanes_bench.main()

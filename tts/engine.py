@@ -9,9 +9,9 @@
 - :meth:`Synthesizer.astream` and :meth:`Synthesizer.arender` keep all CPU work off the
   event loop.
 - Lanes: a ``live`` synthesizer (IVR prompts, previews, first phrases) and a ``render`` one
-  (bulletins, programmes) have pools of their own; a render-lane phrase does not start
-  while live work waits (:class:`LiveFirst`), and render threads run at a lower CPU
-  priority, so a prompt is not queued behind a 20-minute render.
+  (bulletins, programmes) have pools of their own, and a render-lane phrase does not
+  start while live work waits (:mod:`tts.lanes`), so a prompt is not queued behind a
+  20-minute render.
 - :meth:`Synthesizer.close` retires: work already started finishes, then the pools go.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from tts.audio.effects import Audio, silence, trim_silence
 from tts.cache import PhraseCache, cache_key
-from tts.lanes import LANES, LIVE_FIRST, lower_priority
+from tts.lanes import LANES, LIVE_FIRST
 from tts.render import RenderResult, RenderSettings, render_to_file
 from tts.text.normalizer import Normalizer, Phrase
 from tts.voices.base import Voice
@@ -42,6 +42,8 @@ from tts.voices.base import Voice
 MAX_PHRASE_WORDS = 30
 FIRST_CHUNK_WORDS = 6
 SPLIT_PAUSE_MS = 80
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One phrase of audio (speech then its pause) at ``sample_rate``."""
@@ -122,13 +124,8 @@ class Synthesizer:
         self.lookahead = max(1, lookahead)
         self.max_words = max_words
         self.first_chunk_words = first_chunk_words
-        initializer = lower_priority if lane == "render" else None
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix=f"loa-tts-{lane}", initializer=initializer
-        )
-        self._async_pool = ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix=f"loa-tts-{lane}-io", initializer=initializer
-        )
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"loa-tts-{lane}")
+        self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"loa-tts-{lane}-io")
         self._voice_lock = voice_lock or threading.Lock()  # shared by lanes over one voice
         self._fingerprint = voice_fingerprint(voice)
         self._users = 0

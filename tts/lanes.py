@@ -2,20 +2,18 @@
 (bulletin and programme renders).
 
 Each lane has its own synthesizer and thread pools (see :class:`tts.engine.Synthesizer`),
-so live work never queues behind a render's phrases. Two more things keep a render from
-slowing a prompt on a busy machine: a render-lane phrase does not start while a live
-phrase is pending (:data:`LIVE_FIRST`; this matters most for voices that serialize their
-calls, like espeak-ng), and render threads run at nice +10 so the kernel gives the cores
-to live work first.
+so live work never queues behind a render's phrases, and a render-lane phrase does not
+start while a live phrase is pending (:data:`LIVE_FIRST`): a prompt waits at most for the
+render phrases already being synthesized. (Render threads are not given a lower CPU
+priority: with espeak-ng, whose calls are serialized process-wide, a render thread holding
+that lock at nice +10 made prompts slower on a loaded machine, measured.)
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 LANES = ("live", "render")
-RENDER_NICE = 10  # render threads yield the CPU to live work (Linux: nice is per thread)
 
 
 class LiveFirst:
@@ -55,13 +53,3 @@ class _LiveTurn:
 
 
 LIVE_FIRST = LiveFirst()
-
-
-def lower_priority() -> None:
-    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RENDER_NICE)
-        except OSError:  # not allowed here: the live-first gate still orders the phrases
-            pass
-
-

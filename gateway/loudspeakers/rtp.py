@@ -198,6 +198,7 @@ class RtpSender:
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._ids = 0
         self._feeder = Feeder(self._send, CHUNK_FRAMES, LEAD_S)
 
@@ -244,8 +245,10 @@ class RtpSender:
     def start(self, host: str, port: int, codec: str, frames: list[bytes]) -> Stream:
         """Begin sending ``frames`` (20 ms payloads, from ``encode``) as one stream: the
         feeder hands them to the clock; this call never writes to the pipe."""
-        with self._lock:
-            self._ensure()
+        with self._start_lock:  # not the pipe's lock, which the feeder holds while the pipe is full
+            if self._conn is None:
+                with self._lock:
+                    self._ensure()
             self._ids += 1
             stream = Stream(self._ids, (host, port), codec, len(frames))
             self.streams[stream.id] = stream

@@ -1,0 +1,103 @@
+"""Synthesis lanes (issue 19): how long an IVR prompt takes to synthesize while a
+20-minute bulletin renders, against the same prompts on an idle engine. Target: within
+1.5 x. Anchor, same run: the prompts through the render lane's own synthesizer during the
+render, which is how every prompt was synthesized before the lanes.
+
+Voice: espeak-ng (built in; it serializes its calls process-wide, the hardest case for a
+live lane). Each prompt is a distinct text (no phrase cache hits), rendered as the IVR does
+(G.711 μ-law file, telephone loudness).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tts.engine import Synthesizer
+
+PROMPTS = 12
+VOICE = "vi-espeak"
+SENTENCE = "Thông báo số {n}: thôn {v} họp bàn việc sửa đường liên xã vào tối nay, bà con đến đúng giờ."
+
+
+def twenty_minutes() -> str:
+    """About 3,000 words: 20 minutes at espeak's 150 words a minute."""
+    return " ".join(SENTENCE.format(n=n, v=n % 9) for n in range(160))
+
+
+async def _prompts(synth: Synthesizer, root: Path, tag: str) -> list[float]:
+    from gateway.bulletins.render import PURPOSES
+
+    _, settings = PURPOSES["telephone"]
+    seconds = []
+    for n in range(PROMPTS):
+        text = f"Bấm phím {n % 10} để nghe bản tin của thôn số {n} {tag}"
+        start = time.perf_counter()
+        await synth.arender(text, root / f"{tag}-{n}.ulaw", settings)
+        seconds.append(time.perf_counter() - start)
+        await asyncio.sleep(0.2)  # callers arrive one after another, not all at once
+    return seconds
+
+
+def _signal(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> Callable[[int, int], None]:
+    def progress(done: int, total: int) -> None:
+        loop.call_soon_threadsafe(event.set)
+
+    return progress
+
+
+async def _run(root: Path) -> dict[str, float]:
+    from gateway.bulletins.pronunciations import Pronunciations
+    from gateway.bulletins.render import PURPOSES, Renderer
+    from gateway.storage.artifacts import ArtifactStore
+    from tts.cache import PhraseCache
+
+    renderer = Renderer(ArtifactStore(root / "store"), Pronunciations(root / "p.tsv"), PhraseCache(root / "cache"))
+    live = await renderer.synthesizer(VOICE, "live")
+    render = await renderer.synthesizer(VOICE, "render")
+    await _prompts(live, root, "warm")
+    idle = await _prompts(live, root, "idle")
+    _, settings = PURPOSES["telephone"]
+    results: dict[str, float] = {}
+    for name, synth in (("busy", live), ("anchor", render)):
+        began = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(
+            render.arender(
+                twenty_minutes() + f" {name}",
+                root / f"{name}.ulaw",
+                settings,
+                _signal(loop, began),
+            )
+        )
+        await began.wait()
+        during = await _prompts(synth, root, name)
+        finished_during = task.done()
+        result = await task
+        results[name] = statistics.median(during)
+        results[f"{name}_render_s"] = result.duration_seconds
+        results[f"{name}_overlap"] = 0.0 if finished_during else 1.0
+    results["idle"] = statistics.median(idle)
+    return results
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        r = asyncio.run(_run(Path(tmp)))
+    ratio = r["busy"] / r["idle"]
+    anchor = r["anchor"] / r["idle"]
+    minutes = r["busy_render_s"] / 60
+    print(f"\n== synthesis lanes: an IVR prompt while a {minutes:.0f}-minute bulletin renders ({VOICE}) ==")
+    print(f"  idle engine:                      median {r['idle'] * 1000:7.1f} ms over {PROMPTS} prompts")
+    overlap = "" if r["busy_overlap"] else "  (the render ended before the last prompt)"
+    print(f"  live lane, render running:        median {r['busy'] * 1000:7.1f} ms  ratio {ratio:.2f} x{overlap}")
+    print(f"  anchor: render lane's synthesizer median {r['anchor'] * 1000:7.1f} ms  ratio {anchor:.2f} x")
+    print(f"  target within 1.5 x: {'met' if ratio <= 1.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
