@@ -37,7 +37,7 @@ from tts.cache import PhraseCache, cache_key
 from tts.lanes import LANES, LIVE_FIRST
 from tts.render import RenderResult, RenderSettings, render_to_file
 from tts.text.normalizer import Normalizer, Phrase
-from tts.voices.base import Voice
+from tts.voices.base import SynthesisYielded, Voice
 
 MAX_PHRASE_WORDS = 30
 FIRST_CHUNK_WORDS = 6
@@ -185,8 +185,7 @@ class Synthesizer:
             if hit is not None:
                 return hit, 0.0, True
         start = time.perf_counter()
-        with self._turn():
-            audio = self._synthesize(phrase.text)
+        audio = self._voice_audio(phrase.text)
         audio = trim_silence(np.asarray(audio, dtype=np.float32), self.sample_rate)
         elapsed = time.perf_counter() - start
         if self.cache is not None:
@@ -200,7 +199,22 @@ class Synthesizer:
         LIVE_FIRST.wait_for_render()
         return contextlib.nullcontext()
 
-    def _synthesize(self, text: str) -> Audio:
+    def _voice_audio(self, text: str) -> Audio:
+        if self.lane == "live":
+            with LIVE_FIRST.live():
+                return self._synthesize(text)
+        interruptible = getattr(self.voice, "interruptible", False)
+        while True:
+            LIVE_FIRST.wait_for_render()
+            try:
+                return self._synthesize(text, LIVE_FIRST.waiting if interruptible else None)
+            except SynthesisYielded:  # a live phrase came: it goes first, this one again after
+                continue
+
+    def _synthesize(self, text: str, yield_to: Callable[[], bool] | None = None) -> Audio:
+        if yield_to is not None:
+            with self._voice_lock:
+                return self.voice.synthesize(text, yield_to=yield_to)  # type: ignore[call-arg]
         if self.voice.thread_safe:
             return self.voice.synthesize(text)
         with self._voice_lock:

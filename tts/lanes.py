@@ -4,7 +4,9 @@
 Each lane has its own synthesizer and thread pools (see :class:`tts.engine.Synthesizer`),
 so live work never queues behind a render's phrases, and a render-lane phrase does not
 start while a live phrase is pending (:data:`LIVE_FIRST`): a prompt waits at most for the
-render phrases already being synthesized. (Render threads are not given a lower CPU
+render phrases already being synthesized, and with a voice that can stop mid-phrase
+(espeak-ng: ``interruptible``) not even for that: the render phrase stops within a block of
+audio and is synthesized again after the live work. (Render threads are not given a lower CPU
 priority: with espeak-ng, whose calls are serialized process-wide, a render thread holding
 that lock at nice +10 made prompts slower on a loaded machine, measured.)
 """
@@ -25,6 +27,10 @@ class LiveFirst:
 
     def live(self) -> _LiveTurn:
         return _LiveTurn(self)
+
+    def waiting(self) -> bool:
+        """Whether live work is pending (an interruptible voice's ``yield_to``)."""
+        return self._live > 0
 
     def wait_for_render(self) -> None:
         with self._cond:

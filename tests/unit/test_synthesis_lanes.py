@@ -72,3 +72,43 @@ async def test_a_pronunciation_edit_during_a_render_does_not_fail_it(tmp_path: P
     _, settings = PURPOSES["telephone"]
     again = await fresh.arender("UBND xã thông báo.", tmp_path / "after.ulaw", settings)
     assert "ủy ban nhân dân" in again.spoken_text
+
+
+async def test_espeak_stops_a_phrase_when_live_work_waits_and_says_so() -> None:
+    """espeak-ng's synth callback contract: returning 1 aborts the synthesis. A render
+    phrase is stopped that way for a prompt, and reported, never returned cut short."""
+    from tts.voices.base import SynthesisYielded
+    from tts.voices.espeak import EspeakVoice
+
+    voice = EspeakVoice()
+    text = "một hai ba bốn năm sáu bảy tám chín mười " * 3
+    whole = voice.synthesize(text)
+    blocks = 0
+
+    def after_two_blocks() -> bool:
+        nonlocal blocks
+        blocks += 1
+        return blocks > 2
+
+    with pytest.raises(SynthesisYielded):
+        voice.synthesize(text, yield_to=after_two_blocks)
+    assert blocks == 3
+    again = voice.synthesize(text, yield_to=lambda: False)  # espeak-ng varies by a few samples run to run
+    assert abs(len(again) - len(whole)) < 0.02 * len(whole)
+
+
+async def test_a_render_interrupted_by_prompts_keeps_every_phrase(tmp_path: Path) -> None:
+    """Phrases stopped for a prompt are synthesized again: the render says all of it."""
+    text = long_text("d", 40)
+    _, settings = PURPOSES["telephone"]
+    quiet_synth = await renderer(tmp_path / "quiet").synthesizer(VOICE, "render")
+    quiet = await quiet_synth.arender(text, tmp_path / "quiet.ulaw", settings)
+    busy = renderer(tmp_path / "busy")
+    render = await busy.synthesizer(VOICE, "render")
+    task = asyncio.create_task(render.arender(text, tmp_path / "busy.ulaw", settings))
+    prompts = Prompts(busy, tmp_path / "sounds", VOICE)
+    for n in range(5):
+        await prompts.path(f"Bấm phím {n} để nghe bản tin")
+    result = await task
+    assert result.phrases == quiet.phrases and result.spoken_text == quiet.spoken_text
+    assert abs(result.duration_seconds - quiet.duration_seconds) < 0.02 * quiet.duration_seconds
