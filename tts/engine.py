@@ -345,6 +345,11 @@ class Synthesizer:
         settings: RenderSettings | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> RenderResult:
+        """A file of ``text``. In the live lane (a prompt: short) render phrases wait for the
+        whole of it, its encoding and loudness pass included, not only its synthesis."""
+        if self.lane == "live":
+            with LIVE_FIRST.live():
+                return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
         return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
 
     async def arender(

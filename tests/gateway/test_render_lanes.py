@@ -41,7 +41,9 @@ async def test_an_emergency_due_during_a_long_render_is_queued_before_that_rende
     worker = asyncio.create_task(gateway.services.dispatcher.run(stop, interval=0.1))
     try:
         normal = await long_normal(users)
-        while progress.get(normal, 0.0) <= 0.0:  # the long render has begun
+        for _ in range(6000):  # until the long render has begun
+            if progress.get(normal, 0.0) > 0.0:
+                break
             await asyncio.sleep(0.05)
         urgent = await emergency(gateway, users)
         while await status(gateway, urgent) not in ("delivering", "done", "partly_failed"):

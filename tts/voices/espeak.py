@@ -84,9 +84,7 @@ class _Library:
                 raise VoiceError(f"espeak-ng không có giọng '{name}'")
             self._voice = encoded
 
-    def synth(
-        self, text: str, voice: str, rate: int, pitch: int, yield_to: Callable[[], bool] | None = None
-    ) -> Audio:
+    def synth(self, text: str, voice: str, rate: int, pitch: int, yield_to: Callable[[], bool] | None = None) -> Audio:
         self.set_voice(voice)
         self.lib.espeak_SetParameter(_ESPEAK_RATE, rate, 0)
         self.lib.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
