@@ -55,7 +55,7 @@ class Prompts:
         lock = self._locks.setdefault(base.name, asyncio.Lock())
         async with lock:
             if not target.exists():
-                synth = await self.renderer.synthesizer(self.voice, "live")
+                synth = await self.renderer.synthesizer(self.voice)
                 _, settings = PURPOSES["telephone"]
                 with tempfile.TemporaryDirectory(dir=self.sounds_dir) as tmp:
                     out = Path(tmp) / "prompt.ulaw"
