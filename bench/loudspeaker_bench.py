@@ -5,6 +5,8 @@
    answering a static file at the same rate. Target: p99 <= 100 ms on 2 cores.
 2. 200 RTP streams at once from one clock process; anchor: one stream. Target: pacing
    jitter (lateness of a packet behind its ideal send time) <= 1 ms.
+3. A 20-minute stream started while 200 streams play (issue 19); anchor: the same 200
+   streams without the start. Target: no added lateness.
 """
 
 from __future__ import annotations
@@ -181,6 +183,56 @@ def rtp() -> None:
     print(f"  target jitter <= 1 ms (p99): {'met' if many[1] <= 1.0 else 'NOT met'}")
 
 
+async def _start_among(n: int, seconds: float, start_long: bool) -> tuple[float, float, float, float]:
+    """``n`` streams; one second in, a 20-minute one starts (or not). The ``n`` streams'
+    lateness: median p99, worst p99, worst packet (ms); how long ``start`` held the event loop (ms)."""
+    from gateway.loudspeakers.rtp import RtpSender, encode
+
+    rate = 16000
+    t = np.arange(int(rate * seconds)) / rate
+    data = encode((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate, "pcmu")
+    long = [bytes([n % 256]) * 160 for n in range(20 * 60 * 50)]  # 20 minutes of payloads, 9.6 MB
+    sender = RtpSender()
+    base = 40000
+    plays = [asyncio.create_task(sender.play("127.0.0.1", base + i, "pcmu", data)) for i in range(n)]
+    await asyncio.sleep(1.0)
+    took = 0.0
+    if start_long:
+        began = time.perf_counter()
+        stream = sender.start("127.0.0.1", base + n, "pcmu", long)
+        took = (time.perf_counter() - began) * 1000
+    streams = await asyncio.gather(*plays)
+    if start_long:
+        sender.stop(stream)
+        await sender.wait(stream)
+    sender.close()
+    return (
+        float(np.median([s.late_p99 for s in streams]) * 1000),
+        max(s.late_p99 for s in streams) * 1000,
+        max(s.late_max for s in streams) * 1000,
+        took,
+    )
+
+
+def rtp_start() -> None:
+    with Steal() as stolen_without:
+        without = asyncio.run(_start_among(STREAMS, 6.0, start_long=False))
+    with Steal() as stolen_with:
+        with_start = asyncio.run(_start_among(STREAMS, 6.0, start_long=True))
+    print(f"\nRTP: a 20-minute stream (60,000 packets, 9.6 MB) starts while {STREAMS} streams play 6 s")
+    print(f"  lateness of the {STREAMS} streams (median p99 / worst p99 / worst packet):")
+    print(
+        f"  without the start   {without[0]:5.2f} / {without[1]:5.2f} / {without[2]:5.2f} ms"
+        f"   host steal {stolen_without}"
+    )
+    print(
+        f"  with the start      {with_start[0]:5.2f} / {with_start[1]:5.2f} / {with_start[2]:5.2f} ms"
+        f"   host steal {stolen_with}"
+    )
+    print(f"  start() itself, on the calling thread (the event loop in the gateway): {with_start[3]:.2f} ms")
+
+
 def main() -> None:
     polling()
     rtp()
+    rtp_start()

@@ -54,14 +54,14 @@ async def _run(voice: str, root: Path) -> dict[str, float]:
         return Renderer(ArtifactStore(root / name), Pronunciations(root / "p.tsv"), PhraseCache(root / f"{name}-cache"))
 
     plain = renderer("anchor")
-    synth = await plain.synthesizer(voice)
+    synth = await plain.synthesizer(voice, "render")
     started = time.perf_counter()
     _, settings = PURPOSES["loudspeaker"]
     anchor = await synth.arender("\n".join(s.text for s in segments), root / "anchor.wav", settings)
     anchor_wall = time.perf_counter() - started
 
     compiled = renderer("programme")
-    await compiled.synthesizer(voice)  # loaded before the clock starts, as in the running gateway
+    await compiled.synthesizer(voice, "render")  # loaded before the clock starts, as in the running gateway
     first_item: list[float] = []
     item_end: list[float] = []
     out = root / "out"

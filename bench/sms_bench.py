@@ -124,6 +124,8 @@ async def _campaign(data: Path) -> tuple[float, float, int, dict[str, object]]:
         price = await recipients.preview(s, text, ["XA"])
     services.renderer.render = _no_audio  # type: ignore[method-assign]  # queueing, not synthesis, is measured
     await services.dispatcher.run_schedules()
+    while await services.dispatcher.settle_renders():  # renders run beside the tick
+        await services.dispatcher.run_schedules()
     elapsed = time.perf_counter() - start_time
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

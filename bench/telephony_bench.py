@@ -9,6 +9,8 @@
 2. Campaign pacing: a campaign through the ledger, the call channel and AMI to the
    stand-in (its own process, like Asterisk) at ``call_cps``; the Originate rate the
    stand-in received vs the configured rate (target within 5 %). Anchor: the pacer alone.
+3. Synthesis lanes (``bench/lanes_bench.py``): a prompt while a 20-minute render runs vs
+   on an idle engine, as a ratio (target within 1.5 x).
 """
 
 from __future__ import annotations
@@ -255,52 +257,9 @@ def campaign(calls: int = 10_000, cps: float = 50.0) -> None:
     print(f"  target within +-5 %: {'met' if abs(error) <= 5 else 'NOT met'}")
 
 
-PROMPTS = [f"Xin bấm phím {n} để nghe bản tin của thôn {n}." for n in range(1, 6)]
-
-
-async def _prompt_seconds(renderer: Any, texts: list[str], root: Path) -> float:
-    synth = await renderer.synthesizer("vi-espeak", "live")
-    start = time.perf_counter()
-    for n, text in enumerate(texts):
-        await synth.arender(text, root / f"p{n}.wav")
-    return (time.perf_counter() - start) / len(texts)
-
-
-async def _lanes(root: Path) -> dict[str, float]:
-    from gateway.bulletins.pronunciations import Pronunciations
-    from gateway.bulletins.render import Renderer
-    from gateway.storage.artifacts import ArtifactStore
-    from tts.cache import PhraseCache
-
-    renderer = Renderer(ArtifactStore(root / "a"), Pronunciations(root / "p.tsv"), PhraseCache(root / "pc"))
-    await _prompt_seconds(renderer, PROMPTS, root)  # loads the voice
-    idle = await _prompt_seconds(renderer, [t + " Lần hai." for t in PROMPTS], root)
-    synth = await renderer.synthesizer("vi-espeak")
-    long_text = " ".join(f"Thông báo thứ {n}: trạm y tế xã tiêm phòng dại sáng thứ hai." for n in range(1, 2001))
-    renders = [asyncio.create_task(synth.arender(f"Bản {n}. {long_text}", root / f"r{n}.wav")) for n in range(2)]
-    await asyncio.sleep(1.0)  # both renders under way
-    busy = await _prompt_seconds(renderer, [t + " Lần ba." for t in PROMPTS], root)
-    running = sum(not r.done() for r in renders)
-    for r in renders:
-        r.cancel()
-    synth.close()
-    await asyncio.gather(*renders, return_exceptions=True)
-    return {"idle_ms": idle * 1000, "busy_ms": busy * 1000, "renders_running": running}
-
-
-def lanes() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        r = asyncio.run(_lanes(Path(tmp)))
-    ratio = r["busy_ms"] / max(r["idle_ms"], 1e-6)
-    print("\n== synthesis lanes: an IVR prompt while two long bulletin renders run (vi-espeak) ==")
-    print(
-        f"  prompt on an idle engine {r['idle_ms']:.1f} ms;"
-        f" during {r['renders_running']:.0f} renders {r['busy_ms']:.1f} ms"
-    )
-    print(f"  ratio {ratio:.2f}x; target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}")
-
-
 def main(calls: int = 10_000, cps: float = 50.0) -> None:
-    lanes()
+    from bench import lanes_bench
+
     hotline()
     campaign(calls, cps)
+    lanes_bench.main()

@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
+    """Everything one process runs, built whole by :func:`build_services`: the renderer
+    (its synthesis lanes: ``renderer.synthesizer(voice, lane)``), the channels (the
+    loudspeakers' RTP clock lives in ``channels["loudspeaker"].sender``), the workers."""
+
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -57,17 +61,17 @@ class Services:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     secret_key: str
+    spool: Spool
+    device_notifier: Notifier
+    presence: Presence
+    feedback: FeedbackWorker
+    programmes: ProgrammeWorker
+    live: LiveHub
+    sms: SmsService | None  # None: no SMS transport configured
+    telephony: Telephony | None  # None: no Asterisk configured
+    sms_callback_key: str = ""
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
-    sms: SmsService | None = None
-    spool: Spool | None = None
-    device_notifier: Notifier = field(default_factory=Notifier)
-    presence: Presence | None = None
-    feedback: FeedbackWorker | None = None
-    sms_callback_key: str = ""
-    telephony: Telephony | None = None
-    programmes: ProgrammeWorker | None = None
-    live: LiveHub = field(default_factory=LiveHub)
 
 
 def secret_key(settings: Settings) -> str:
@@ -92,30 +96,48 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     )
     channels: dict[str, Channel] = {"file": FileChannel(settings.outbox, pace_ms=file_pace_ms)}
     dispatcher = Dispatcher(sessions, settings, renderer, channels)
-    services = Services(settings, engine, sessions, renderer, channels, dispatcher, secret_key(settings))
+    key = secret_key(settings)
     store = renderer.store
-    services.spool = Spool(settings.data_dir / "spool" / "recordings", store)
+    spool = Spool(settings.data_dir / "spool" / "recordings", store)
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
-    services.feedback = FeedbackWorker(sessions, services.spool, queue)
-    services.channels["loudspeaker"] = LoudspeakerChannel(
-        sessions, services.device_notifier, icecast_password=settings.icecast_password, live_hub=services.live
+    notifier, live = Notifier(), LiveHub()
+    channels["loudspeaker"] = LoudspeakerChannel(
+        sessions, notifier, icecast_password=settings.icecast_password, live_hub=live
     )
-    services.presence = Presence(sessions)
-    services.programmes = ProgrammeWorker(
+    programmes = ProgrammeWorker(
         sessions,
         renderer,
         settings.timezone,
         import_roots=settings.import_root_paths,
         fetch_allow=settings.fetch_allow_list,
     )
-    services.sms = build_sms(settings, sessions, services.secret_key)
-    if services.sms is not None:
+    sms = build_sms(settings, sessions, key)
+    callback = ""
+    if sms is not None:
         if settings.sms_transport_kind == "kannel":
-            services.sms_callback_key = callback_key(services.secret_key)
-        services.channels["sms"] = SmsChannel(services.sms, settings.sms_daily_cap, settings.timezone)
-    services.telephony = build_telephony(settings, sessions, renderer, services.spool, services.sms, dispatcher.worker)
-    if services.telephony is not None:
-        services.channels["call"] = services.telephony.channel
+            callback = callback_key(key)
+        channels["sms"] = SmsChannel(sms, settings.sms_daily_cap, settings.timezone)
+    telephony = build_telephony(settings, sessions, renderer, spool, sms, dispatcher.worker)
+    if telephony is not None:
+        channels["call"] = telephony.channel
+    services = Services(
+        settings,
+        engine,
+        sessions,
+        renderer,
+        channels,
+        dispatcher,
+        key,
+        spool=spool,
+        device_notifier=notifier,
+        presence=Presence(sessions),
+        feedback=FeedbackWorker(sessions, spool, queue),
+        programmes=programmes,
+        live=live,
+        sms=sms,
+        telephony=telephony,
+        sms_callback_key=callback,
+    )
     return services
 
 
@@ -152,14 +174,11 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         if telephony is not None:
             await telephony.start()
         tasks = []
-        if services.presence is not None:
-            tasks.append(asyncio.create_task(services.presence.run(stop)))
+        tasks.append(asyncio.create_task(services.presence.run(stop)))
         if run_worker:
             tasks.append(asyncio.create_task(services.dispatcher.run(stop)))
-            if services.feedback is not None:
-                tasks.append(asyncio.create_task(services.feedback.run(stop)))
-            if services.programmes is not None:
-                tasks.append(asyncio.create_task(services.programmes.run(stop)))
+            tasks.append(asyncio.create_task(services.feedback.run(stop)))
+            tasks.append(asyncio.create_task(services.programmes.run(stop)))
         try:
             yield
         finally:
@@ -167,8 +186,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
             await programmes_manage.stop_rendering()
             for task in tasks:
                 await task
-            if services.presence is not None:
-                await services.presence.flush()
+            await services.presence.flush()
             if sms is not None:
                 await sms.close()
             if telephony is not None:

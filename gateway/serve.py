@@ -126,10 +126,7 @@ async def _worker_only(services: object) -> int:
         loop.add_signal_handler(sig, stop.set)
     if services.sms is not None:
         await services.sms.start()
-    workers = [services.dispatcher.run(stop)]
-    for extra in (services.feedback, services.programmes):
-        if extra is not None:
-            workers.append(extra.run(stop))
+    workers = [services.dispatcher.run(stop), services.feedback.run(stop), services.programmes.run(stop)]
     await asyncio.gather(*workers)
     if services.sms is not None:
         await services.sms.close()

@@ -8,11 +8,17 @@
 - Phrase audio is cached by (voice, text, settings).
 - :meth:`Synthesizer.astream` and :meth:`Synthesizer.arender` keep all CPU work off the
   event loop.
+- Lanes: a ``live`` synthesizer (IVR prompts, previews, first phrases) and a ``render`` one
+  (bulletins, programmes) have pools of their own, and a render-lane phrase does not
+  start while live work waits (:mod:`tts.lanes`), so a prompt is not queued behind a
+  20-minute render.
+- :meth:`Synthesizer.close` retires: work already started finishes, then the pools go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import queue
@@ -28,9 +34,10 @@ import numpy as np
 
 from tts.audio.effects import Audio, silence, trim_silence
 from tts.cache import PhraseCache, cache_key
+from tts.lanes import LANES, LIVE_FIRST
 from tts.render import RenderResult, RenderSettings, render_to_file
 from tts.text.normalizer import Normalizer, Phrase
-from tts.voices.base import Voice
+from tts.voices.base import SynthesisYielded, Voice
 
 MAX_PHRASE_WORDS = 30
 FIRST_CHUNK_WORDS = 6
@@ -104,55 +111,56 @@ class Synthesizer:
         lookahead: int = 3,
         max_words: int = MAX_PHRASE_WORDS,
         first_chunk_words: int | None = FIRST_CHUNK_WORDS,
+        lane: str = "live",
+        voice_lock: threading.Lock | None = None,
     ) -> None:
+        if lane not in LANES:
+            raise ValueError(f"lane: phải là một trong {', '.join(LANES)}, không phải {lane!r}")
         self.voice = voice
+        self.lane = lane
         self.normalizer = normalizer or Normalizer()
         self.cache = cache
         self.workers = max(1, workers if voice.thread_safe else 1)
         self.lookahead = max(1, lookahead)
         self.max_words = max_words
         self.first_chunk_words = first_chunk_words
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="loa-tts")
-        self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tts-io")
-        self._voice_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"loa-tts-{lane}")
+        self._async_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"loa-tts-{lane}-io")
+        self._voice_lock = voice_lock or threading.Lock()  # shared by lanes over one voice
         self._fingerprint = voice_fingerprint(voice)
-        self._state_lock = threading.Lock()
-        self._active = 0  # streams (and so renders) in progress
-        self._retired = False
-        self._closed = False
+        self._users = 0
+        self._closing = False
+        self._state = threading.Lock()
 
     @property
     def sample_rate(self) -> int:
         return self.voice.info.sample_rate
 
     def close(self) -> None:
-        self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._async_pool.shutdown(wait=False, cancel_futures=True)
-
-    def retire(self) -> None:
-        """Close once the streams and renders in progress have finished (a pronunciation
-        change swaps in a new synthesizer; a 20-minute render started on this one ends here)."""
-        with self._state_lock:
-            self._retired = True
-            idle = self._active == 0
+        """Retire: streams and renders already started run to their end, then the pools
+        shut down; new work is refused."""
+        with self._state:
+            self._closing = True
+            idle = self._users == 0
         if idle:
-            self.close()
+            self._shutdown()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
+    def _shutdown(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._async_pool.shutdown(wait=False)
 
     def _enter(self) -> None:
-        with self._state_lock:
-            self._active += 1
+        with self._state:
+            if self._closing and self._users == 0:
+                raise RuntimeError("synthesizer: đã đóng, không nhận việc mới")
+            self._users += 1
 
     def _leave(self) -> None:
-        with self._state_lock:
-            self._active -= 1
-            done = self._retired and self._active == 0
-        if done:
-            self.close()
+        with self._state:
+            self._users -= 1
+            idle = self._closing and self._users == 0
+        if idle:
+            self._shutdown()
 
     # --- text ------------------------------------------------------------------------
     def plan(self, text: str) -> list[Phrase]:
@@ -177,16 +185,40 @@ class Synthesizer:
             if hit is not None:
                 return hit, 0.0, True
         start = time.perf_counter()
-        if self.voice.thread_safe:
-            audio = self.voice.synthesize(phrase.text)
-        else:
-            with self._voice_lock:
-                audio = self.voice.synthesize(phrase.text)
+        audio = self._voice_audio(phrase.text)
         audio = trim_silence(np.asarray(audio, dtype=np.float32), self.sample_rate)
         elapsed = time.perf_counter() - start
         if self.cache is not None:
             self.cache.put(key, audio)
         return audio, elapsed, False
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """Live phrases announce themselves; render phrases wait until none is pending."""
+        if self.lane == "live":
+            return LIVE_FIRST.live()
+        LIVE_FIRST.wait_for_render()
+        return contextlib.nullcontext()
+
+    def _voice_audio(self, text: str) -> Audio:
+        if self.lane == "live":
+            with LIVE_FIRST.live():
+                return self._synthesize(text)
+        interruptible = getattr(self.voice, "interruptible", False)
+        while True:
+            LIVE_FIRST.wait_for_render()
+            try:
+                return self._synthesize(text, LIVE_FIRST.waiting if interruptible else None)
+            except SynthesisYielded:  # a live phrase came: it goes first, this one again after
+                continue
+
+    def _synthesize(self, text: str, yield_to: Callable[[], bool] | None = None) -> Audio:
+        if yield_to is not None:
+            with self._voice_lock:
+                return self.voice.synthesize(text, yield_to=yield_to)  # type: ignore[call-arg]
+        if self.voice.thread_safe:
+            return self.voice.synthesize(text)
+        with self._voice_lock:
+            return self.voice.synthesize(text)
 
     def stream(self, text: str, on_progress: Callable[[int, int], None] | None = None) -> Iterator[Chunk]:
         """Phrase chunks in order, synthesized ``lookahead`` phrases ahead.
@@ -195,11 +227,17 @@ class Synthesizer:
         arrives in pieces (``final`` False until its last piece), so playback starts after
         a fraction of a second of audio is ready.
         """
+        self._enter()
+        try:
+            yield from self._stream(text, on_progress)
+        finally:
+            self._leave()
+
+    def _stream(self, text: str, on_progress: Callable[[int, int], None] | None) -> Iterator[Chunk]:
         phrases = self.plan(text)
         total = len(phrases)
         pending: deque[tuple[int, Phrase, Future[tuple[Audio, float, bool]]]] = deque()
         next_index = 0
-        self._enter()
         try:
             if total and hasattr(self.voice, "synthesize_stream"):
                 yield from self._stream_first(phrases[0], total, on_progress)
@@ -222,7 +260,6 @@ class Synthesizer:
         finally:
             for _, _, future in pending:
                 future.cancel()
-            self._leave()
 
     def _stream_first(
         self, phrase: Phrase, total: int, on_progress: Callable[[int, int], None] | None
@@ -245,8 +282,9 @@ class Synthesizer:
 
             def produce() -> None:
                 try:
-                    for piece in self.voice.synthesize_stream(phrase.text):  # type: ignore[attr-defined]
-                        pieces.put(np.asarray(piece, dtype=np.float32))
+                    with self._turn():
+                        for piece in self.voice.synthesize_stream(phrase.text):  # type: ignore[attr-defined]
+                            pieces.put(np.asarray(piece, dtype=np.float32))
                     pieces.put(None)
                 except BaseException as exc:  # handed to the consumer thread
                     pieces.put(exc)
@@ -287,14 +325,18 @@ class Synthesizer:
     async def astream(self, text: str) -> AsyncIterator[Chunk]:
         """:meth:`stream` for asyncio: every blocking step runs in a worker thread."""
         loop = asyncio.get_running_loop()
-        iterator = self.stream(text)
-        sentinel = object()
-        while True:
-            chunk = await loop.run_in_executor(self._async_pool, next, iterator, sentinel)
-            if chunk is sentinel:
-                return
-            assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
-            yield chunk
+        self._enter()
+        try:
+            iterator = self._stream(text, None)
+            sentinel = object()
+            while True:
+                chunk = await loop.run_in_executor(self._async_pool, next, iterator, sentinel)
+                if chunk is sentinel:
+                    return
+                assert isinstance(chunk, Chunk)  # the iterator yields only Chunks
+                yield chunk
+        finally:
+            self._leave()
 
     def render(
         self,
@@ -303,6 +345,11 @@ class Synthesizer:
         settings: RenderSettings | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> RenderResult:
+        """A file of ``text``. In the live lane (a prompt: short) render phrases wait for the
+        whole of it, its encoding and loudness pass included, not only its synthesis."""
+        if self.lane == "live":
+            with LIVE_FIRST.live():
+                return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
         return render_to_file(self, text, path, settings or RenderSettings(), on_progress)
 
     async def arender(
@@ -313,4 +360,8 @@ class Synthesizer:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> RenderResult:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)
+        self._enter()  # held from the submission on: a close() meanwhile lets this render finish
+        try:
+            return await loop.run_in_executor(self._async_pool, self.render, text, path, settings, on_progress)
+        finally:
+            self._leave()

@@ -1,20 +1,19 @@
 """Render a bulletin's current version with the TTS engine, off the event loop.
 
-Synthesis lanes: each voice has a synthesizer (its own voice instance and threads) per lane,
-``live`` for what a person is waiting for (IVR prompts, the officer's preview) and
-``render`` for bulletins and programmes, so a prompt never queues behind a 20-minute
-render. A pronunciation change swaps in new synthesizers; the old ones finish the renders
-they are running and close then (``Synthesizer.retire``), nothing is cancelled.
-
 Two artifacts per version: ``loudspeaker`` (WAV at the voice's rate, -16 LUFS) and
 ``telephone`` (G.711 μ-law 8 kHz, the file Asterisk plays). Renders are content-addressed
 and idempotent: a render repeated after a crash finds its artifacts and rows in place.
+
+Each voice has one synthesizer per lane (:mod:`tts.lanes`): ``live`` for IVR prompts and
+previews, ``render`` for bulletins and programmes. A pronunciation edit swaps in new
+synthesizers; the old ones are retired, so renders already running finish with them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from tts.engine import Synthesizer
 from tts.render import RenderSettings
 from tts.text.normalizer import Normalizer
 
-LANES = ("live", "render")
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
@@ -52,38 +50,44 @@ class Renderer:
         self.pronunciations = pronunciations
         self.cache = cache  # the second format of a bulletin reuses the first one's phrase audio
         self.progress = RenderProgress()
-        self._synths: dict[tuple[str, str], Synthesizer] = {}  # (voice, lane)
+        self._synths: dict[tuple[str, str], Synthesizer] = {}
+        self._voice_locks: dict[str, threading.Lock] = {}  # one per voice, shared by its lanes
         self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
 
-    async def synthesizer(self, voice_id: str, lane: str = "render") -> Synthesizer:
-        """One synthesizer per voice and lane, swapped when the pronunciation overrides
-        change (the old one closes when its running renders end)."""
-        if lane not in LANES:
-            raise ValueError(f"lane: phải là một trong {', '.join(LANES)}")
+    async def synthesizer(self, voice_id: str, lane: str = "live") -> Synthesizer:
+        """The voice's synthesizer in ``lane``, rebuilt when the pronunciation overrides
+        change: the replaced ones are retired (work they started runs to its end)."""
         async with self._lock:
             overrides = await asyncio.to_thread(self.pronunciations.load)
             if overrides != self._overrides:
                 for synth in self._synths.values():
-                    synth.retire()
+                    synth.close()
                 self._synths.clear()
                 self._overrides = overrides
             if (voice_id, lane) not in self._synths:
                 from tts.voices.registry import load_voice
 
                 voice = await asyncio.to_thread(load_voice, voice_id)
-                self._synths[voice_id, lane] = Synthesizer(
-                    voice, Normalizer(overrides=overrides), cache=self.cache, workers=self._workers
+                # The live lane needs one thread: a prompt is a phrase or two, and its
+                # first phrase runs alone anyway.
+                self._synths[(voice_id, lane)] = Synthesizer(
+                    voice,
+                    Normalizer(overrides=overrides),
+                    cache=self.cache,
+                    workers=self._workers if lane == "render" else 1,
+                    lane=lane,
+                    voice_lock=self._voice_locks.setdefault(voice_id, threading.Lock()),
                 )
-            return self._synths[voice_id, lane]
+            return self._synths[(voice_id, lane)]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:
         synth = await self.synthesizer(voice_id, "live")
         return await asyncio.to_thread(synth.spoken_text, text)
 
     async def spoken_marks(self, voice_id: str, text: str) -> list[list[dict[str, str | None]]]:
-        synth = await self.synthesizer(voice_id)
+        synth = await self.synthesizer(voice_id, "live")
         return await asyncio.to_thread(synth.spoken_marks, text)
 
     async def render(self, session: AsyncSession, bulletin: Bulletin) -> dict[str, Render]:
@@ -95,7 +99,7 @@ class Renderer:
                 )
             ).scalars()
         }
-        synth = await self.synthesizer(bulletin.voice)
+        synth = await self.synthesizer(bulletin.voice, "render")
         text = f"{bulletin.title}.\n{bulletin.body}"
         todo = [p for p in PURPOSES if p not in existing]
         for n, purpose in enumerate(todo):

@@ -1,6 +1,11 @@
 """The worker loop: due schedules -> render -> ledger rows; channels claim, act, report;
 finished bulletins are marked done or partly failed. Several processes may run it
-against one database: schedules and rows are taken with guarded updates and leases."""
+against one database: schedules and rows are taken with guarded updates and leases.
+
+Renders run as tasks of their own (the render lane, :mod:`tts.lanes`), never inside the
+tick: a due schedule whose render is missing starts it and is looked at again when it
+ends, so an emergency that becomes due while a 20-minute render runs starts its own
+render, and is queued, at once."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.bulletins.render import Renderer
+from gateway.bulletins.render import PURPOSES, Renderer
 from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
 from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
@@ -48,6 +53,7 @@ class Dispatcher:
         self._jobs: dict[int, tuple[float, Job]] = {}
         self.stopped: set[int] = set()  # bulletins taken off the air: claimed rows of them are dropped
         self.render_backoff = RenderBackoff()
+        self.renders: dict[int, asyncio.Task[bool]] = {}  # by bulletin id, running or not yet looked at
 
     def _feed(self, channel: Channel) -> None:
         running = self.feeders.get(channel.name)
@@ -68,6 +74,21 @@ class Dispatcher:
             await self._loop(stop, interval)
         finally:
             await self.stop_feeders()
+            await self.stop_renders()
+
+    async def stop_renders(self) -> None:
+        """Renders in progress are dropped; a later worker renders again (renders are idempotent)."""
+        for task in self.renders.values():
+            task.cancel()
+        await asyncio.gather(*self.renders.values(), return_exceptions=True)
+        self.renders.clear()
+
+    async def settle_renders(self) -> bool:
+        """Wait for the renders in progress (for callers that drive ``tick`` themselves);
+        whether there were any."""
+        running = [task for task in self.renders.values() if not task.done()]
+        await asyncio.gather(*running, return_exceptions=True)
+        return bool(running)
 
     async def _loop(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
@@ -152,8 +173,37 @@ class Dispatcher:
                 .unique()
                 .all()
             )
-            for bulletin in waiting:
-                await self._render(session, bulletin)
+        for bulletin in waiting:
+            task = self.renders.get(bulletin.id)
+            if task is None or task.done():  # a failed one is tried again, as its backoff allows
+                self._render_started(bulletin.id)
+
+    def _rendered(self, bulletin_id: int) -> bool | None:
+        """The bulletin's background render: ``None`` while it runs (started here if none
+        is), then its result, once."""
+        task = self.renders.get(bulletin_id)
+        if task is None:
+            self._render_started(bulletin_id)
+            return None
+        if not task.done():
+            return None
+        del self.renders[bulletin_id]
+        if task.cancelled():
+            return False
+        if task.exception() is not None:
+            log.error("render of bulletin %s failed", bulletin_id, exc_info=task.exception())
+            return False
+        return task.result()
+
+    def _render_started(self, bulletin_id: int) -> None:
+        task = asyncio.create_task(self._render_task(bulletin_id))
+        task.add_done_callback(lambda _: self.wake.set())  # the loop looks at its schedule again
+        self.renders[bulletin_id] = task
+
+    async def _render_task(self, bulletin_id: int) -> bool:
+        async with self.sessions() as session:
+            bulletin = await session.get(Bulletin, bulletin_id)
+            return bulletin is not None and await self._render(session, bulletin)
 
     async def _render(self, session: AsyncSession, bulletin: Bulletin) -> bool:
         """Render the bulletin's formats; on failure keep the reason on the bulletin (once)
@@ -193,7 +243,7 @@ class Dispatcher:
                 bulletin.status = "rendering"
                 await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
                 await session.commit()
-            if not await self._render(session, bulletin):
+            if not await self._has_renders(session, bulletin) and not self._rendered(bulletin.id):
                 return False
             targets = await targets_of(session, bulletin.id)
             occurrence = sched.occurrence
@@ -239,6 +289,14 @@ class Dispatcher:
             await session.commit()
         self.wake.set()
         return True
+
+    async def _has_renders(self, session: AsyncSession, bulletin: Bulletin) -> bool:
+        done = (
+            await session.execute(
+                select(func.count()).where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
+            )
+        ).scalar_one()
+        return int(done) >= len(PURPOSES)
 
     def _first_attempt(self, channel: str, bulletin: Bulletin) -> datetime:
         now = utcnow()

@@ -8,6 +8,12 @@ speakers drop; here each packet leaves at t0 + n x 20 ms on a monotonic clock, s
 does not drift, and the clock's lateness is measured per packet. The clock runs in a
 process of its own: in the gateway's process any busy Python thread could hold it up by
 the interpreter's switch interval (5 ms).
+
+Audio reaches the clock in chunks of one second (:data:`CHUNK_FRAMES` packets), written by a
+feeder thread of the parent :data:`LEAD_S` seconds ahead of playback: starting a
+20-minute stream neither pickles 10 MB through the pipe from the event loop nor makes the
+clock read it between two packets, so the streams already on the air do not stall. The
+clock reads its commands only while the next tick is not due.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -29,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from gateway.loudspeakers import opus
+from gateway.loudspeakers.rtp_feed import Feeder
 from tts.audio import effects
 from tts.audio.g711 import encode_alaw, encode_ulaw
 
@@ -40,6 +48,8 @@ PAYLOAD_BYTES = 160  # 20 ms of G.711 (8000 x 1 byte) or of G.722 (64 kbit/s)
 # 20 ms on each codec's RTP clock: 8 kHz for G.711 and G.722 (RFC 3551 §4.5.2), 48 kHz for Opus.
 TIMESTAMP_STEPS = {"pcmu": 160, "pcma": 160, "g722": 160, "opus": opus.FRAME_SAMPLES}
 SPIN_S = 0.002  # the OS wakes a sleeper up to a few hundred microseconds late: spin the rest
+CHUNK_FRAMES = 50  # one second of 20 ms packets per message to the clock
+LEAD_S = 3.0  # how far ahead of playback the feeder keeps each stream
 
 
 def encode(samples: np.ndarray, rate: int, codec: str) -> list[bytes]:
@@ -91,7 +101,9 @@ class Stream:
     late_p99: float = 0.0
     priority: str = ""  # what the clock process was granted: "realtime", "nice -20" or "normal"
     stopped: bool = False
+    underruns: int = 0  # ticks at which the clock had no audio of this stream yet
     finished: threading.Event = field(default_factory=threading.Event)
+    on_clock: bool = False  # the clock was told to start it (by the feeder)
 
 
 def _raise_priority() -> str:
@@ -119,13 +131,18 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
     while True:
         while conn.poll(0 if streams else None):
             message = conn.recv()
-            if message[0] == "start":
-                _, sid, address, codec, frames = message
+            if message[0] == "feed":
+                if message[1] in streams:
+                    streams[message[1]]["frames"].extend(message[2])
+            elif message[0] == "start":
+                _, sid, address, codec, total = message
                 streams[sid] = {
                     "address": address,
                     "pt": PAYLOAD_TYPES[codec],
                     "step": TIMESTAMP_STEPS[codec],
-                    "frames": frames,
+                    "frames": deque(),
+                    "total": total,
+                    "underruns": 0,
                     "ssrc": random.getrandbits(32),
                     "seq": random.getrandbits(16),
                     "ts": random.getrandbits(32),
@@ -139,6 +156,8 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
             elif message[0] == "quit":
                 sock.close()
                 return
+            if streams and time.monotonic() >= start + tick * FRAME_S - SPIN_S:
+                break  # the next packets are due: the rest of the commands wait a tick
         due = start + tick * FRAME_S
         delay = due - time.monotonic()
         if delay > SPIN_S:
@@ -147,10 +166,13 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
             pass
         late = time.monotonic() - due
         for sid, st in list(streams.items()):
-            if st["sent"] >= len(st["frames"]):
+            if st["sent"] >= st["total"]:
                 _finish(out, sid, streams.pop(sid), priority, stopped=False)
                 continue
-            packet = header(st["seq"], st["ts"], st["ssrc"], st["pt"], st["sent"] == 0) + st["frames"][st["sent"]]
+            if not st["frames"]:  # the feeder is behind: this packet leaves at a later tick
+                st["underruns"] += 1
+                continue
+            packet = header(st["seq"], st["ts"], st["ssrc"], st["pt"], st["sent"] == 0) + st["frames"].popleft()
             with contextlib.suppress(OSError):  # an unreachable host loses the packet, not the clock
                 sock.sendto(packet, st["address"])
             st["sent"] += 1
@@ -163,7 +185,7 @@ def _clock(conn: Connection, out: Connection, multicast_ttl: int) -> None:
 def _finish(conn: Connection, sid: int, st: dict[str, Any], priority: str, stopped: bool) -> None:
     late = sorted(st["late"]) or [0.0]
     p99 = late[int(0.99 * (len(late) - 1))]
-    conn.send(("done", sid, st["sent"], late[-1], p99, st["ssrc"], priority, stopped))
+    conn.send(("done", sid, st["sent"], late[-1], p99, st["ssrc"], priority, stopped, st["underruns"]))
 
 
 class RtpSender:
@@ -176,7 +198,23 @@ class RtpSender:
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._ids = 0
+        self._feeder = Feeder(self._send, CHUNK_FRAMES, LEAD_S)
+
+    @property
+    def clock_pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _send(self, message: tuple[Any, ...], stream: Any) -> bool:
+        """For the feeder: one command to the clock, unless the stream was stopped meanwhile."""
+        with self._lock:
+            if self._conn is None or stream.stopped or stream.finished.is_set():
+                return False
+            self._conn.send(message)
+            if message[0] == "start":
+                stream.on_clock = True
+            return True
 
     def _ensure(self) -> Connection:
         if self._conn is None:
@@ -194,23 +232,27 @@ class RtpSender:
     def _read(self, conn: Connection) -> None:
         while True:
             try:
-                _, sid, sent, late_max, late_p99, ssrc, priority, stopped = conn.recv()
+                _, sid, sent, late_max, late_p99, ssrc, priority, stopped, underruns = conn.recv()
             except (EOFError, OSError):
                 return
             stream = self.streams.pop(sid, None)
             if stream is not None:
                 stream.sent, stream.late_max, stream.late_p99 = sent, late_max, late_p99
                 stream.ssrc, stream.priority, stream.stopped = ssrc, priority, stopped
+                stream.underruns = underruns
                 stream.finished.set()
 
     def start(self, host: str, port: int, codec: str, frames: list[bytes]) -> Stream:
-        """Begin sending ``frames`` (20 ms payloads, from ``encode``) as one stream at the next tick."""
-        with self._lock:
-            conn = self._ensure()
+        """Begin sending ``frames`` (20 ms payloads, from ``encode``) as one stream: the
+        feeder hands them to the clock; this call never writes to the pipe."""
+        with self._start_lock:  # not the pipe's lock, which the feeder holds while the pipe is full
+            if self._conn is None:
+                with self._lock:
+                    self._ensure()
             self._ids += 1
             stream = Stream(self._ids, (host, port), codec, len(frames))
             self.streams[stream.id] = stream
-            conn.send(("start", stream.id, (host, port), codec, frames))
+        self._feeder.add(stream, frames)
         return stream
 
     async def wait(self, stream: Stream) -> Stream:
@@ -223,10 +265,17 @@ class RtpSender:
 
     def stop(self, stream: Stream) -> None:
         with self._lock:
-            if self._conn is not None and not stream.finished.is_set():
+            if stream.finished.is_set():
+                return
+            if stream.on_clock and self._conn is not None:
                 self._conn.send(("stop", stream.id))
+            else:  # the feeder has not started it: it never will
+                stream.stopped = True
+                self.streams.pop(stream.id, None)
+                stream.finished.set()
 
     def close(self) -> None:
+        self._feeder.close()
         with self._lock:
             conn, process = self._conn, self._process
             self._conn = None

@@ -78,7 +78,7 @@ async def assemble(
 ) -> Assembled:
     import soundfile
 
-    synth = await renderer.synthesizer(voice)
+    synth = await renderer.synthesizer(voice, "render")
     settings = RenderSettings(loudness_lufs=-16.0)
     rate = synth.sample_rate
     cache = {} if cache is None else cache

@@ -40,8 +40,18 @@ class Gateway:
 
     async def run_worker(self, rounds: int = 20) -> None:
         for _ in range(rounds):
-            if not await self.services.dispatcher.tick():
+            busy = await self.services.dispatcher.tick()
+            # Renders run beside the tick: wait for them here, then look at their schedules again.
+            if not await self.services.dispatcher.settle_renders() and not busy:
                 return
+
+    async def queue_due(self) -> None:
+        """Due schedules queued as ledger rows, their renders awaited (the worker's loop does
+        not wait for renders: it comes back to a schedule when its render ends)."""
+        dispatcher = self.services.dispatcher
+        await dispatcher.run_schedules()
+        while await dispatcher.settle_renders():
+            await dispatcher.run_schedules()
 
 
 @pytest.fixture(scope="session")

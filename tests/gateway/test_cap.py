@@ -251,7 +251,7 @@ async def test_cap_3_2_2_rows_not_delivered_by_expires_settle_expired(gateway: G
         async with gateway.services.sessions() as session:
             bulletin = await session.get(Bulletin, bid)
             assert bulletin is not None
-            await gateway.services.dispatcher.run_schedules()  # rows queued, none claimed yet
+            await gateway.queue_due()  # rows queued, none claimed yet
             bulletin.expires_at = utcnow() - timedelta(seconds=1)
             await session.commit()
         await gateway.run_worker()

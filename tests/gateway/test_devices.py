@@ -154,7 +154,10 @@ async def test_a_lan_speaker_gets_paced_rtp_and_an_emergency_cuts_in(gateway: Ga
         await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
         normal = await market_day(users, repeats=2)
         await gateway.run_worker()
-        packets = await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(25)])
+        speaker.settimeout(10.0)  # the stream starts once the clock process is up: start() does not wait for it
+        first = await asyncio.to_thread(speaker.recv, 2048)
+        speaker.settimeout(0.2)
+        packets = [first, *await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(24)])]
         assert {p[1] & 0x7F for p in packets} == {0}  # PCMU, the default codec
         urgent = await emergency(gateway, users)
         await gateway.run_worker()

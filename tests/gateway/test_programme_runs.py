@@ -82,7 +82,7 @@ async def test_the_first_item_is_heard_while_the_rest_renders(gateway: Gateway, 
     renderer = gateway.services.renderer
     gate = Gate(await renderer.synthesizer("vi-espeak"), after=3)  # greeting, item 1, bridge; then held
 
-    async def gated(voice: str) -> Gate:
+    async def gated(voice: str, lane: str = "live") -> Gate:
         return gate
 
     monkeypatch.setattr(renderer, "synthesizer", gated)

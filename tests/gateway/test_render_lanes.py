@@ -1,76 +1,57 @@
-"""Synthesis lanes (issue 19): a prompt a caller waits for never queues behind bulletin
-renders, and a pronunciation change swaps in a new synthesizer without cancelling the
-renders the old one is running."""
+"""Renders off the dispatcher's tick (issue 19): an emergency that becomes due while a long
+normal bulletin renders is rendered and queued without waiting for that render."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from gateway.bulletins.pronunciations import Pronunciations
-from gateway.bulletins.render import Renderer
-from gateway.storage.artifacts import ArtifactStore
-from tts.cache import PhraseCache
+from gateway.db.models import Bulletin
+from tests.gateway.conftest import Gateway, seed
+from tests.gateway.test_devices import emergency
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-LONG = " ".join(f"Thông báo thứ {n}: trạm y tế xã tiêm phòng dại sáng thứ hai." for n in range(1, 41))
+pytestmark = pytest.mark.asyncio
 
 
-def _renderer(root: Path) -> Renderer:
-    return Renderer(ArtifactStore(root / "artifacts"), Pronunciations(root / "p.tsv"), PhraseCache(root / "pc"))
+async def long_normal(users) -> int:  # type: ignore[no-untyped-def]
+    """A normal bulletin, sent now, of distinct sentences (no phrase cache hits): a long render."""
+    editor, ecsrf = users["bientap"]
+    approver, acsrf = users["duyet"]
+    text = " ".join(f"Thông báo số {n}: thôn {n % 9} họp bàn việc sửa đường liên xã vào tối nay." for n in range(300))
+    body = {"title": "Họp thôn", "body": text, "targets": [{"channel": "loudspeaker", "area": "T1"}]}
+    bid = int((await editor.post("/api/v1/bulletins", json=body, headers={"X-CSRF-Token": ecsrf})).json()["id"])
+    await editor.post(f"/api/v1/bulletins/{bid}/submit", headers={"X-CSRF-Token": ecsrf})
+    await approver.post(f"/api/v1/bulletins/{bid}/approve", headers={"X-CSRF-Token": acsrf})
+    await approver.post(f"/api/v1/bulletins/{bid}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
+    return bid
 
 
-def _held(started: threading.Event, release: threading.Event) -> Callable[[int, int], None]:
-    """A progress callback that holds the render after its first phrase until released."""
-
-    def progress(done: int, total: int) -> None:
-        started.set()
-        release.wait(60)
-
-    return progress
+async def status(gateway: Gateway, bid: int) -> str:
+    async with gateway.services.sessions() as s:
+        bulletin = await s.get(Bulletin, bid)
+        assert bulletin is not None
+        return bulletin.status
 
 
-async def test_a_pronunciation_change_swaps_the_synthesizer_without_cancelling_a_running_render(
-    tmp_path: Path,
-) -> None:
-    renderer = _renderer(tmp_path)
-    old = await renderer.synthesizer("vi-espeak")
-    started, release = threading.Event(), threading.Event()
-    out = tmp_path / "long.wav"
-    render = asyncio.create_task(old.arender(LONG, out, None, _held(started, release)))
+async def test_an_emergency_due_during_a_long_render_is_queued_before_that_render_ends(gateway: Gateway) -> None:
+    users = await seed(gateway)
+    progress = gateway.services.renderer.progress.values
+    stop = asyncio.Event()
+    worker = asyncio.create_task(gateway.services.dispatcher.run(stop, interval=0.1))
     try:
-        assert await asyncio.to_thread(started.wait, 60)
-        renderer.pronunciations.put("UBND", "ủy ban nhân dân")
-        new = await renderer.synthesizer("vi-espeak")
-        assert new is not old and not old.closed  # still rendering
+        normal = await long_normal(users)
+        for _ in range(6000):  # until the long render has begun
+            if progress.get(normal, 0.0) > 0.0:
+                break
+            await asyncio.sleep(0.05)
+        urgent = await emergency(gateway, users)
+        while await status(gateway, urgent) not in ("delivering", "done", "partly_failed"):
+            assert not worker.done()
+            await asyncio.sleep(0.05)
+        # Queued while the normal bulletin was still rendering: it did not wait for it.
+        assert progress[normal] < 1.0
+        assert await status(gateway, normal) == "rendering"
     finally:
-        release.set()
-    result = await render  # finished, not cancelled
-    assert out.stat().st_size > 44 and result.duration_seconds > 10
-    assert old.closed and not new.closed  # closed once its render ended
-
-
-async def test_a_live_prompt_is_not_queued_behind_bulletin_renders(tmp_path: Path) -> None:
-    renderer = _renderer(tmp_path)
-    synth = await renderer.synthesizer("vi-espeak")
-    gates = [(threading.Event(), threading.Event()) for _ in range(2)]  # both of the render lane's threads
-    renders = [
-        asyncio.create_task(synth.arender(f"Bản {n}. {LONG}", tmp_path / f"r{n}.wav", None, _held(s, r)))
-        for n, (s, r) in enumerate(gates)
-    ]
-    try:
-        for started, _ in gates:
-            assert await asyncio.to_thread(started.wait, 60)
-        live = await renderer.synthesizer("vi-espeak", "live")
-        assert live is not synth
-        prompt = tmp_path / "prompt.wav"
-        await asyncio.wait_for(live.arender("Xin chào, đây là đường dây nóng của xã.", prompt), 30)
-        assert prompt.stat().st_size > 44
-    finally:
-        for _, release in gates:
-            release.set()
-        await asyncio.gather(*renders)
+        stop.set()
+        await worker

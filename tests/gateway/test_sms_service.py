@@ -126,7 +126,7 @@ async def test_opt_out_and_the_daily_cap_apply_when_sending_emergencies_excepted
     assert {r.state for r in (await rows(gateway, first)).values()} == {"sent"}
     # The second resident opts out after the next campaign was planned.
     second = await release(gateway, users, "Lich tiem chung ngay mai", "normal", work=False)
-    await gateway.services.dispatcher.run_schedules()
+    await gateway.queue_due()
     assert set(await rows(gateway, second)) == {"+84912000001", "+84912000002"}
     before = len(smsc.accepted)
     assert await smsc.mo("84912000002", b"HUY") == 0
@@ -230,7 +230,7 @@ async def test_receipts_that_beat_the_workers_report_still_record_the_parts(gate
     users = await seed(gateway)
     await subscribe(smsc, "84912000001")
     bid = await release(gateway, users, STORM, "normal", work=False)
-    await gateway.services.dispatcher.run_schedules()
+    await gateway.queue_due()
     async with gateway.services.sessions() as s:
         (claim,) = await ledger.claim(s, "sms", "w-test", 60)
     first = len(smsc.accepted)

@@ -100,7 +100,10 @@ async def test_stop_cuts_a_playing_rtp_stream_and_does_not_queue_it_again(gatewa
         await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
         bid = await market_day(users, repeats=4)
         await gateway.run_worker()
-        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(10)])  # on air
+        speaker.settimeout(10.0)  # the stream starts once the clock process is up: start() does not wait for it
+        await asyncio.to_thread(speaker.recv, 2048)
+        speaker.settimeout(0.5)
+        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(9)])  # on air
         admin, csrf = users["admin"]
         r = await admin.post(  # type: ignore[attr-defined]
             f"/api/v1/bulletins/{bid}/stop", json={"reason": "sai nội dung"}, headers={"X-CSRF-Token": csrf}
@@ -333,7 +336,10 @@ async def test_a_stop_committed_by_another_process_is_cut_by_the_workers_next_ti
         await register(gateway, "LOA-CHO", kind="rtp", rtp_address=f"127.0.0.1:{speaker.getsockname()[1]}")
         bid = await market_day(users, repeats=4)
         await gateway.run_worker()
-        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(10)])
+        speaker.settimeout(10.0)  # the stream starts once the clock process is up: start() does not wait for it
+        await asyncio.to_thread(speaker.recv, 2048)
+        speaker.settimeout(0.5)
+        await asyncio.to_thread(lambda: [speaker.recv(2048) for _ in range(9)])
         async with gateway.services.sessions() as s:  # as another process would: rows only, no announce
             await stop_rows(s, bid, reason="dừng từ máy khác", actor="duyet")
             await s.commit()
@@ -430,7 +436,7 @@ async def test_a_row_claimed_before_its_alert_was_cancelled_elsewhere_is_settled
         await operator.post(f"/api/v1/bulletins/{bid}/emergency", headers={"X-CSRF-Token": ocsrf})
     ).status_code == 200  # type: ignore[attr-defined]
     dispatcher = gateway.services.dispatcher
-    await dispatcher.run_schedules()
+    await gateway.queue_due()
     async with gateway.services.sessions() as s:
         (claim,) = await ledger.claim(s, "file", dispatcher.worker, 30)
     async with gateway.services.sessions() as s:

@@ -158,3 +158,57 @@ async def test_ogg_packets_span_pages_and_lacing() -> None:
         ogg_packets(stream[:-1])
     with pytest.raises(OggError):
         ogg_packets(b"junk" + stream)
+
+
+async def test_starting_a_20_minute_stream_does_not_write_it_to_the_clock_pipe() -> None:
+    """Issue 19: the whole bulletin (10 MB of μ-law for 20 minutes) went through the clock's
+    pipe inside ``start``, from the event loop. With the clock process frozen, ``start`` must
+    still return: the audio is fed later, a second at a time, by the feeder thread."""
+    import os
+    import signal
+    import threading
+
+    port = free_udp_port()
+    sender = RtpSender()
+    await sender.play("127.0.0.1", port, "pcmu", [bytes(160)])  # the clock process is up
+    pid = sender.clock_pid
+    assert pid is not None
+    twenty_minutes = [bytes([n % 256]) * 160 for n in range(20 * 60 * 50)]
+    started: list[Stream] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        caller = threading.Thread(
+            target=lambda: started.append(sender.start("127.0.0.1", port, "pcmu", twenty_minutes))
+        )
+        caller.start()
+        await asyncio.to_thread(caller.join, 10.0)
+        assert started, "start() waited on the clock process"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await asyncio.sleep(0.5)
+    sender.stop(started[0])
+    stopped = await sender.wait(started[0])
+    sender.close()
+    assert stopped.stopped and 0 < stopped.sent < len(twenty_minutes)
+
+
+async def test_a_long_stream_fed_in_one_second_chunks_arrives_complete_and_in_order(tmp_path: Path) -> None:
+    """RFC 3550 §5.1: one packet per 20 ms with consecutive sequence numbers; 12 s is twelve
+    chunks, most of them fed while the stream plays."""
+    port, count = free_udp_port(), 600
+    out = tmp_path / "capture.json"
+    command = [sys.executable, "-m", "tests.support.udp_capture", str(count), str(out), str(port)]
+    capture = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220 - before the measure
+    assert capture.stdout is not None and capture.stdout.readline().strip() == "ready"
+    frames = [struct.pack("!I", n) * 40 for n in range(count)]  # each payload names its place
+    sender = RtpSender()
+    sent = await sender.play("127.0.0.1", port, "pcmu", frames)
+    sender.close()
+    assert capture.wait(timeout=40) == 0
+    capture.stdout.close()
+    packets = [bytes.fromhex(p["data"]) for p in json.loads(out.read_text(encoding="utf-8"))[str(port)]]
+    assert sent.sent == count and not sent.stopped
+    assert [p[12:] for p in packets] == frames
+    headers = [struct.unpack("!BBHII", p[:12]) for p in packets]
+    assert all((b[2] - a[2]) % 65536 == 1 for a, b in itertools.pairwise(headers))
+    assert all((b[3] - a[3]) % 2**32 == 160 for a, b in itertools.pairwise(headers))

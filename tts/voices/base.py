@@ -20,6 +20,11 @@ class VoiceError(Exception):
     """A voice cannot be found, installed or loaded; the message is for a person."""
 
 
+class SynthesisYielded(Exception):
+    """An interruptible voice (``synthesize(text, yield_to=...)``) stopped a phrase because
+    ``yield_to()`` said more urgent work waits; the phrase is to be synthesized again."""
+
+
 @dataclass(frozen=True)
 class VoiceInfo:
     """What a voice is: read from ``voice.json`` in the voice's folder."""

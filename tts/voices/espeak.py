@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tts.voices.base import Audio, VoiceError, VoiceInfo
+from tts.voices.base import Audio, SynthesisYielded, VoiceError, VoiceInfo
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 0x02
 _ESPEAK_CHARS_UTF8 = 1
@@ -62,6 +63,8 @@ class _Library:
             ctypes.c_int,
         ]
         self._chunks: list[Any] = []
+        self._yield_to: Callable[[], bool] | None = None
+        self._yielded = False
         self._callback = _SYNTH_CALLBACK(self._collect)
         self.lib.espeak_SetSynthCallback(self._callback)
         self._voice = b""
@@ -69,6 +72,9 @@ class _Library:
     def _collect(self, wav: Any, count: int, _events: Any) -> int:
         if count > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+        if self._yield_to is not None and self._yield_to():
+            self._yielded = True
+            return 1  # espeak-ng's callback contract: 1 aborts the synthesis
         return 0
 
     def set_voice(self, name: str) -> None:
@@ -78,14 +84,21 @@ class _Library:
                 raise VoiceError(f"espeak-ng không có giọng '{name}'")
             self._voice = encoded
 
-    def synth(self, text: str, voice: str, rate: int, pitch: int) -> Audio:
+    def synth(self, text: str, voice: str, rate: int, pitch: int, yield_to: Callable[[], bool] | None = None) -> Audio:
         self.set_voice(voice)
         self.lib.espeak_SetParameter(_ESPEAK_RATE, rate, 0)
         self.lib.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
         data = text.encode("utf-8") + b"\0"
         buf = ctypes.create_string_buffer(data)
         self._chunks = []
-        status = self.lib.espeak_Synth(buf, len(data), 0, 0, 0, _ESPEAK_CHARS_UTF8, None, None)
+        self._yield_to, self._yielded = yield_to, False
+        try:
+            status = self.lib.espeak_Synth(buf, len(data), 0, 0, 0, _ESPEAK_CHARS_UTF8, None, None)
+        finally:
+            self._yield_to = None
+        if self._yielded:
+            self._chunks = []
+            raise SynthesisYielded(text)
         if status != _EE_OK:
             raise VoiceError(f"espeak-ng lỗi khi tổng hợp (mã {status})")
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
@@ -125,6 +138,7 @@ class EspeakVoice:
     """espeak-ng Vietnamese (``vi-espeak``), the voice that works with no model files."""
 
     thread_safe = False
+    interruptible = True  # synthesize(text, yield_to=...): stops between audio blocks
 
     def __init__(self, info: VoiceInfo | None = None) -> None:
         settings = dict(info.settings) if info else {}
@@ -143,6 +157,8 @@ class EspeakVoice:
         self.rate = int(settings.get("rate_wpm", self.info.settings.get("rate_wpm", 150)))
         self.pitch = int(settings.get("pitch", self.info.settings.get("pitch", 50)))
 
-    def synthesize(self, text: str) -> Audio:
+    def synthesize(self, text: str, yield_to: Callable[[], bool] | None = None) -> Audio:
+        """With ``yield_to``: stops with :class:`SynthesisYielded` as soon as it returns True
+        (checked after each block of audio, a few milliseconds of work)."""
         with _LOCK:
-            return library().synth(text, self.espeak_voice, self.rate, self.pitch)
+            return library().synth(text, self.espeak_voice, self.rate, self.pitch, yield_to)
