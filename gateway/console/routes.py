@@ -209,7 +209,9 @@ async def view_bulletin(
             loudspeaker.duration_seconds if loudspeaker else approval.estimated_seconds(bulletin.title, bulletin.body)
         ),
         duration_measured=loudspeaker is not None,
-        editable=bulletin.status in service.REVISABLE and user.role in service.WRITERS,
+        # the composer for drafts; a submitted or approved one shows its approval card (an
+        # edit through the API still sends it back to draft)
+        editable=bulletin.status in service.EDITABLE and user.role in service.WRITERS,
         removed=await removed_of(session, bulletin),
         **await on_air_context(session, bulletin),
     )

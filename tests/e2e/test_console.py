@@ -123,7 +123,7 @@ def test_write_preview_approve_schedule_and_see_delivery(server: tuple[str, str,
     page.wait_for_selector("text=Bản nháp")
     page.click("button:text('Gửi duyệt')")
     page.wait_for_selector("text=Chờ duyệt")
-    assert page.locator("button:text('Duyệt')").count() == 0  # an editor cannot approve
+    assert page.locator("button:text-is('Duyệt')").count() == 0  # an editor cannot approve
     bulletin_url = page.url
     logout(page)
 
