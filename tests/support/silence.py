@@ -111,6 +111,7 @@ async def measure(root: Path, log=print) -> Silence:  # type: ignore[no-untyped-
     transport, _ = await loop.create_datagram_endpoint(lambda: capture, local_addr=("127.0.0.1", 0))
     rtp_port = transport.get_extra_info("sockname")[1]
     port, agi = free_port(), free_port()
+    asterisk.dialplan.globals.update(LOA=f"agi://127.0.0.1:{agi}")  # the dialplan's [globals]: where Loa is
     config = root / "loa.toml"
     config.write_text(
         f'agi_listen = "127.0.0.1:{agi}"\ncall_cps = 20.0\n'
