@@ -52,8 +52,19 @@ class Smsc:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
-        self._server = smpp34.Server("127.0.0.1", self.port, system_id="TestSMSC")
-        await self._server.start()
+        """Listen on ``port``. A restart on the same port may find the old listener still
+        letting go of it (its runtime closes the socket a moment after stop()): the bind
+        is tried again for up to five seconds, as an SMSC's supervisor would."""
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while True:
+            self._server = smpp34.Server("127.0.0.1", self.port, system_id="TestSMSC")
+            try:
+                await self._server.start()
+                break
+            except smpp34.SmppError as exc:
+                if "in use" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
         self._pump = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
