@@ -180,11 +180,12 @@ async def test_s4_6_mo_parts_are_stored_before_deliver_sm_resp_and_survive_a_res
     udh = bytes((5, 0, 3, 77, 2, 1))
     assert await smsc.mo("84911111111", udh + first.encode("utf-16-be"), 8, esm_class=0x40) == 0
     await sms.close()  # the gateway restarts between the two parts
+    binds = smsc.binds
     config = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", reconnect_min_s=0.1)
     again = SmsService(gateway.services.sessions, SmppTransport(SmppConfig(config, sender="UBNDXA")))
     await again.start()
     try:
-        await wait_until(lambda: smsc.esmes)
+        await wait_until(lambda: smsc.binds > binds)  # the restarted gateway's own bind, not the old session
         udh = bytes((5, 0, 3, 77, 2, 2))
         assert await smsc.mo("84911111111", udh + second.encode("utf-16-be"), 8, esm_class=0x40) == 0
         async with gateway.services.sessions() as s:
