@@ -83,7 +83,7 @@ async def create(
 ) -> Bulletin:
     """A new draft. With ``commit=False`` the caller commits it with its own rows."""
     # Operators may file bulletins only from CAP alerts (the warning-centre integration).
-    if user.role not in ("admin", "editor", "approver") and not (user.role == "operator" and source == "cap"):
+    if user.role not in WRITERS and not (user.role == "operator" and source == "cap"):
         raise WorkflowError("role", "chỉ biên tập viên, người duyệt hoặc quản trị được soạn bản tin", 403)
     targets = await _resolve_targets(session, data.targets)
     bulletin = Bulletin(

@@ -38,7 +38,6 @@ from gateway.sms import replay as sms_replay
 __all__ = ["NotLoggedIn", "router"]
 
 router = APIRouter(include_in_schema=False)
-WRITERS = ("admin", "editor", "approver")
 
 
 LOGIN_COOKIE = "loa_login_csrf"  # double-submit token: a cross-site page cannot log a browser in
@@ -103,7 +102,7 @@ async def new_bulletin(
 ) -> Response:
     user, csrf = await who(request, session)
     services = request.app.state.services
-    if user.role not in WRITERS:  # said before the officer writes, not on saving
+    if user.role not in service.WRITERS:  # said before the officer writes, not on saving
         why = "Vai trò Vận hành không soạn bản tin; biên tập viên, người duyệt hoặc quản trị soạn."
         return error_page(request, 403, why)
     return page(
