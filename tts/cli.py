@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("voice", help="mã giọng đã cài hoặc thư mục giọng")
     p.add_argument("--calibrate", type=Path, help="tệp văn bản tiếng Việt, mỗi dòng một câu (mặc định: câu có sẵn)")
     p.add_argument(
+        "--recording",
+        type=Path,
+        action="append",
+        default=[],
+        help="bản ghi âm giọng người đọc của giọng này (WAV/FLAC; lặp lại được): dùng để hiệu chỉnh và kiểm tra",
+    )
+    p.add_argument(
         "--max-log-mel-db",
         type=float,
         default=None,
@@ -171,12 +178,18 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         texts = tuple(t for t in (normalizer.normalize(line) for line in raw) if t.split())
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's quantizer advice on pre-processing
     limit = DEFAULT_MAX_LOG_MEL_DB if args.max_log_mel_db is None else args.max_log_mel_db
-    report = quantize_voice(folder, texts, max_log_mel_db=limit)
+    report = quantize_voice(folder, texts, max_log_mel_db=limit, recordings=args.recording)
     chosen = report.chosen
     print(
         f"vocoder int8: log-mel {chosen.log_mel_db:.2f} dB, MR-STFT {chosen.mrstft:.3f}, SNR {chosen.snr_db:.1f} dB; "
         f"RTF vocoder fp32 {report.rtf_fp32:.3f}, int8 {report.rtf_int8:.3f}"
     )
+    if report.recordings is not None:
+        rec = report.recordings
+        print(
+            f"trên ghi âm (phần giữ lại): log-mel {rec.log_mel_db:.2f} dB, "
+            f"MR-STFT {rec.mrstft:.3f}, SNR {rec.snr_db:.1f} dB"
+        )
     if report.fp32_groups:
         print(f"giữ fp32: {', '.join(report.fp32_groups)}")
     verdict = "dùng int8" if report.selected else "GIỮ fp32"

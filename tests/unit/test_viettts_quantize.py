@@ -191,3 +191,70 @@ def test_tune_measures_every_candidate_and_the_voice_runs_with_the_choice(tiny: 
     assert runtime["threads"] == best.threads and runtime["allow_spinning"] == best.spinning
     voice = VietTTSVoice(VoiceInfo.from_file(tiny / "voice.json"), tiny)
     assert voice.synthesize("xin chào").size > 0
+
+
+def _speech_like(path: Path, seconds: float = 10.0, rate: int = 22050) -> Path:
+    """Harmonics on a gliding pitch, syllable-rate amplitude: a recording-shaped test signal."""
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 140 + 40 * np.sin(2 * np.pi * 0.3 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    wave = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2)
+    sf.write(str(path), (0.3 * wave / np.max(np.abs(wave))).astype(np.float32), rate)
+    return path
+
+
+def test_a_recording_of_the_speaker_joins_calibration_and_the_gate(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fast_cpu(monkeypatch, fast=True)
+    recording = _speech_like(tmp_path / "speaker.wav")
+    first = quantize_voice(tiny, TEXTS, max_log_mel_db=100.0, log=lambda _: None, recordings=[recording])
+    assert first.recordings is not None  # held-out chunks of the recording were judged
+    manifest = json.loads((tiny / "voice.json").read_text(encoding="utf-8"))
+    assert set(manifest["settings"]["quantization"]["recordings"]) == {"log_mel_db", "mrstft", "snr_db"}
+    # The gate is the worse of the two held-out sets: with the bound between them, it fails
+    # unless mixed precision brings both under it.
+    low, high = sorted((first.chosen.log_mel_db, first.recordings.log_mel_db))
+    limit = (low + high) / 2
+    second = quantize_voice(tiny, TEXTS, max_log_mel_db=limit, log=lambda _: None, recordings=[recording])
+    assert second.recordings is not None
+    assert second.gate_passed == (max(second.chosen.log_mel_db, second.recordings.log_mel_db) <= limit)
+    assert second.gate_passed or "vượt ngưỡng" in second.reason
+
+
+def test_an_unreadable_recording_is_refused_by_name(tiny: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "not-audio.wav"
+    bad.write_text("không phải âm thanh", encoding="utf-8")
+    with pytest.raises(VoiceError, match="--recording"):
+        quantize_voice(tiny, TEXTS, log=lambda _: None, recordings=[bad])
+
+
+def test_recordings_alone_calibrate_and_judge_when_no_phrases_are_given(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fast_cpu(monkeypatch, fast=True)
+    recording = _speech_like(tmp_path / "speaker.wav")
+    report = quantize_voice(tiny, (), max_log_mel_db=100.0, log=lambda _: None, recordings=[recording])
+    assert report.sources == ["recordings"] and report.recordings is None
+    assert report.chosen.log_mel_db > 0.0  # judged on held-out recording chunks, not on nothing
+    with pytest.raises(VoiceError, match="--recording"):
+        quantize_voice(tiny, (), log=lambda _: None)
+
+
+def test_an_int8_vocoder_gated_on_another_cpus_instructions_runs_fp32_and_says_so(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _fast_cpu(monkeypatch, fast=True)  # gate runs on a CPU with avx512_vnni only
+    quantize_voice(tiny, TEXTS, max_log_mel_db=100.0, log=lambda _: None)
+    manifest = json.loads((tiny / "voice.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["quantization"]["cpu_flags"] == ["avx512_vnni"]
+    int8 = variant(VoiceInfo.from_file(tiny / "voice.json"), "int8")
+    assert VietTTSVoice(int8, tiny).vocoder_path.name == INT8_FILE
+    amx = "flags\t: fpu sse2 avx2 avx512f avx512_vnni amx_int8\n"
+    monkeypatch.setattr(voice_module, "int8_support", lambda: _support_from(amx))
+    with caplog.at_level(logging.WARNING):
+        voice = VietTTSVoice(int8, tiny)
+    assert voice.vocoder_path.name == "vocoder.onnx"
+    assert "loa voices quantize" in caplog.text and "amx_int8" in caplog.text

@@ -15,7 +15,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,26 +27,13 @@ import onnx
 from tts.voices.base import MANIFEST_NAME, VoiceError, VoiceInfo
 from tts.voices.cpu import int8_support
 from tts.voices.runtime import onnx_session
+from tts.voices.viettts.calibration import DEFAULT_TEXTS, MelReader, phrase_mels, recording_mels, split
 from tts.voices.viettts.fidelity import Fidelity, compare, merge
+
+__all__ = ["DEFAULT_TEXTS", "INT8_FILE", "quantize_voice"]
 
 INT8_FILE = "vocoder.int8.onnx"
 DEFAULT_MAX_LOG_MEL_DB = 0.5
-
-# Calibration and held-out phrases in the register of commune bulletins (normalized text).
-DEFAULT_TEXTS = (
-    "ủy ban nhân dân xã thông báo lịch tiêm chủng mở rộng vào sáng thứ hai tuần tới",
-    "cơn bão số ba đang di chuyển theo hướng tây tây bắc với vận tốc hai mươi ki lô mét một giờ",
-    "đề nghị bà con chằng chống nhà cửa và đưa tàu thuyền vào nơi tránh trú an toàn",
-    "từ bảy giờ ba mươi đến mười một giờ ngày mai sẽ tạm ngừng cung cấp điện khu vực thôn ba",
-    "hội nghị tiếp xúc cử tri được tổ chức tại nhà văn hóa thôn lúc tám giờ sáng chủ nhật",
-    "các hộ gia đình hoàn thành nộp thuế sử dụng đất phi nông nghiệp trước ngày ba mươi tháng mười hai",
-    "mực nước sông hồng tại hà nội đang lên nhanh người dân không đi qua ngầm tràn",
-    "trạm y tế xã khám sức khỏe miễn phí cho người cao tuổi vào thứ sáu",
-    "nghiêm cấm đốt rơm rạ trên đồng ruộng gây ô nhiễm môi trường",
-    "xin mời bà con nghe bản tin thời sự của đài truyền thanh xã",
-    "đội thanh niên tình nguyện hỗ trợ người dân khơi thông cống rãnh sau mưa lớn",
-    "mọi ý kiến phản ánh xin gọi đường dây nóng hoặc nhắn tin theo cú pháp p a",
-)
 
 
 @dataclass(frozen=True)
@@ -62,6 +49,9 @@ class QuantizationReport:
     max_log_mel_db: float
     full_int8: Fidelity
     chosen: Fidelity
+    recordings: Fidelity | None = None  # the chosen file on held-out recording chunks
+    sources: list[str] = field(default_factory=list)  # what calibrated and judged: phrases, recordings
+    cpu_flags: list[str] = field(default_factory=list)  # int8 instructions of the CPU the gate ran on
     fp32_groups: list[str] = field(default_factory=list)
     sensitivity: dict[str, float] = field(default_factory=dict)  # log-mel dB with only that group fp32
     rtf_fp32: float = 0.0
@@ -72,8 +62,9 @@ class QuantizationReport:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("full_int8", "chosen"):
-            data[key] = {k: round(float(v), 4) for k, v in data[key].items()}
+        for key in ("full_int8", "chosen", "recordings"):
+            if data[key] is not None:
+                data[key] = {k: round(float(v), 4) for k, v in data[key].items()}
         data["sensitivity"] = {k: round(v, 4) for k, v in self.sensitivity.items()}
         return data
 
@@ -104,26 +95,11 @@ def named_vocoder(fp32: onnx.ModelProto) -> tuple[onnx.ModelProto, list[Group]]:
     return model, [Group(name, tuple(nodes)) for name, nodes in merged.items()]
 
 
-class _MelReader:
-    """onnxruntime's CalibrationDataReader protocol over a list of mels."""
-
-    def __init__(self, mels: Sequence[npt.NDArray[np.float32]]) -> None:
-        self._mels = list(mels)
-        self._it: Iterator[npt.NDArray[np.float32]] = iter(self._mels)
-
-    def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
-        mel = next(self._it, None)
-        return None if mel is None else {"mel": mel}
-
-    def rewind(self) -> None:
-        self._it = iter(self._mels)
-
-
 def quantize_file(source: Path, target: Path, mels: Sequence[npt.NDArray[np.float32]], exclude: Sequence[str]) -> None:
     """Static int8 (QDQ, per-channel s8 weights, u8 activations, MinMax ranges) of ``source``."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    class Reader(_MelReader, CalibrationDataReader):  # type: ignore[misc]
+    class Reader(MelReader, CalibrationDataReader):  # type: ignore[misc]
         pass
 
     quantize_static(
@@ -156,27 +132,19 @@ def _fidelity(
     return merge([compare(r, w, sr) for r, w in zip(refs, waves, strict=True)])
 
 
-def phrase_mels(voice: Any, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
-    """Mels the voice's own duration and acoustic models make for ``texts``."""
-    mels = []
-    for text in texts:
-        tokens = voice.tokens(text)
-        mel = voice.mel(tokens, voice.durations(tokens), text=text)
-        if mel.shape[1] > 0:
-            mels.append(mel)
-    if len(mels) < 2:
-        raise VoiceError("cần ít nhất hai câu đọc được để hiệu chỉnh và kiểm tra bộ lượng tử hóa")
-    return mels
-
-
 def quantize_voice(
     folder: Path,
     texts: Sequence[str] = DEFAULT_TEXTS,
     max_log_mel_db: float = DEFAULT_MAX_LOG_MEL_DB,
     max_fp32_groups: int = 6,
     log: Any = print,
+    recordings: Sequence[Path] = (),
 ) -> QuantizationReport:
-    """Write ``vocoder.int8.onnx`` into the voice folder and record the result in voice.json."""
+    """Write ``vocoder.int8.onnx`` into the voice folder and record the result in voice.json.
+
+    ``recordings`` (the voice's speaker) join the calibration and the gate: a quarter of
+    their chunks is held out, and the gate passes only if both held-out sets are within
+    ``max_log_mel_db``."""
     from tts.voices.viettts.voice import VietTTSVoice
 
     manifest = folder / MANIFEST_NAME
@@ -185,41 +153,57 @@ def quantize_voice(
         raise VoiceError(f"giọng {info.id}: chỉ lượng tử hóa được giọng vietTTS (kind = viettts)")
     fp32_only = replace(info, settings={**info.settings, "vocoder_variant": "fp32"})
     voice = VietTTSVoice(fp32_only, folder)
-    mels = phrase_mels(voice, texts)
-    held_out = max(1, len(mels) // 4)
-    calibration, evaluation = mels[:-held_out], mels[-held_out:]
     sr = info.sample_rate
-
     fp32_path = folder / info.files["vocoder"]
+    fp32_model = onnx.load(str(fp32_path))
+    bands = fp32_model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
+    phrases = phrase_mels(voice, texts) if texts else []
+    recorded = recording_mels(recordings, sr, bands) if recordings else []
+    if not phrases and not recorded:
+        raise VoiceError("cần câu văn (--calibrate) hoặc bản ghi âm (--recording) để hiệu chỉnh")
+    # Without phrases (an acoustic model whose mels are not speech-shaped), recordings alone
+    # calibrate and judge: they take the phrases' place and ``recordings`` stays empty.
+    calibration, evaluation = split(phrases or recorded)
+    rec_calibration, rec_evaluation = split(recorded) if phrases and recorded else ([], [])
+
     refs, fp32_seconds = vocode_all(fp32_path, evaluation)
+    rec_refs, _ = vocode_all(fp32_path, rec_evaluation) if rec_evaluation else ([], 0.0)
     audio_seconds = sum(r.size for r in refs) / sr
+
+    def worst(fid: Fidelity, rec: Fidelity | None) -> float:
+        return max(fid.log_mel_db, rec.log_mel_db if rec is not None else 0.0)
+
     with tempfile.TemporaryDirectory(prefix="loa-quant-") as tmp:
-        named, groups = named_vocoder(onnx.load(str(fp32_path)))
+        named, groups = named_vocoder(fp32_model)
         source = Path(tmp) / "named.onnx"
         onnx.save(named, str(source))
 
-        def attempt(keep: Sequence[Group], label: str) -> tuple[Path, Fidelity]:
+        def attempt(keep: Sequence[Group], label: str) -> tuple[Path, Fidelity, Fidelity | None]:
             target = Path(tmp) / f"{label}.onnx"
-            quantize_file(source, target, calibration, [n for g in keep for n in g.nodes])
-            return target, _fidelity(target, evaluation, refs, sr)
+            quantize_file(source, target, calibration + rec_calibration, [n for g in keep for n in g.nodes])
+            rec = _fidelity(target, rec_evaluation, rec_refs, sr) if rec_evaluation else None
+            return target, _fidelity(target, evaluation, refs, sr), rec
 
-        best_path, full = attempt([], "full")
+        best_path, full, full_rec = attempt([], "full")
         log(f"int8 toàn bộ: log-mel {full.log_mel_db:.2f} dB, SNR {full.snr_db:.1f} dB")
-        report = QuantizationReport(max_log_mel_db=max_log_mel_db, full_int8=full, chosen=full)
-        if not full.within(max_log_mel_db):
+        if full_rec is not None:
+            log(f"  trên ghi âm (phần giữ lại): log-mel {full_rec.log_mel_db:.2f} dB, SNR {full_rec.snr_db:.1f} dB")
+        report = QuantizationReport(max_log_mel_db=max_log_mel_db, full_int8=full, chosen=full, recordings=full_rec)
+        report.sources = [name for name, mels in (("phrases", phrases), ("recordings", recorded)) if mels]
+        if worst(full, full_rec) > max_log_mel_db:
             for group in groups:
-                _, fid = attempt([group], f"only-{group.name}")
-                report.sensitivity[group.name] = fid.log_mel_db
+                _, fid, rec = attempt([group], f"only-{group.name}")
+                report.sensitivity[group.name] = worst(fid, rec)
             ranked = sorted(groups, key=lambda g: report.sensitivity[g.name])
             kept: list[Group] = []
             for group in ranked[:max_fp32_groups]:
                 kept.append(group)
-                path, fid = attempt(kept, f"keep{len(kept)}")
-                log(f"giữ fp32 {', '.join(g.name for g in kept)}: log-mel {fid.log_mel_db:.2f} dB")
-                if fid.log_mel_db < report.chosen.log_mel_db:
-                    best_path, report.chosen = path, fid
+                path, fid, rec = attempt(kept, f"keep{len(kept)}")
+                log(f"giữ fp32 {', '.join(g.name for g in kept)}: log-mel {worst(fid, rec):.2f} dB")
+                if worst(fid, rec) < worst(report.chosen, report.recordings):
+                    best_path, report.chosen, report.recordings = path, fid, rec
                     report.fp32_groups = [g.name for g in kept]
-                if fid.within(max_log_mel_db):
+                if worst(fid, rec) <= max_log_mel_db:
                     break
         _, int8_seconds = vocode_all(best_path, evaluation)
         target = folder / INT8_FILE
@@ -227,11 +211,13 @@ def quantize_voice(
 
     report.rtf_fp32 = fp32_seconds / audio_seconds
     report.rtf_int8 = int8_seconds / audio_seconds
-    report.gate_passed = report.chosen.within(max_log_mel_db)
+    report.gate_passed = worst(report.chosen, report.recordings) <= max_log_mel_db
     cpu = int8_support()
+    report.cpu_flags = list(cpu.flags)  # int8 kernels differ by instruction set, and so does their error
     if not report.gate_passed:
         report.reason = (
-            f"độ sai khác log-mel {report.chosen.log_mel_db:.2f} dB vượt ngưỡng {max_log_mel_db} dB: giữ vocoder fp32"
+            f"độ sai khác log-mel {worst(report.chosen, report.recordings):.2f} dB vượt ngưỡng {max_log_mel_db} dB:"
+            " giữ vocoder fp32"
         )
     elif not cpu.fast:
         report.reason = f"{cpu.describe()}: giữ vocoder fp32"

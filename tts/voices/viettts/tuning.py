@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from tts.voices.base import MANIFEST_NAME, VoiceError, VoiceInfo
 from tts.voices.runtime import onnx_session
-from tts.voices.viettts.quantize import DEFAULT_TEXTS, phrase_mels
+from tts.voices.viettts.calibration import DEFAULT_TEXTS, phrase_mels
 
 
 @dataclass(frozen=True)

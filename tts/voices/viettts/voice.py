@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def vocoder_file(info: VoiceInfo, folder: Path) -> str:
     """The vocoder file the voice runs: ``vocoder_variant`` in voice.json picks fp32 (default) or
-    int8; int8 falls back to fp32, with a warning, on a CPU without fast int8 instructions."""
+    int8; int8 falls back to fp32, with a warning, on a CPU without fast int8 instructions or
+    with other int8 instructions than the CPU its fidelity gate ran on."""
     variant = str(info.settings.get("vocoder_variant", "fp32"))
     if variant not in VOCODER_VARIANTS:
         raise VoiceError(f"giọng {info.id}: 'vocoder_variant' phải là {' hoặc '.join(VOCODER_VARIANTS)}")
@@ -45,6 +46,18 @@ def vocoder_file(info: VoiceInfo, folder: Path) -> str:
     cpu = int8_support()
     if not cpu.fast:
         log.warning("giọng %s: %s; dùng vocoder fp32 thay cho int8", info.id, cpu.describe())
+        return info.files["vocoder"]
+    gated = info.settings.get("quantization", {}).get("cpu_flags")
+    if gated is not None and sorted(gated) != sorted(cpu.flags):
+        # onnxruntime picks other int8 kernels on other instructions (VNNI, AMX...): measured
+        # here, the same file passed the gate on one CPU and missed it on another.
+        log.warning(
+            "giọng %s: vocoder int8 được kiểm tra độ trung thực trên CPU có %s, khác CPU này (%s); "
+            "chạy lại 'loa voices quantize' trên máy này. Dùng vocoder fp32 thay cho int8",
+            info.id,
+            ", ".join(gated) or "không lệnh int8 nhanh",
+            ", ".join(cpu.flags),
+        )
         return info.files["vocoder"]
     return name
 
