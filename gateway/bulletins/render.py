@@ -21,18 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulletins import own_audio
 from gateway.bulletins.pronunciations import Pronunciations
-from gateway.db.models import Bulletin, Render
+from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import ArtifactStore, record
 from tts.cache import PhraseCache
 from tts.engine import Synthesizer
-from tts.render import RenderSettings
+from tts.render import RenderSettings, render_samples
 from tts.text.normalizer import Normalizer
 
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
 }
+OWN_AUDIO_VOICE = "tải lên"  # a render of audio the officer brought, not of a voice
 
 
 @dataclass
@@ -99,9 +101,11 @@ class Renderer:
                 )
             ).scalars()
         }
+        todo = [p for p in PURPOSES if p not in existing]
+        if bulletin.audio_sha256 and todo:
+            return await self._render_own(session, bulletin, existing, todo)
         synth = await self.synthesizer(bulletin.voice, "render")
         text = f"{bulletin.title}.\n{bulletin.body}"
-        todo = [p for p in PURPOSES if p not in existing]
         for n, purpose in enumerate(todo):
             ext, settings = PURPOSES[purpose]
 
@@ -124,11 +128,46 @@ class Renderer:
                 spoken_text=result.spoken_text,
                 voice=bulletin.voice,
             )
-            session.add(render)
-            try:
-                await session.commit()
-            except IntegrityError:  # another worker rendered the same version first
-                await session.rollback()
+            await self._keep(session, render)
+            existing[purpose] = render
+        self.progress.values[bulletin.id] = 1.0
+        return existing
+
+    async def _keep(self, session: AsyncSession, render: Render) -> None:
+        session.add(render)
+        try:
+            await session.commit()
+        except IntegrityError:  # another worker rendered the same version first
+            await session.rollback()
+
+    async def _render_own(
+        self, session: AsyncSession, bulletin: Bulletin, existing: dict[str, Render], todo: list[str]
+    ) -> dict[str, Render]:
+        """The audio the officer brought, through the same loudness pass as a synthesized
+        render (gateway.bulletins.own_audio); off the event loop."""
+        master = await session.get(Artifact, bulletin.audio_sha256)
+        if master is None:
+            raise RuntimeError(f"thiếu tệp âm thanh tải lên {bulletin.audio_sha256}")
+        samples = await asyncio.to_thread(own_audio.read_master, Path(master.path))
+        for purpose in todo:
+            ext, settings = PURPOSES[purpose]
+            with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
+                out = Path(tmp) / f"render.{ext}"
+                result = await asyncio.to_thread(render_samples, samples, own_audio.RATE, out, settings)
+                sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
+            await record(session, sha, path, size, ext)
+            render = Render(
+                bulletin_id=bulletin.id,
+                version=bulletin.version,
+                purpose=purpose,
+                artifact_sha256=sha,
+                format=ext,
+                sample_rate=result.sample_rate,
+                duration_seconds=result.duration_seconds,
+                spoken_text="",
+                voice=OWN_AUDIO_VOICE,
+            )
+            await self._keep(session, render)
             existing[purpose] = render
         self.progress.values[bulletin.id] = 1.0
         return existing

@@ -114,6 +114,9 @@ class Bulletin(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     render_progress: Mapped[float] = mapped_column(default=0.0)
     render_error: Mapped[str] = mapped_column(Text, default="")
+    # Audio the officer brought (a decoded WAV artifact): rendered instead of the text
+    audio_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audio_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
