@@ -52,15 +52,15 @@ class Renderer:
         self.pronunciations = pronunciations
         self.cache = cache  # the second format of a bulletin reuses the first one's phrase audio
         self.progress = RenderProgress()
-        self._synths: dict[tuple[str, str], Synthesizer] = {}
+        self._synths: dict[tuple[str, str, float], Synthesizer] = {}
         self._voice_locks: dict[str, threading.Lock] = {}  # one per voice, shared by its lanes
         self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
 
-    async def synthesizer(self, voice_id: str, lane: str = "live") -> Synthesizer:
-        """The voice's synthesizer in ``lane``, rebuilt when the pronunciation overrides
-        change: the replaced ones are retired (work they started runs to its end)."""
+    async def synthesizer(self, voice_id: str, lane: str = "live", speed: float = 1.0) -> Synthesizer:
+        """The voice's synthesizer in ``lane`` at ``speed``, rebuilt when the pronunciation
+        overrides change: the replaced ones are retired (work they started runs to its end)."""
         async with self._lock:
             overrides = await asyncio.to_thread(self.pronunciations.load)
             if overrides != self._overrides:
@@ -68,13 +68,13 @@ class Renderer:
                     synth.close()
                 self._synths.clear()
                 self._overrides = overrides
-            if (voice_id, lane) not in self._synths:
+            if (voice_id, lane, speed) not in self._synths:
                 from tts.voices.registry import load_voice
 
-                voice = await asyncio.to_thread(load_voice, voice_id)
+                voice = await asyncio.to_thread(load_voice, voice_id, 0, speed)
                 # The live lane needs one thread: a prompt is a phrase or two, and its
                 # first phrase runs alone anyway.
-                self._synths[(voice_id, lane)] = Synthesizer(
+                self._synths[(voice_id, lane, speed)] = Synthesizer(
                     voice,
                     Normalizer(overrides=overrides),
                     cache=self.cache,
@@ -82,7 +82,7 @@ class Renderer:
                     lane=lane,
                     voice_lock=self._voice_locks.setdefault(voice_id, threading.Lock()),
                 )
-            return self._synths[(voice_id, lane)]
+            return self._synths[(voice_id, lane, speed)]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:
         synth = await self.synthesizer(voice_id, "live")
@@ -104,7 +104,7 @@ class Renderer:
         todo = [p for p in PURPOSES if p not in existing]
         if bulletin.audio_sha256 and todo:
             return await self._render_own(session, bulletin, existing, todo)
-        synth = await self.synthesizer(bulletin.voice, "render")
+        synth = await self.synthesizer(bulletin.voice, "render", bulletin.speech_speed)
         text = f"{bulletin.title}.\n{bulletin.body}"
         for n, purpose in enumerate(todo):
             ext, settings = PURPOSES[purpose]

@@ -9,12 +9,17 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
-from gateway.bulletins import audio_choice, own_audio
+from gateway.bulletins import audio_choice, own_audio, voices
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, failed, templates, who
 
 router = APIRouter(include_in_schema=False)
-templates.env.globals.update(AUDIO_ACCEPT=own_audio.ACCEPT, AUDIO_MAX_MB=own_audio.MAX_BYTES // own_audio.MB)
+templates.env.globals.update(
+    AUDIO_ACCEPT=own_audio.ACCEPT,
+    AUDIO_MAX_MB=own_audio.MAX_BYTES // own_audio.MB,
+    VOICES=voices.choices,  # read when the composer is shown: a voice installed meanwhile appears
+    SPEED_LABELS=voices.SPEED_LABELS,
+)
 
 
 @router.post("/bulletins/{bulletin_id}/audio")

@@ -100,6 +100,7 @@ class Bulletin(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")  # normal | priority | emergency
     status: Mapped[str] = mapped_column(String(20), default="draft")
     voice: Mapped[str] = mapped_column(String(100), default="vi-espeak")
+    speech_speed: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")  # tts SPEEDS
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
