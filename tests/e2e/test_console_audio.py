@@ -86,10 +86,9 @@ def test_editor_uploads_a_recording_hears_it_and_the_approver_plays_it(
     page.goto(f"{gateway['base']}/bulletins/{gateway['upload']}")
     login(page, "bientap")
     section = page.locator("#own-audio")
-    if width == 1366:
-        section.locator("input[type=file]").set_input_files(str(gateway["wav"]))
-        section.locator("button:text-is('Tải lên')").click()
-        page.wait_for_selector("#saved:text('Đã lưu')")
+    section.locator("input[type=file]").set_input_files(str(gateway["wav"]))
+    section.locator("button:text-is('Tải lên')").click()
+    page.wait_for_selector("#saved:text('Đã lưu')")
     assert "ghi-am-hop-dan.wav" in section.inner_text()
     player = section.locator("audio")
     assert player.count() == 1
