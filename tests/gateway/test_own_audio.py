@@ -5,6 +5,7 @@ with the field and the rule."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
@@ -67,7 +68,7 @@ async def test_an_uploaded_mp3_is_normalized_like_a_render_and_delivered_instead
         }
     assert set(renders) == {"loudspeaker", "telephone"}
     loud = await editor.get(f"/api/v1/bulletins/{bid}/audio/loudspeaker")
-    samples, rate = sf.read(__import__("io").BytesIO(loud.content), dtype="float32")
+    samples, rate = sf.read(io.BytesIO(loud.content), dtype="float32")
     assert integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=0.5)  # the render's target
     assert len(samples) / rate == pytest.approx(3.0, abs=0.2)
     phone = await editor.get(f"/api/v1/bulletins/{bid}/audio/telephone")
@@ -85,7 +86,7 @@ async def test_an_uploaded_mp3_is_normalized_like_a_render_and_delivered_instead
     played = [p for p in outbox.rglob("*.wav")]
     assert len(played) == 1 and played[0].read_bytes() == loud.content  # the file channel got the upload
 
-    # Back to synthesis: the audio is removed, a new version is rendered from the text.
+    # Aired: its audio is no longer changed.
     r = await editor.delete(f"/api/v1/bulletins/{bid}/audio", headers={"X-CSRF-Token": csrf})
     assert r.status_code == 409, r.text  # scheduled already: not editable
 
