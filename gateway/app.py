@@ -232,8 +232,10 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
         sms_callbacks,
         telephony,
     )
+    from gateway.api.bulletin_audio import router as bulletin_audio_router
     from gateway.api.errors import validation_handler, workflow_handler
     from gateway.console.admin_pages import router as admin_pages_router
+    from gateway.console.audio_pages import router as audio_pages_router
     from gateway.console.cases_pages import router as cases_pages_router
     from gateway.console.common import NotLoggedIn
     from gateway.console.contacts_pages import router as contacts_pages_router
@@ -298,6 +300,8 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(contacts_pages_router)
     app.include_router(home_pages_router)
     app.include_router(listen_router)
+    app.include_router(bulletin_audio_router)
+    app.include_router(audio_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     from gateway.api.headers import SecurityHeaders

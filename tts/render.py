@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tts.audio.effects import chime, fade, silence
+from tts.audio.effects import chime, fade, resample, silence
 from tts.audio.limiter import limit, sample_envelope
 from tts.audio.loudness import LoudnessMeter
 from tts.audio.writers import Writer, check_rate, default_rate, format_for, open_writer
@@ -149,32 +149,11 @@ def render_to_file(
         tmp.flush()
         total = tmp.tell() // 4
         loudness = meter.integrated()
-        gain_db = 0.0
-        if settings.loudness_lufs is not None and np.isfinite(loudness):
-            gain_db = float(min(MAX_GAIN_DB, settings.loudness_lufs - loudness))
         samples = np.memmap(tmp, dtype=np.float32, mode="r", shape=(total,)) if total else np.zeros(0, np.float32)
-        env_handle = tempfile.TemporaryFile()
-        try:  # closed whatever fails (an output folder removed under a running render included)
-            envelope = _envelope_file(samples, rate, env_handle)
-            if settings.loudness_lufs is not None and np.isfinite(loudness):
-                # The limiter lowers loudness where it acts: measure the limited result and
-                # add make-up gain until the delivered file is within 0.3 LU of the target.
-                base = gain_db
-                for _ in range(_MAKEUP_PASSES):
-                    achieved = _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), None)
-                    miss = settings.loudness_lufs - achieved
-                    if not np.isfinite(miss) or abs(miss) < 0.1:
-                        break
-                    gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
-            writer = open_writer(path, fmt, rate, settings.bitrate)
-            try:
-                _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), writer)
-            finally:
-                writer.close()
-                del envelope
+        try:
+            gain_db = _normalize_and_write(samples, rate, loudness, settings, fmt, path)
         finally:
             del samples
-            env_handle.close()
     return RenderResult(
         path=path,
         format=fmt,
@@ -186,4 +165,65 @@ def render_to_file(
         gain_db=gain_db,
         spoken_text=synth.spoken_text(text),
         phrases=phrases,
+    )
+
+
+def _normalize_and_write(
+    samples: np.ndarray, rate: int, loudness: float, settings: RenderSettings, fmt: str, path: Path
+) -> float:
+    """Pass 2 of every render: loudness gain (with make-up passes past the limiter), true-peak
+    limit, fades, encode to ``path``. Returns the gain applied."""
+    gain_db = 0.0
+    if settings.loudness_lufs is not None and np.isfinite(loudness):
+        gain_db = float(min(MAX_GAIN_DB, settings.loudness_lufs - loudness))
+    env_handle = tempfile.TemporaryFile()
+    try:  # closed whatever fails (an output folder removed under a running render included)
+        envelope = _envelope_file(samples, rate, env_handle)
+        if settings.loudness_lufs is not None and np.isfinite(loudness):
+            # The limiter lowers loudness where it acts: measure the limited result and
+            # add make-up gain until the delivered file is within 0.3 LU of the target.
+            base = gain_db
+            for _ in range(_MAKEUP_PASSES):
+                achieved = _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), None)
+                miss = settings.loudness_lufs - achieved
+                if not np.isfinite(miss) or abs(miss) < 0.1:
+                    break
+                gain_db = float(min(MAX_GAIN_DB, base + _MAX_MAKEUP_DB, gain_db + miss))
+        writer = open_writer(path, fmt, rate, settings.bitrate)
+        try:
+            _process(samples, envelope, rate, gain_db, replace(settings, format=fmt), writer)
+        finally:
+            writer.close()
+            del envelope
+    finally:
+        env_handle.close()
+    return gain_db
+
+
+def render_samples(samples: np.ndarray, rate: int, path: Path, settings: RenderSettings) -> RenderResult:
+    """Audio that was not synthesized (a recording an officer brought), rendered exactly as
+    a synthesized bulletin is: resampled to the format's rate, then the same loudness
+    target, true-peak limiter and fades. ``samples``: float32 mono at ``rate``."""
+    start = time.perf_counter()
+    fmt = format_for(path, settings.format)
+    out_rate = settings.rate or default_rate(fmt, path, rate)
+    check_rate(fmt, out_rate)
+    audio = np.asarray(samples, dtype=np.float32)
+    if out_rate != rate:
+        audio = resample(audio, rate, out_rate)
+    loudness = LoudnessMeter(out_rate)
+    loudness.add(audio)
+    measured = loudness.integrated()
+    gain_db = _normalize_and_write(audio, out_rate, measured, settings, fmt, path)
+    return RenderResult(
+        path=path,
+        format=fmt,
+        sample_rate=out_rate,
+        duration_seconds=len(audio) / out_rate,
+        wall_seconds=time.perf_counter() - start,
+        first_audio_seconds=0.0,
+        input_loudness_lufs=measured,
+        gain_db=gain_db,
+        spoken_text="",
+        phrases=0,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import Caller, caller, db
 from gateway.api.files import artifact_file
 from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, ScheduleIn, TargetIn
-from gateway.bulletins import service
+from gateway.bulletins import service, voices
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact, Bulletin, Delivery, Render
 from gateway.delivery import ledger
@@ -28,6 +28,7 @@ def to_input(data: BulletinIn) -> service.BulletinInput:
         data.priority,
         data.voice,
         tuple((t.channel, t.area) for t in data.targets),
+        data.speed,
     )
 
 
@@ -61,7 +62,7 @@ async def list_bulletins(
 async def create_bulletin(
     data: BulletinIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> BulletinOut:
-    await check_voice(data.voice)
+    voices.check(data.voice, data.speed)
     bulletin = await service.create(session, who.user, to_input(data), source="console" if who.csrf else "api")
     return await out(session, bulletin)
 
@@ -77,7 +78,7 @@ async def get_bulletin(
 async def update_bulletin(
     bulletin_id: int, data: BulletinIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> BulletinOut:
-    await check_voice(data.voice)
+    voices.check(data.voice, data.speed)
     return await out(session, await service.update(session, who.user, bulletin_id, to_input(data)))
 
 

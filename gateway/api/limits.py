@@ -14,6 +14,7 @@ Plain ASGI: Starlette's BaseHTTPMiddleware costs about a millisecond a request, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ JSON = Limit(1 * MB, "body")
 CAP = Limit(1 * MB, "body")
 RECORDING = Limit(20 * MB, "audio", signed_in=True)  # about 20 minutes of 8 kHz 16-bit audio
 DOCUMENT = Limit(10 * MB, "file", signed_in=True)
+OWN_AUDIO = Limit(25 * MB, "audio", signed_in=True)  # a bulletin's own audio (gateway.bulletins.own_audio)
 ROUTES: dict[tuple[str, str], Limit] = {
     ("POST", "/api/v1/alerts/cap"): CAP,
     ("POST", "/api/v1/cases/recording"): RECORDING,
@@ -51,8 +53,18 @@ ROUTES: dict[tuple[str, str], Limit] = {
 }
 
 
+# Routes with an id in the path: (method, pattern) -> limit
+PATTERNS: tuple[tuple[str, re.Pattern[str], Limit], ...] = (
+    ("POST", re.compile(r"(/api/v1)?/bulletins/\d{1,12}/audio"), OWN_AUDIO),
+)
+
+
 def limit_for(method: str, path: str) -> Limit:
-    return ROUTES.get((method, path.rstrip("/") or "/"), JSON)
+    path = path.rstrip("/") or "/"
+    for verb, pattern, limit in PATTERNS:
+        if verb == method and pattern.fullmatch(path):
+            return limit
+    return ROUTES.get((method, path), JSON)
 
 
 def _errors(field: str, rule: str, message: str) -> dict[str, Any]:

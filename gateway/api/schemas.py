@@ -32,6 +32,7 @@ class BulletinIn(Strict):
     priority: Priority = "normal"
     voice: str = Field(default="vi-espeak", min_length=1, max_length=100)
     targets: list[TargetIn] = Field(default_factory=list, max_length=500)
+    speed: float = Field(default=1.0, ge=0.8, le=1.2)  # speaking speed: 0.8, 0.9, 1.0, 1.1 or 1.2
 
     @field_validator("body")
     @classmethod
@@ -49,6 +50,7 @@ class BulletinOut(BaseModel):
     priority: str
     status: str
     voice: str
+    speech_speed: float = 1.0
     version: int
     created_by: int
     approved_by: int | None

@@ -21,18 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bulletins import own_audio
 from gateway.bulletins.pronunciations import Pronunciations
-from gateway.db.models import Bulletin, Render
+from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import ArtifactStore, record
 from tts.cache import PhraseCache
 from tts.engine import Synthesizer
-from tts.render import RenderSettings
+from tts.render import RenderSettings, render_samples
 from tts.text.normalizer import Normalizer
 
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
 }
+OWN_AUDIO_VOICE = "tải lên"  # a render of audio the officer brought, not of a voice
 
 
 @dataclass
@@ -50,15 +52,15 @@ class Renderer:
         self.pronunciations = pronunciations
         self.cache = cache  # the second format of a bulletin reuses the first one's phrase audio
         self.progress = RenderProgress()
-        self._synths: dict[tuple[str, str], Synthesizer] = {}
+        self._synths: dict[tuple[str, str, float], Synthesizer] = {}
         self._voice_locks: dict[str, threading.Lock] = {}  # one per voice, shared by its lanes
         self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
 
-    async def synthesizer(self, voice_id: str, lane: str = "live") -> Synthesizer:
-        """The voice's synthesizer in ``lane``, rebuilt when the pronunciation overrides
-        change: the replaced ones are retired (work they started runs to its end)."""
+    async def synthesizer(self, voice_id: str, lane: str = "live", speed: float = 1.0) -> Synthesizer:
+        """The voice's synthesizer in ``lane`` at ``speed``, rebuilt when the pronunciation
+        overrides change: the replaced ones are retired (work they started runs to its end)."""
         async with self._lock:
             overrides = await asyncio.to_thread(self.pronunciations.load)
             if overrides != self._overrides:
@@ -66,13 +68,13 @@ class Renderer:
                     synth.close()
                 self._synths.clear()
                 self._overrides = overrides
-            if (voice_id, lane) not in self._synths:
+            if (voice_id, lane, speed) not in self._synths:
                 from tts.voices.registry import load_voice
 
-                voice = await asyncio.to_thread(load_voice, voice_id)
+                voice = await asyncio.to_thread(load_voice, voice_id, 0, speed)
                 # The live lane needs one thread: a prompt is a phrase or two, and its
                 # first phrase runs alone anyway.
-                self._synths[(voice_id, lane)] = Synthesizer(
+                self._synths[(voice_id, lane, speed)] = Synthesizer(
                     voice,
                     Normalizer(overrides=overrides),
                     cache=self.cache,
@@ -80,7 +82,7 @@ class Renderer:
                     lane=lane,
                     voice_lock=self._voice_locks.setdefault(voice_id, threading.Lock()),
                 )
-            return self._synths[(voice_id, lane)]
+            return self._synths[(voice_id, lane, speed)]
 
     async def spoken_text(self, voice_id: str, text: str) -> str:
         synth = await self.synthesizer(voice_id, "live")
@@ -99,9 +101,11 @@ class Renderer:
                 )
             ).scalars()
         }
-        synth = await self.synthesizer(bulletin.voice, "render")
-        text = f"{bulletin.title}.\n{bulletin.body}"
         todo = [p for p in PURPOSES if p not in existing]
+        if bulletin.audio_sha256 and todo:
+            return await self._render_own(session, bulletin, existing, todo)
+        synth = await self.synthesizer(bulletin.voice, "render", bulletin.speech_speed)
+        text = f"{bulletin.title}.\n{bulletin.body}"
         for n, purpose in enumerate(todo):
             ext, settings = PURPOSES[purpose]
 
@@ -124,11 +128,46 @@ class Renderer:
                 spoken_text=result.spoken_text,
                 voice=bulletin.voice,
             )
-            session.add(render)
-            try:
-                await session.commit()
-            except IntegrityError:  # another worker rendered the same version first
-                await session.rollback()
+            await self._keep(session, render)
+            existing[purpose] = render
+        self.progress.values[bulletin.id] = 1.0
+        return existing
+
+    async def _keep(self, session: AsyncSession, render: Render) -> None:
+        session.add(render)
+        try:
+            await session.commit()
+        except IntegrityError:  # another worker rendered the same version first
+            await session.rollback()
+
+    async def _render_own(
+        self, session: AsyncSession, bulletin: Bulletin, existing: dict[str, Render], todo: list[str]
+    ) -> dict[str, Render]:
+        """The audio the officer brought, through the same loudness pass as a synthesized
+        render (gateway.bulletins.own_audio); off the event loop."""
+        master = await session.get(Artifact, bulletin.audio_sha256)
+        if master is None:
+            raise RuntimeError(f"thiếu tệp âm thanh tải lên {bulletin.audio_sha256}")
+        samples = await asyncio.to_thread(own_audio.read_master, Path(master.path))
+        for purpose in todo:
+            ext, settings = PURPOSES[purpose]
+            with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
+                out = Path(tmp) / f"render.{ext}"
+                result = await asyncio.to_thread(render_samples, samples, own_audio.RATE, out, settings)
+                sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
+            await record(session, sha, path, size, ext)
+            render = Render(
+                bulletin_id=bulletin.id,
+                version=bulletin.version,
+                purpose=purpose,
+                artifact_sha256=sha,
+                format=ext,
+                sample_rate=result.sample_rate,
+                duration_seconds=result.duration_seconds,
+                spoken_text="",
+                voice=OWN_AUDIO_VOICE,
+            )
+            await self._keep(session, render)
             existing[purpose] = render
         self.progress.values[bulletin.id] = 1.0
         return existing

@@ -54,6 +54,7 @@ class BulletinInput:
     priority: str = "normal"
     voice: str = "vi-espeak"
     targets: tuple[tuple[str, str], ...] = ()  # (channel, area code)
+    speed: float = 1.0  # speaking speed (gateway.bulletins.voices)
 
 
 async def audit(session: AsyncSession, actor: str, action: str, entity: str, entity_id: Any, **detail: Any) -> None:
@@ -92,6 +93,7 @@ async def create(
         sms_text=data.sms_text,
         priority=data.priority,
         voice=data.voice,
+        speech_speed=data.speed,
         created_by=user.id,
         source=source,
         external_id=external_id,
@@ -143,7 +145,7 @@ async def update(session: AsyncSession, user: User, bulletin_id: int, data: Bull
     bulletin.status, bulletin.approved_by = "draft", None
     bulletin.version += 1
     bulletin.title, bulletin.body, bulletin.sms_text = data.title, data.body, data.sms_text
-    bulletin.priority, bulletin.voice = data.priority, data.voice
+    bulletin.priority, bulletin.voice, bulletin.speech_speed = data.priority, data.voice, data.speed
     session.add(
         BulletinVersion(
             bulletin_id=bulletin.id,

@@ -20,7 +20,11 @@ from gateway.phones import masked
 from gateway.sms import replies as sms_replies
 
 router = APIRouter(include_in_schema=False)
-templates.env.globals.update(CASE_STATUS=service.STATUS_LABELS, TRANSCRIPT_STATUS=service.TRANSCRIPT_LABELS)
+templates.env.globals.update(
+    CASE_STATUS=service.STATUS_LABELS,
+    TRANSCRIPT_STATUS=service.TRANSCRIPT_LABELS,
+    REPLY_NOT_RECEIVED=service.REPLY_NOT_RECEIVED,
+)
 templates.env.filters["masked"] = masked
 
 

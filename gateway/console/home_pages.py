@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.console.common import page, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, utcnow
+from gateway.loudspeakers.channel import BUSY_DETAIL
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,20 +53,33 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
 
 
 async def _trouble(session: AsyncSession, ids: list[int]) -> dict[int, str]:
-    """Per listed bulletin, its deliveries that failed or wait for another try, in words:
-    a bulletin still "scheduled" whose speaker is busy says so in the list."""
+    """Per listed bulletin, its deliveries that failed or wait for another try, in words,
+    with the reason of a failure: a bulletin still "scheduled" whose speaker is busy says
+    "Đang chờ loa rảnh", and once it gave up, why."""
     if not ids:
         return {}
     rows = await session.execute(
-        select(Delivery.bulletin_id, Delivery.state, func.count())
+        select(Delivery.bulletin_id, Delivery.state, Delivery.detail, func.count())
         .where(Delivery.bulletin_id.in_(ids), Delivery.state.in_(("failed", "retry", "unknown")))
-        .group_by(Delivery.bulletin_id, Delivery.state)
+        .group_by(Delivery.bulletin_id, Delivery.state, Delivery.detail)
     )
-    words = {"failed": "lỗi", "retry": "đang thử lại", "unknown": "không rõ kết quả"}
-    found: dict[int, list[str]] = {}
-    for bulletin_id, state, n in rows.all():
-        found.setdefault(bulletin_id, []).append(f"{n} lượt {words[state]}")
-    return {b: ", ".join(sorted(parts)) for b, parts in found.items()}
+    words = {"failed": "lỗi", "retry": "đang thử lại", "unknown": "không rõ kết quả", "busy": "Đang chờ loa rảnh"}
+    counts: dict[int, dict[str, int]] = {}
+    reasons: dict[int, str] = {}
+    for bulletin_id, state, detail, n in rows.all():
+        kind = "busy" if state == "retry" and detail == BUSY_DETAIL else state
+        per = counts.setdefault(bulletin_id, {})
+        per[kind] = per.get(kind, 0) + n
+        if state == "failed" and detail:
+            reasons[bulletin_id] = detail
+    found = {
+        b: [f"{words[k]} ({n} loa)" if k == "busy" else f"{n} lượt {words[k]}" for k, n in per.items()]
+        for b, per in counts.items()
+    }
+    return {
+        b: ", ".join(sorted(parts)) + (f" — lý do: {reasons[b][:160]}" if b in reasons else "")
+        for b, parts in found.items()
+    }
 
 
 def _chart(rows: list[Any]) -> list[dict[str, Any]]:

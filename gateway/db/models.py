@@ -100,6 +100,7 @@ class Bulletin(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")  # normal | priority | emergency
     status: Mapped[str] = mapped_column(String(20), default="draft")
     voice: Mapped[str] = mapped_column(String(100), default="vi-espeak")
+    speech_speed: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")  # tts SPEEDS
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -114,6 +115,9 @@ class Bulletin(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     render_progress: Mapped[float] = mapped_column(default=0.0)
     render_error: Mapped[str] = mapped_column(Text, default="")
+    # Audio the officer brought (a decoded WAV artifact): rendered instead of the text
+    audio_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audio_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -8,6 +8,7 @@ accepted SMS or recording is never lost.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
-from gateway.db.models import Area, Case, utcnow
+from gateway.db.models import Area, Case, SmsPart, utcnow
 from gateway.feedback import taxonomy
 from gateway.feedback.ticket import is_valid, new_ticket
 from gateway.phones import to_e164
@@ -50,6 +51,8 @@ TRANSCRIPT_LABELS = {
     "failed": "máy không nhận dạng được",
 }
 CHANNELS = ("hotline", "sms", "console", "api")
+REPLY_NOT_RECEIVED = "Tin nhắn trả lời không đến được máy người dân"
+REPLY_REFERENCE = re.compile(r"c(\d+)v\d+")  # the SMS parts of an answer to case <id>
 DUPLICATE_WINDOW = timedelta(days=14)
 MAX_TEXT = 20_000
 
@@ -245,3 +248,32 @@ def status_sentence(case: Case) -> str:
     if case.status in ("answered", "closed") and case.answer:
         sentence += f" Trả lời: {case.answer}"
     return sentence
+
+
+async def answers_not_received(session: AsyncSession, failed: dict[str, str]) -> list[Case]:
+    """SMS answers the network reported undeliverable (``failed``: part reference ->
+    receipt detail): a case still "answered" by that answer, its newest, goes back to
+    "in_progress" with the reason, so the officer answers again. Does not commit (the
+    SMS service commits it with the receipt)."""
+    reopened: list[Case] = []
+    for reference, detail in sorted(failed.items()):
+        match = REPLY_REFERENCE.fullmatch(reference)
+        if match is None:
+            continue
+        case = await session.get(Case, int(match[1]))
+        newest = (
+            await session.execute(
+                select(SmsPart.reference)
+                .where(SmsPart.reference.like(f"c{match[1]}v%"), SmsPart.delivery_id.is_(None))
+                .order_by(SmsPart.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if case is None or case.status != "answered" or newest != reference:
+            continue
+        case.status = "in_progress"
+        case.status_reason = f"{REPLY_NOT_RECEIVED} ({detail or 'tổng đài báo không gửi được'})"[:500]
+        case.version += 1
+        await audit(session, "sms", "case_reply_failed", "case", case.ticket, reference=reference, detail=detail[:200])
+        reopened.append(case)
+    return reopened

@@ -7,13 +7,20 @@
   packets in the background; the row is delivered when the stream ends. An emergency for a
   speaker that is playing stops the normal stream, whose row goes back to the queue and
   plays again after the emergency (normal programming resumes).
+
+A speaker or mount busy with another item makes the next one wait, not fail: it comes back
+when what plays now should end (at most a minute later, in case it was cut), and these
+waits are not counted as tries. It waits until the bulletin's expiry, or at most
+:data:`BUSY_WAIT` after it was queued, then fails saying the speaker stayed busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,8 @@ from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.rtp import RtpSender, Stream, encode
 
 log = logging.getLogger(__name__)
+BUSY_DETAIL = "loa đang phát bản tin khác; chờ loa rảnh"
+BUSY_WAIT = timedelta(hours=1)  # a bulletin without an expiry waits this long for a busy speaker
 
 
 class LoudspeakerChannel:
@@ -56,6 +65,7 @@ class LoudspeakerChannel:
         self.casting: dict[str, tuple[int, str, asyncio.Task[None]]] = {}  # mount -> (row, priority, task)
         self.playing: dict[str, tuple[int, str, Stream]] = {}  # device -> (row, priority, stream)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.ends: dict[str, float] = {}  # device or mount -> when what plays there should end (monotonic)
 
     async def close(self) -> None:
         for _row, _priority, stream in list(self.playing.values()):
@@ -122,9 +132,10 @@ class LoudspeakerChannel:
             current = self.playing.get(device.code)
             if current is not None:
                 if job.priority != "emergency" or current[1] == "emergency":
-                    return Outcome("retry", detail="loa đang phát bản tin khác", retry_after=15)
+                    return await self._busy(job, device.code)
                 self.sender.stop(current[2])  # the emergency interrupts; that row is queued again
             frames = await asyncio.to_thread(_encoded, str(audio), codec)
+            self.ends[device.code] = time.monotonic() + len(frames) * 0.02
             task = asyncio.create_task(self._stream(job, device.code, host, int(port), codec, frames))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -133,15 +144,33 @@ class LoudspeakerChannel:
             return await self._cast(job, device.rtp_address, str(audio))
         return Outcome("failed", detail=f"loại thiết bị '{device.kind}' chưa được kênh này hỗ trợ")
 
+    async def _busy(self, job: Job, where: str) -> Outcome:
+        """The speaker or mount plays another item: wait for its end, within the air window."""
+        async with self.sessions() as session:
+            queued = (
+                await session.execute(select(Delivery.created_at).where(Delivery.id == job.claim.id))
+            ).scalar_one()
+        limit = queued + BUSY_WAIT
+        deadline = min(limit, job.expires_at) if job.expires_at is not None else limit
+        left = (deadline - utcnow()).total_seconds()
+        if left <= 0:
+            minutes = round((utcnow() - queued).total_seconds() / 60)
+            why = f"loa bận phát bản tin khác suốt {minutes} phút, quá thời gian chờ: không phát"
+            return Outcome("failed", detail=why)
+        ends = self.ends.get(where, time.monotonic() + 30.0) - time.monotonic()
+        wait = min(max(ends + 1.0, 2.0), 60.0, left)
+        return Outcome("retry", detail=BUSY_DETAIL, retry_after=wait, defer=True)
+
     async def _cast(self, job: Job, url: str, audio: str) -> Outcome:
         """Stream receivers listen to an Icecast mount: one live stream per mount at a time;
         an emergency ends the normal one, which is queued again."""
         current = self.casting.get(url)
         if current is not None and not current[2].done():
             if job.priority != "emergency" or current[1] == "emergency":
-                return Outcome("retry", detail="luồng đang phát bản tin khác", retry_after=15)
+                return await self._busy(job, url)
             current[2].cancel()
         data = await asyncio.to_thread(icecast.to_mp3, Path(audio))
+        self.ends[url] = time.monotonic() + len(data) * 8 / icecast.BITRATE
         if url == live.ADDRESS:  # the gateway's own /public/live.mp3
             send = self.live.play(data)
         else:

@@ -230,3 +230,17 @@ async def clear_undelivered(session: AsyncSession, delivery_id: int) -> int:
         delete(SmsPart).where(SmsPart.delivery_id == delivery_id, SmsPart.state != "delivered")
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def failed_answers(session: AsyncSession, ids: Iterable[str], references: Iterable[str]) -> dict[str, str]:
+    """Failed parts of messages outside the ledger (answers to cases), by the SMSC's ids or
+    by our message references: message reference -> the failure's detail."""
+    ids, references = sorted(set(ids)), sorted(set(references))
+    if not ids and not references:
+        return {}
+    query = select(SmsPart.reference, SmsPart.detail).where(
+        SmsPart.delivery_id.is_(None),
+        SmsPart.state == "failed",
+        or_(SmsPart.message_id.in_(ids), SmsPart.reference.in_(references)),
+    )
+    return {reference: detail for reference, detail in (await session.execute(query)).all()}

@@ -35,6 +35,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import SmsPart
 from gateway.db.session import write_lock
+from gateway.feedback.service import answers_not_received
 from gateway.phones import to_e164
 from gateway.sms import assembly, inbound, parts, receipts
 from gateway.sms.batching import Batcher
@@ -216,7 +217,22 @@ class SmsService:
                     outcome=receipt.outcome, detail=receipt.detail[:200], matched=False,
                 )  # fmt: skip
             await parts.settle(session, settle | rows, loaded)
+            await self._answers_not_received(session, answers, found)
             await session.commit()
+
+    async def _answers_not_received(self, session: AsyncSession, answers: list[Answer], found: list[Receipt]) -> None:
+        """An answer to a case that failed (refused later, or a receipt UNDELIV, REJECTD,
+        EXPIRED...) puts the case back among those to handle (never left "answered")."""
+        bad = [r for r in found if r.outcome == "failed"]
+        failed_ids = [c for r in bad if r.message_id for c in receipts.id_candidates(r.message_id)]
+        # an early receipt kept for an id that lands now is applied with the answer
+        failed_ids += [a.message_id for a in answers if a.message_id and not a.reference.startswith(BULLETIN_PREFIX)]
+        references = [a.reference for a in answers if a.state == "failed"]
+        references += [r.reference.rpartition(".")[0] for r in bad if r.reference]
+        references = [r for r in references if r and not r.startswith(BULLETIN_PREFIX)]
+        if failed_ids or references:
+            failed = await parts.failed_answers(session, failed_ids, references)
+            await answers_not_received(session, failed)
 
     # --- receipts --------------------------------------------------------------------
     async def on_receipt(self, receipt: Receipt) -> None:

@@ -68,3 +68,42 @@ async def test_an_sms_answer_that_was_not_sent_or_not_received_is_not_shown_as_a
             break
         await asyncio.sleep(0.1)
     assert "Tin nhắn trả lời không đến được máy người dân" in (await client.get(url)).text
+
+
+async def test_an_sms_answer_reported_undeliverable_puts_the_case_back_in_the_queue(
+    gateway: Gateway, sms: SmsService, smsc: Smsc
+) -> None:
+    """SMPP 3.4 Appendix B: a receipt with stat UNDELIV, REJECTD or EXPIRED is final; the
+    case is no longer "Đã trả lời" and the officer sees it among the cases to handle."""
+    await seed(gateway)
+    client = await console(gateway, "bientap")
+    for stat in ("UNDELIV", "REJECTD", "EXPIRED"):
+        token = csrf_of((await client.get("/cases")).text)
+        intake = {"csrf_token": token, "text": f"Đèn hỏng {stat}", "caller": "0912345678"}
+        url = (await client.post("/cases", data=intake)).headers["location"]
+        ticket = url.rsplit("/", 1)[1]
+        page = (await client.get(url)).text
+        version = re.search(r'name="version" value="(\d+)"', page)
+        assert version
+        form = {"csrf_token": csrf_of(page), "version": version[1], "action": "reply_sms", "answer": "Đã sửa đèn."}
+        sent = len(smsc.accepted)
+        r = await client.post(f"{url}/action", data=form)
+        assert "error" not in r.headers["location"], unquote(r.headers["location"])
+        await wait_until(lambda sent=sent: len(smsc.accepted) > sent)
+        async with gateway.services.sessions() as session:
+            case = (await session.execute(select(Case).where(Case.ticket == ticket))).scalar_one()
+            assert case.status == "answered"
+        assert await smsc.receipt(smsc.accepted[-1].message_id, stat) == 0
+
+        for _ in range(100):
+            async with gateway.services.sessions() as session:
+                case = (await session.execute(select(Case).where(Case.ticket == ticket))).scalar_one()
+            if case.status != "answered":
+                break
+            await asyncio.sleep(0.1)
+        assert case.status == "in_progress", (stat, case.status)
+        page = (await client.get(url)).text
+        assert "Đang xử lý" in page and "Tin nhắn trả lời không đến được" in page
+        inbox = (await client.get("/cases")).text
+        row = re.search(rf'<a href="/cases/{ticket}">.*?</tr>', inbox, re.S)
+        assert row and "Đang xử lý" in row[0] and "Đã trả lời" not in row[0] and "không đến được" in row[0], row

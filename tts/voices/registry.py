@@ -16,7 +16,7 @@ from tts.voices.base import MANIFEST_NAME, Voice, VoiceError, VoiceInfo
 
 DEFAULT_VOICE = "vi-espeak"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_cache: dict[tuple[str, str, int], Voice] = {}
+_cache: dict[tuple[str, str, int, float], Voice] = {}
 _lock = threading.Lock()
 
 
@@ -67,9 +67,31 @@ def resolve(voice: str | None) -> tuple[VoiceInfo, Path | None]:
     raise VoiceError(f"giọng đọc '{name}' chưa được cài; các giọng có: {known}")
 
 
-def load_voice(voice: str | None = None, threads: int = 0) -> Voice:
+SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.2)  # speaking speeds offered, relative to the voice's own
+
+
+def at_speed(info: VoiceInfo, speed: float) -> VoiceInfo:
+    """The voice's manifest with its speaking speed scaled: espeak-ng's words per minute,
+    a Piper model's ``length_scale``. The settings are part of the phrase cache key, so
+    phrases at one speed are never reused at another."""
+    if speed == 1.0:
+        return info
+    if speed not in SPEEDS:
+        raise VoiceError(f"tốc độ đọc phải là một trong: {', '.join(str(s) for s in SPEEDS)}")
+    settings = dict(info.settings)
+    if info.kind == "espeak":
+        settings["rate_wpm"] = round(int(settings.get("rate_wpm", 150)) * speed)
+    elif info.kind == "piper":
+        settings["length_scale"] = round(float(settings.get("length_scale", 1.0)) / speed, 4)
+    else:
+        raise VoiceError(f"giọng {info.id} chưa đổi được tốc độ đọc (chỉ đọc ở tốc độ bình thường)")
+    return VoiceInfo(**{**info.__dict__, "settings": settings})
+
+
+def load_voice(voice: str | None = None, threads: int = 0, speed: float = 1.0) -> Voice:
     info, folder = resolve(voice)
-    key = (info.id, str(folder), threads)
+    info = at_speed(info, speed)
+    key = (info.id, str(folder), threads, speed)
     with _lock:
         if key in _cache:
             return _cache[key]
