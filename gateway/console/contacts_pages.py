@@ -1,7 +1,9 @@
-"""Console page for SMS/call contacts: subscribers per area (search, paging), a CSV
-import with a reason for each rejected row, and the opt-out list."""
+"""Console page for SMS/call contacts: subscribers per area (search, paging), a CSV or
+Excel (.xlsx) import with a reason for each rejected row, and the opt-out list."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -69,7 +71,11 @@ async def import_subscribers(
         data = await file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise WorkflowError("file", "tệp lớn hơn 5 MB; hãy chia nhỏ", 413)
-        result = await contacts.import_rows(session, user.username, contacts.read_csv(data), area)
+        if contacts.is_xlsx(file.filename or "", data):
+            rows = await asyncio.to_thread(contacts.read_xlsx, data)
+        else:
+            rows = contacts.read_csv(data)
+        result = await contacts.import_rows(session, user.username, rows, area)
     except WorkflowError as exc:
         return await _page(request, session, area, error=sentence(exc.message))
     return await _page(request, session, area, result=result)

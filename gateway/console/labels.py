@@ -73,6 +73,11 @@ ACTIONS = {
     "subscribers_import": "Nhập danh sách người nhận",
     "file": "Nhập tệp",
     "upload": "Tải tệp lên",
+    "template_create": "Thêm mẫu bản tin",
+    "template_update": "Sửa mẫu bản tin",
+    "group_create": "Tạo nhóm người nhận",
+    "group_add": "Thêm vào nhóm",
+    "group_remove": "Bỏ khỏi nhóm",
 }
 ENTITIES = {
     "bulletin": "Bản tin",
@@ -90,6 +95,8 @@ ENTITIES = {
     "alert": "Cảnh báo",
     "word": "Từ",
     "schedule": "Lịch phát",
+    "template": "Mẫu bản tin",
+    "group": "Nhóm người nhận",
 }
 DETAIL_KEYS = {
     "via": "qua",
@@ -110,6 +117,9 @@ DETAIL_KEYS = {
     "added": "đã thêm",
     "rejected": "bị từ chối",
     "enabled": "đang dùng",
+    "label": "tên",
+    "name": "tên",
+    "phones": "số điện thoại",
 }
 OPT_OUT_SOURCES = {"sms": "nhắn tin TU CHOI", "ivr": "gọi tổng đài", "console": "cán bộ nhập", "api": "qua API"}
 

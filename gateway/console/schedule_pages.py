@@ -1,0 +1,75 @@
+"""The schedule page ``/lich`` (Lịch phát): a week of what airs where, as a calendar on a
+desk and a list of days on a phone, and every daily recurrence with its next times and
+its controls (pause, resume; stop on the bulletin's page, which asks for a reason)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.api.deps import db
+from gateway.bulletins import airtimes
+from gateway.bulletins.schedule import LOCAL
+from gateway.bulletins.week import monday_of, week
+from gateway.console.common import page, who
+from gateway.db.models import Bulletin, Schedule, utcnow
+
+router = APIRouter(include_in_schema=False)
+WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "Thứ bảy", "Chủ nhật")
+STOPPABLE = ("approved", "scheduled", "rendering", "ready", "delivering", "done", "partly_failed")
+
+
+def recurrence_text(spec: str) -> str:
+    """``daily 06:00,17:00`` as an officer says it."""
+    if not spec:
+        return "một lần"
+    times = spec.split(None, 1)[1] if " " in spec else spec
+    return "hằng ngày lúc " + ", ".join(t.strip() for t in times.split(","))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.now(LOCAL).date()
+
+
+@router.get("/lich", response_class=HTMLResponse)
+async def schedule_page(
+    request: Request, tuan: str = "", error: str = "", session: AsyncSession = Depends(db)
+) -> Response:
+    user, csrf = await who(request, session)
+    today = datetime.now(LOCAL).date()
+    shown = await week(session, _day(tuan) if tuan else today)
+    recurring = (
+        await session.execute(
+            select(Schedule, Bulletin)
+            .join(Bulletin, Bulletin.id == Schedule.bulletin_id)
+            .where(Schedule.done.is_(False), Schedule.recurrence != "")
+            .order_by(Schedule.run_at)
+        )
+    ).all()
+    now = utcnow()
+    return page(
+        request,
+        "schedule.html",
+        user=user,
+        csrf=csrf,
+        error=error,
+        week=shown,
+        today=today,
+        this_monday=monday_of(today),
+        previous=shown.monday - timedelta(days=7),
+        following=shown.monday + timedelta(days=7),
+        weekdays=WEEKDAYS,
+        recurring=[(s, b, airtimes.upcoming(s.run_at, s.recurrence, 3)) for s, b in recurring],
+        now=now,
+        recurrence_text=recurrence_text,
+        may_stop=user.role in ("approver", "admin") or user.can_skip_approval,
+        stoppable=STOPPABLE,
+        here=f"/lich?tuan={shown.monday.isoformat()}",
+    )
