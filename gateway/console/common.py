@@ -41,7 +41,12 @@ templates.env.globals.update(
     SOURCES=labels.SOURCES,
 )
 templates.env.filters.update(
-    channel=labels.channel, level=labels.level, action=labels.action, entity=labels.entity, detail=labels.detail
+    channel=labels.channel,
+    recurrence=labels.recurrence,
+    level=labels.level,
+    action=labels.action,
+    entity=labels.entity,
+    detail=labels.detail,
 )
 
 

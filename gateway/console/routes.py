@@ -142,6 +142,12 @@ async def create_bulletin(
     return await _saved(request, session, user, bulletin.id, then)
 
 
+def _daily(typed: str) -> str:
+    """The form's "Lặp lại hằng ngày lúc" (``06:00, 17:00``) as a recurrence (``daily 06:00,17:00``)."""
+    times = typed.strip().removeprefix("daily").replace(" ", "")
+    return f"daily {times}" if times else ""
+
+
 async def _saved(request: Request, session: AsyncSession, user: Any, bulletin_id: int, then: str) -> Response:
     """After a save: "Đã lưu", or the submission the officer asked for, on the saved text."""
     if then != "submit":
@@ -294,7 +300,13 @@ async def bulletin_action(
                     when = datetime.fromisoformat(run_at).replace(tzinfo=LOCAL)
                 except ValueError as exc:
                     raise WorkflowError("run_at", "thời điểm phát không hợp lệ", 422) from exc
-            await service.schedule(session, user, bulletin_id, when, recurrence.strip())
+            try:
+                await service.schedule(session, user, bulletin_id, when, _daily(recurrence))
+            except WorkflowError as exc:
+                if exc.field != "recurrence":
+                    raise
+                why = "giờ lặp lại hằng ngày viết dạng 06:00, 17:00 (giờ:phút, cách nhau dấu phẩy)"
+                raise WorkflowError("recurrence", why, 422) from exc
         elif action == "retry":
             row = await session.get(Delivery, delivery)
             states: tuple[str, ...] = ("failed", "unknown")

@@ -23,14 +23,6 @@ WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "T
 STOPPABLE = ("approved", "scheduled", "rendering", "ready", "delivering", "done", "partly_failed")
 
 
-def recurrence_text(spec: str) -> str:
-    """``daily 06:00,17:00`` as an officer says it."""
-    if not spec:
-        return "một lần"
-    times = spec.split(None, 1)[1] if " " in spec else spec
-    return "hằng ngày lúc " + ", ".join(t.strip() for t in times.split(","))
-
-
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -68,7 +60,6 @@ async def schedule_page(
         weekdays=WEEKDAYS,
         recurring=[(s, b, airtimes.upcoming(s.run_at, s.recurrence, 3)) for s, b in recurring],
         now=now,
-        recurrence_text=recurrence_text,
         may_stop=user.role in ("approver", "admin") or user.can_skip_approval,
         stoppable=STOPPABLE,
         here=f"/lich?tuan={shown.monday.isoformat()}",

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import areas as areas_tree
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
-from gateway.db.models import Area, AuditLog, Subscriber
+from gateway.db.models import Area, AuditLog, ContactGroupMember, Subscriber
 from gateway.phones import to_e164
 
 PAGE_SIZE = 50
@@ -40,9 +40,15 @@ class ImportResult:
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, reason)
 
 
-async def listing(session: AsyncSession, area_code: str, search: str, page: int) -> tuple[list[Row], int]:
-    """One page of subscribers (the area and the areas under it), and how many match."""
+async def listing(
+    session: AsyncSession, area_code: str, search: str, page: int, group: int = 0
+) -> tuple[list[Row], int]:
+    """One page of subscribers (the area and the areas under it, the members of ``group``
+    when one is given), and how many match."""
     query = select(Subscriber, Area.name).outerjoin(Area, Area.id == Subscriber.area_id)
+    if group:
+        members = select(ContactGroupMember.subscriber_id).where(ContactGroupMember.group_id == group)
+        query = query.where(Subscriber.id.in_(members))
     if area_code:
         area = (await session.execute(select(Area.id).where(Area.code == area_code))).scalar_one_or_none()
         ids = await areas_tree.subtree(session, [area]) if area is not None else set()

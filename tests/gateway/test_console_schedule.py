@@ -51,9 +51,17 @@ async def test_the_week_calendar_shows_a_recurrence_at_each_of_its_times_and_pau
     r = await approver.post(
         f"/bulletins/{bid}/action",
         data={"csrf_token": csrf, "action": "schedule", "run_at": first.strftime("%Y-%m-%dT%H:%M"),
-              "recurrence": "daily 06:00,17:00"},
+              "recurrence": "06:00, 17:00"},
     )  # fmt: skip
-    assert "error" not in r.headers["location"]
+    wrong = await approver.post(
+        f"/bulletins/{bid}/action", data={"csrf_token": csrf, "action": "schedule", "recurrence": "6 giờ sáng"}
+    )
+    shown = (await approver.get(wrong.headers["location"])).text
+    assert "Giờ lặp lại hằng ngày viết dạng 06:00, 17:00" in shown and "daily" not in shown
+    assert "error" not in r.headers["location"]  # "Lặp lại hằng ngày lúc": the times, as an officer types them
+    audit = (await approver.get("/audit")).text
+    assert "từ: Đã duyệt; sang: Đã lên lịch" in audit and "lặp lại: hằng ngày lúc 06:00, 17:00" in audit
+    assert f"phát lúc: 06:00 {tomorrow.strftime('%d/%m/%Y')}" in audit and "daily" not in audit
     page = (await approver.get(f"/lich?tuan={tomorrow.isoformat()}")).text
     block = day_block(page, tomorrow.isoformat())
     assert block.count("Lịch tiêm phòng dại") == 2 and ">06:00<" in block and ">17:00<" in block
@@ -139,6 +147,8 @@ async def test_a_group_of_subscribers_is_made_filled_with_reasons_and_exported(g
     export = await editor.get(f"{group}/xuat.csv")
     assert export.headers["content-type"].startswith("text/csv")
     assert export.content.decode("utf-8-sig").splitlines()[1:] == ["+84912345678,—,đang nhận tin"]
+    filtered = (await editor.get(f"/subscribers?nhom={group.rsplit('/', 1)[1]}")).text  # the group as a filter
+    assert "+84912345678" in filtered and "+84912345679" not in filtered and "1 số" in filtered
     listing = (await editor.get("/nhom")).text
     assert "Cộng tác viên y tế" in listing and re.search(r'data-label="Thành viên">1<', listing)
     async with gateway.services.sessions() as session:
