@@ -324,6 +324,7 @@ def test_approvers_see_the_queue_and_an_administrator_edits_a_template_the_compo
     card.locator("input[name=title]").fill("Mời họp dân thôn")
     card.locator("button:text-is('Lưu mẫu')").click()
     page.wait_for_selector("#saved:text('Đã lưu mẫu.')")
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, "mau-1366")
     page.goto(f"{gateway['base']}/bulletins/new")
     page.click("#notices a:text-is('Họp dân')")
