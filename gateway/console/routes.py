@@ -7,7 +7,6 @@ with the field and the rule.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +20,6 @@ from gateway.api.deps import SESSION_COOKIE, client_address, db, is_https
 from gateway.bulletins import preview_render, service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.preview_render import start_preview_render
-from gateway.bulletins.schedule import LOCAL
 from gateway.console import approval, delivery_stats, labels
 from gateway.console.admin_pages import area_list
 from gateway.console.bulletin_form import FormData, bulletin_form
@@ -29,6 +27,7 @@ from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, 
 from gateway.console.errors import error_page
 from gateway.console.notice_templates import offered
 from gateway.console.on_air_pages import on_air_context
+from gateway.console.schedule_pages import schedule_from_form
 from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
@@ -140,12 +139,6 @@ async def create_bulletin(
     except WorkflowError as exc:
         return failed("/bulletins/new", exc)
     return await _saved(request, session, user, bulletin.id, then)
-
-
-def _daily(typed: str) -> str:
-    """The form's "Lặp lại hằng ngày lúc" (``06:00, 17:00``) as a recurrence (``daily 06:00,17:00``)."""
-    times = typed.strip().removeprefix("daily").replace(" ", "")
-    return f"daily {times}" if times else ""
 
 
 async def _saved(request: Request, session: AsyncSession, user: Any, bulletin_id: int, then: str) -> Response:
@@ -294,19 +287,7 @@ async def bulletin_action(
         elif action == "emergency":
             await service.emergency_release(session, user, bulletin_id)
         elif action == "schedule":
-            when: datetime | None = None  # empty: now, or the recurrence's next time (never now by accident)
-            if run_at:
-                try:
-                    when = datetime.fromisoformat(run_at).replace(tzinfo=LOCAL)
-                except ValueError as exc:
-                    raise WorkflowError("run_at", "thời điểm phát không hợp lệ", 422) from exc
-            try:
-                await service.schedule(session, user, bulletin_id, when, _daily(recurrence))
-            except WorkflowError as exc:
-                if exc.field != "recurrence":
-                    raise
-                why = "giờ lặp lại hằng ngày viết dạng 06:00, 17:00 (giờ:phút, cách nhau dấu phẩy)"
-                raise WorkflowError("recurrence", why, 422) from exc
+            await schedule_from_form(session, user, bulletin_id, run_at, recurrence)
         elif action == "retry":
             row = await session.get(Delivery, delivery)
             states: tuple[str, ...] = ("failed", "unknown")
