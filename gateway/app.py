@@ -241,11 +241,14 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.console.contacts_pages import router as contacts_pages_router
     from gateway.console.devices_pages import router as devices_pages_router
     from gateway.console.errors import error_page, wants_html
+    from gateway.console.groups_pages import router as groups_pages_router
     from gateway.console.home_pages import router as home_pages_router
     from gateway.console.listen import router as listen_router
+    from gateway.console.notice_pages import router as notice_pages_router
     from gateway.console.on_air_pages import router as on_air_pages_router
     from gateway.console.programmes_pages import router as programmes_pages_router
     from gateway.console.routes import router as console_router
+    from gateway.console.schedule_pages import router as schedule_pages_router
 
     async def to_login(request: Request, exc: Exception) -> RedirectResponse:
         to = getattr(exc, "to", "/login")
@@ -302,6 +305,9 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(listen_router)
     app.include_router(bulletin_audio_router)
     app.include_router(audio_pages_router)
+    app.include_router(notice_pages_router)
+    app.include_router(schedule_pages_router)
+    app.include_router(groups_pages_router)
     from fastapi.staticfiles import StaticFiles
 
     from gateway.api.headers import SecurityHeaders

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth
@@ -17,7 +18,7 @@ from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import local_text
 from gateway.console import labels
-from gateway.db.models import User
+from gateway.db.models import Bulletin, User
 from gateway.phones import hides_numbers, mask_all
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -40,7 +41,12 @@ templates.env.globals.update(
     SOURCES=labels.SOURCES,
 )
 templates.env.filters.update(
-    channel=labels.channel, level=labels.level, action=labels.action, entity=labels.entity, detail=labels.detail
+    channel=labels.channel,
+    recurrence=labels.recurrence,
+    level=labels.level,
+    action=labels.action,
+    entity=labels.entity,
+    detail=labels.detail,
 )
 
 
@@ -60,7 +66,18 @@ async def who(request: Request, session: AsyncSession) -> tuple[User, str]:
         raise NotLoggedIn
     if found[0].must_change_password and request.url.path != "/account":
         raise NotLoggedIn("/account")
+    if found[0].role in APPROVERS:  # the menu's badge: what waits for this approver, on every page
+        request.state.waiting_approval = await waiting_count(session)
     return found
+
+
+APPROVERS = ("approver", "admin")
+
+
+async def waiting_count(session: AsyncSession) -> int:
+    """How many bulletins were submitted and wait for an approver."""
+    count = select(func.count()).where(Bulletin.status == "submitted", Bulletin.source != "reply")
+    return int((await session.execute(count)).scalar_one())
 
 
 def page(request: Request, name: str, **context: Any) -> HTMLResponse:

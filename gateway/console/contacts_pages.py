@@ -1,7 +1,9 @@
-"""Console page for SMS/call contacts: subscribers per area (search, paging), a CSV
-import with a reason for each rejected row, and the opt-out list."""
+"""Console page for SMS/call contacts: subscribers per area (search, paging), a CSV or
+Excel (.xlsx) import with a reason for each rejected row, and the opt-out list."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +15,7 @@ from gateway.console.admin_pages import area_list
 from gateway.console.common import check_csrf, page, who
 from gateway.console.labels import sentence
 from gateway.phones import masked
-from gateway.sms import contacts
+from gateway.sms import contacts, groups
 
 router = APIRouter(include_in_schema=False)
 MAX_BYTES = 5 * 1024 * 1024
@@ -21,10 +23,10 @@ IMPORTERS = ("admin", "approver", "editor")
 
 
 async def _page(
-    request: Request, session: AsyncSession, area: str = "", q: str = "", p: int = 1, **extra: object
+    request: Request, session: AsyncSession, area: str = "", q: str = "", p: int = 1, nhom: int = 0, **extra: object
 ) -> HTMLResponse:
     user, csrf = await who(request, session)
-    rows, total = await contacts.listing(session, area, q, p)
+    rows, total = await contacts.listing(session, area, q, p, nhom)
     pages = max(1, -(-total // contacts.PAGE_SIZE))
     hide = user.role == "operator"
     return page(
@@ -38,6 +40,8 @@ async def _page(
         pages=pages,
         area=area,
         q=q,
+        nhom=nhom,
+        groups=await groups.listing(session),
         areas=await area_list(session),
         opt_outs=await contacts.opt_outs(session),
         shown=masked if hide else str,
@@ -48,9 +52,15 @@ async def _page(
 
 @router.get("/subscribers", response_class=HTMLResponse)
 async def subscribers_page(
-    request: Request, area: str = "", q: str = "", p: int = 1, error: str = "", session: AsyncSession = Depends(db)
+    request: Request,
+    area: str = "",
+    q: str = "",
+    p: int = 1,
+    nhom: int = 0,
+    error: str = "",
+    session: AsyncSession = Depends(db),
 ) -> HTMLResponse:
-    return await _page(request, session, area, q, p, error=error)
+    return await _page(request, session, area, q, p, nhom, error=error)
 
 
 @router.post("/subscribers/import", response_class=HTMLResponse)
@@ -69,7 +79,11 @@ async def import_subscribers(
         data = await file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise WorkflowError("file", "tệp lớn hơn 5 MB; hãy chia nhỏ", 413)
-        result = await contacts.import_rows(session, user.username, contacts.read_csv(data), area)
+        if contacts.is_xlsx(file.filename or "", data):
+            rows = await asyncio.to_thread(contacts.read_xlsx, data)
+        else:
+            rows = contacts.read_csv(data)
+        result = await contacts.import_rows(session, user.username, rows, area)
     except WorkflowError as exc:
         return await _page(request, session, area, error=sentence(exc.message))
     return await _page(request, session, area, result=result)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.deps import db
-from gateway.console.common import page, who
+from gateway.console.common import APPROVERS, page, waiting_count, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, utcnow
 from gateway.loudspeakers.channel import BUSY_DETAIL
 
@@ -35,10 +35,16 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
     ).all()
     if user.must_change_password:  # the one-time password of the first start
         return RedirectResponse("/account", status_code=303)
-    waiting = 0
-    if user.role in ("approver", "admin"):
-        count = select(func.count()).where(Bulletin.status == "submitted", Bulletin.source != "reply")
-        waiting = int((await session.execute(count)).scalar_one())
+    waiting, queue = 0, []
+    if user.role in APPROVERS:  # "Chờ duyệt": what waits for this approver, oldest first
+        waiting = await waiting_count(session)
+        oldest = (
+            select(Bulletin)
+            .where(Bulletin.status == "submitted", Bulletin.source != "reply")
+            .order_by(Bulletin.updated_at, Bulletin.id)
+            .limit(20)
+        )
+        queue = list((await session.execute(oldest)).scalars())
     return page(
         request,
         "home.html",
@@ -49,6 +55,7 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
         chart=_chart(list(per_day)),
         trouble=await _trouble(session, [b.id for b in bulletins]),
         waiting=waiting,
+        queue=queue,
     )
 
 

@@ -8,7 +8,12 @@ Templates and handlers take every label from here, so no internal name (``sms``,
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
+
+from gateway.bulletins.schedule import local_text
+from gateway.bulletins.service import STATUS_LABELS
 
 CHANNELS = {"loudspeaker": "Loa truyền thanh", "call": "Cuộc gọi", "sms": "Tin nhắn SMS", "file": "Tệp âm thanh"}
 CASE_CHANNELS = {"hotline": "Đường dây nóng", "console": "Cán bộ nhập", "api": "Qua API", "ivr": "Tổng đài tự động"}
@@ -73,6 +78,11 @@ ACTIONS = {
     "subscribers_import": "Nhập danh sách người nhận",
     "file": "Nhập tệp",
     "upload": "Tải tệp lên",
+    "template_create": "Thêm mẫu bản tin",
+    "template_update": "Sửa mẫu bản tin",
+    "group_create": "Tạo nhóm người nhận",
+    "group_add": "Thêm vào nhóm",
+    "group_remove": "Bỏ khỏi nhóm",
 }
 ENTITIES = {
     "bulletin": "Bản tin",
@@ -90,6 +100,8 @@ ENTITIES = {
     "alert": "Cảnh báo",
     "word": "Từ",
     "schedule": "Lịch phát",
+    "template": "Mẫu bản tin",
+    "group": "Nhóm người nhận",
 }
 DETAIL_KEYS = {
     "via": "qua",
@@ -110,8 +122,25 @@ DETAIL_KEYS = {
     "added": "đã thêm",
     "rejected": "bị từ chối",
     "enabled": "đang dùng",
+    "label": "tên",
+    "from": "từ",
+    "to": "sang",
+    "run_at": "phát lúc",
+    "recurrence": "lặp lại",
+    "schedule": "lịch phát số",
+    "subscriber": "người nhận số",
+    "name": "tên",
+    "phones": "số điện thoại",
 }
 OPT_OUT_SOURCES = {"sms": "nhắn tin TU CHOI", "ivr": "gọi tổng đài", "console": "cán bộ nhập", "api": "qua API"}
+
+
+def recurrence(spec: str) -> str:
+    """A schedule's recurrence (``daily 06:00,17:00``) as an officer says it."""
+    if not spec:
+        return "một lần"
+    times = spec.split(None, 1)[1] if " " in spec else spec
+    return "hằng ngày lúc " + ", ".join(t.strip() for t in times.split(","))
 
 
 def channel(code: str) -> str:
@@ -130,9 +159,19 @@ def entity(code: str) -> str:
     return ENTITIES.get(code, code.replace("_", " "))
 
 
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
 def _value(value: Any) -> str:
     if isinstance(value, str):
-        return CHANNELS.get(value, LEVELS.get(value, DELIVERY_STATES.get(value, value)))
+        if value.startswith("daily "):
+            return recurrence(value)
+        if ISO_TIME.match(value):
+            try:
+                return local_text(datetime.fromisoformat(value))
+            except ValueError:
+                return value
+        return CHANNELS.get(value, LEVELS.get(value, DELIVERY_STATES.get(value, STATUS_LABELS.get(value, value))))
     if isinstance(value, dict):
         return ", ".join(f"{_value(k)} {_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

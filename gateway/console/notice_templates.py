@@ -1,9 +1,21 @@
 """Starting points for the notices a commune reads most often. "Bắt đầu từ mẫu" fills the
-editor; the officer completes the bracketed parts before saving."""
+editor; the officer completes the bracketed parts before saving. The five usual ones
+(mất điện, tiêm phòng, họp dân, bão lũ, thu thuế) are seeded by migration 0014;
+administrators edit them, add others and switch them off."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.service import audit
+from gateway.db.models import NoticeTemplate, User
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -16,40 +28,61 @@ class Notice:
     voice: str = "vi-espeak"
 
 
-NOTICES = {
-    "mat-dien": Notice(
-        "Mất điện",
-        "Thông báo lịch cắt điện",
-        "Điện lực thông báo: từ [giờ] đến [giờ] ngày [ngày], cắt điện để [lý do] tại [khu vực].\n\n"
-        "Bà con chủ động sắp xếp công việc, rút phích cắm các thiết bị điện.",
-        "Cat dien tu [gio] den [gio] ngay [ngay] tai [khu vuc].",
-    ),
-    "tiem-phong": Notice(
-        "Tiêm phòng",
-        "Lịch tiêm phòng",
-        "Trạm y tế xã tổ chức tiêm [loại vắc xin] cho [đối tượng] vào [giờ] ngày [ngày] tại [địa điểm].\n\n"
-        "Bà con mang theo sổ tiêm chủng và căn cước công dân.",
-        "Tiem [vac xin] cho [doi tuong] luc [gio] ngay [ngay] tai [dia diem]. Mang so tiem.",
-    ),
-    "hop-dan": Notice(
-        "Họp dân",
-        "Thông báo họp dân",
-        "Mời đại diện các hộ gia đình dự họp về [nội dung] vào [giờ] ngày [ngày] tại [địa điểm].\n\n"
-        "Đề nghị bà con đến đúng giờ.",
-    ),
-    "bao-lu": Notice(
-        "Bão lũ",
-        "Cảnh báo bão lũ",
-        "[Tên bão hoặc đợt mưa lũ] dự kiến ảnh hưởng đến địa phương từ [thời gian].\n\n"
-        "Bà con gia cố nhà cửa, không ra sông suối, chuẩn bị lương thực, nước uống và thuốc men; "
-        "hộ ở vùng trũng di chuyển đến [điểm sơ tán] trước [giờ].",
-        "Canh bao [ten bao]: gia co nha cua, di chuyen den [diem so tan] truoc [gio].",
-        "priority",
-    ),
-    "thu-thue": Notice(
-        "Thu thuế",
-        "Thông báo nộp thuế, phí",
-        "Ủy ban nhân dân xã thông báo: hạn nộp [loại thuế, phí] năm [năm] là ngày [ngày].\n\n"
-        "Bà con nộp tại [địa điểm] hoặc chuyển khoản theo hướng dẫn của cán bộ thuế.",
-    ),
-}
+@dataclass(frozen=True)
+class NoticeInput:
+    slug: str
+    label: str
+    title: str
+    body: str
+    sms_text: str
+    priority: str
+    enabled: bool
+
+
+async def offered(session: AsyncSession) -> dict[str, Notice]:
+    """The enabled templates by slug, in the order they were made."""
+    rows = await session.execute(
+        select(NoticeTemplate).where(NoticeTemplate.enabled.is_(True)).order_by(NoticeTemplate.id)
+    )
+    return {t.slug: Notice(t.label, t.title, t.body, t.sms_text, t.priority) for t in rows.scalars()}
+
+
+async def every(session: AsyncSession) -> list[NoticeTemplate]:
+    return list((await session.execute(select(NoticeTemplate).order_by(NoticeTemplate.id))).scalars())
+
+
+def _check(user: User, data: NoticeInput) -> None:
+    if user.role != "admin":
+        raise WorkflowError("role", "chỉ quản trị viên sửa được mẫu bản tin", 403)
+    if not SLUG.match(data.slug):
+        raise WorkflowError("slug", "mã mẫu gồm chữ thường không dấu, số và dấu gạch ngang (ví dụ: mat-nuoc)", 422)
+    if not data.label.strip() or len(data.label) > 60:
+        raise WorkflowError("label", "tên mẫu không được để trống và dài tối đa 60 ký tự", 422)
+    if not data.title.strip() or not data.body.strip():
+        raise WorkflowError("title", "mẫu cần có tiêu đề và nội dung đọc", 422)
+    if data.priority not in ("normal", "priority"):
+        raise WorkflowError("priority", "mẫu chỉ có mức Thường hoặc Ưu tiên; tin khẩn cấp soạn riêng", 422)
+
+
+async def save(session: AsyncSession, user: User, template_id: int | None, data: NoticeInput) -> NoticeTemplate:
+    """Creates (``template_id`` None) or changes a template; the slug stays unique."""
+    _check(user, data)
+    same = (await session.execute(select(NoticeTemplate).where(NoticeTemplate.slug == data.slug))).scalar_one_or_none()
+    if same is not None and same.id != template_id:
+        raise WorkflowError("slug", f"đã có mẫu mã '{data.slug}'", 409)
+    if template_id is None:
+        found = NoticeTemplate(slug=data.slug)
+        session.add(found)
+    else:
+        got = await session.get(NoticeTemplate, template_id)
+        if got is None:
+            raise WorkflowError("template", f"không có mẫu số {template_id}", 404)
+        found = got
+    found.slug, found.label, found.title = data.slug, data.label.strip(), data.title.strip()
+    found.body, found.sms_text, found.priority = data.body.strip(), data.sms_text.strip(), data.priority
+    found.enabled, found.updated_by = data.enabled, user.username
+    await session.flush()
+    action = "template_create" if template_id is None else "template_update"
+    await audit(session, user.username, action, "template", found.id, label=found.label, enabled=found.enabled)
+    await session.commit()
+    return found

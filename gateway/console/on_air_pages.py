@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.bulletins import airtimes
 from gateway.bulletins.errors import WorkflowError
-from gateway.console.common import back, check_csrf, failed, who
+from gateway.console.common import back, check_csrf, failed, safe_next, who
 from gateway.db.models import AuditLog, Bulletin
 from gateway.delivery.stop import stop_broadcast
 
@@ -63,8 +63,11 @@ async def change_schedule(
     session: AsyncSession = Depends(db),
     action: str = Form(""),
     csrf_token: str = Form(""),
+    next: str = Form(""),
 ) -> Response:
+    """Pause, resume or cancel; back to the bulletin's page, or to ``next`` (the schedule page)."""
     user, csrf = await who(request, session)
+    to = safe_next(next) if next else f"/bulletins/{bulletin_id}"
     steps = {"pause": airtimes.pause, "resume": airtimes.resume, "cancel": airtimes.cancel}
     try:
         check_csrf(csrf, csrf_token)
@@ -72,6 +75,6 @@ async def change_schedule(
             raise WorkflowError("action", f"thao tác '{action}' không có", 422)
         await steps[action](session, user, bulletin_id, schedule_id)
     except WorkflowError as exc:
-        return failed(f"/bulletins/{bulletin_id}", exc)
+        return failed(to, exc)
     request.app.state.services.dispatcher.wake.set()
-    return back(f"/bulletins/{bulletin_id}")
+    return back(to)

@@ -7,7 +7,6 @@ with the field and the rule.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,14 +20,14 @@ from gateway.api.deps import SESSION_COOKIE, client_address, db, is_https
 from gateway.bulletins import preview_render, service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.preview_render import start_preview_render
-from gateway.bulletins.schedule import LOCAL
-from gateway.console import approval, labels
+from gateway.console import approval, delivery_stats, labels
 from gateway.console.admin_pages import area_list
 from gateway.console.bulletin_form import FormData, bulletin_form
 from gateway.console.common import NotLoggedIn, back, check_csrf, failed, page, safe_next, who
 from gateway.console.errors import error_page
-from gateway.console.notice_templates import NOTICES
+from gateway.console.notice_templates import offered
 from gateway.console.on_air_pages import on_air_context
+from gateway.console.schedule_pages import schedule_from_form
 from gateway.db.models import Delivery, Render
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
@@ -105,6 +104,7 @@ async def new_bulletin(
     if user.role not in service.WRITERS:  # said before the officer writes, not on saving
         why = "Vai trò Vận hành không soạn bản tin; biên tập viên, người duyệt hoặc quản trị soạn."
         return error_page(request, 403, why)
+    notices = await offered(session)
     return page(
         request,
         "edit.html",
@@ -114,8 +114,8 @@ async def new_bulletin(
         areas=await area_list(session),
         chosen=set(),
         error=error,
-        draft=NOTICES.get(mau),
-        notices=NOTICES,
+        draft=notices.get(mau),
+        notices=notices,
         channels=approval.configured(services),
         down=approval.channel_health(services),
     )
@@ -184,6 +184,7 @@ async def view_bulletin(
     if bulletin.status == "submitted" and loudspeaker is None and not waiting:
         start_preview_render(services.sessions, services.renderer, bulletin.id)  # submitted through the API
     progress = services.renderer.progress.values.get(bulletin.id)
+    counts = await service.delivery_counts(session, bulletin.id)
     return page(
         request,
         "bulletin.html",
@@ -195,7 +196,9 @@ async def view_bulletin(
         areas=await area_list(session),
         renders={r.purpose: r for r in renders},
         rows=rows,
-        counts=await service.delivery_counts(session, bulletin.id),
+        counts=counts,
+        stats=delivery_stats.summarize(counts),
+        stat_labels=delivery_stats.LABELS,
         error=error,
         progress=progress,
         preview_failed=preview_render.failed.get(bulletin.id, ""),
@@ -284,13 +287,7 @@ async def bulletin_action(
         elif action == "emergency":
             await service.emergency_release(session, user, bulletin_id)
         elif action == "schedule":
-            when: datetime | None = None  # empty: now, or the recurrence's next time (never now by accident)
-            if run_at:
-                try:
-                    when = datetime.fromisoformat(run_at).replace(tzinfo=LOCAL)
-                except ValueError as exc:
-                    raise WorkflowError("run_at", "thời điểm phát không hợp lệ", 422) from exc
-            await service.schedule(session, user, bulletin_id, when, recurrence.strip())
+            await schedule_from_form(session, user, bulletin_id, run_at, recurrence)
         elif action == "retry":
             row = await session.get(Delivery, delivery)
             states: tuple[str, ...] = ("failed", "unknown")

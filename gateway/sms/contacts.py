@@ -1,5 +1,6 @@
 """Contacts an officer manages: subscribers listed per area with search and paging, a CSV
-import that gives a reason for each rejected row, and who opted out (when, how).
+or Excel (.xlsx) import that gives a reason for each rejected row, and who opted out
+(when, how).
 
 Rules match the API's: a number subscribes once (a second area moves it); a resident who
 opted out stays out (only she can subscribe again, by SMS); numbers are stored E.164.
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import areas as areas_tree
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
-from gateway.db.models import Area, AuditLog, Subscriber
+from gateway.db.models import Area, AuditLog, ContactGroupMember, Subscriber
 from gateway.phones import to_e164
 
 PAGE_SIZE = 50
@@ -39,9 +40,15 @@ class ImportResult:
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, reason)
 
 
-async def listing(session: AsyncSession, area_code: str, search: str, page: int) -> tuple[list[Row], int]:
-    """One page of subscribers (the area and the areas under it), and how many match."""
+async def listing(
+    session: AsyncSession, area_code: str, search: str, page: int, group: int = 0
+) -> tuple[list[Row], int]:
+    """One page of subscribers (the area and the areas under it, the members of ``group``
+    when one is given), and how many match."""
     query = select(Subscriber, Area.name).outerjoin(Area, Area.id == Subscriber.area_id)
+    if group:
+        members = select(ContactGroupMember.subscriber_id).where(ContactGroupMember.group_id == group)
+        query = query.where(Subscriber.id.in_(members))
     if area_code:
         area = (await session.execute(select(Area.id).where(Area.code == area_code))).scalar_one_or_none()
         ids = await areas_tree.subtree(session, [area]) if area is not None else set()
@@ -99,6 +106,45 @@ def read_csv(data: bytes) -> list[tuple[int, str, str]]:
         if len(rows) > MAX_ROWS:
             raise WorkflowError("file", f"tệp có hơn {MAX_ROWS} dòng; hãy chia nhỏ", 422)
     return rows
+
+
+def _cell(value: object) -> str:
+    """A spreadsheet cell as text: a number typed into Excel lost its leading 0 and may be a float."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def read_xlsx(data: bytes) -> list[tuple[int, str, str]]:
+    """(row, phone, area code) of the first sheet's rows, as ``read_csv`` reads a CSV: a
+    first row without digits is a header. CPU work: call it in a thread."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError or its own errors on a broken file
+        why = "không đọc được tệp Excel (.xlsx); hãy lưu lại bằng Excel rồi thử lại"
+        raise WorkflowError("file", why, 422) from exc
+    rows = []
+    try:
+        sheet = book.worksheets[0]
+        for n, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            texts = [_cell(c) for c in cells[:2]]
+            if not any(texts):
+                continue
+            if n == 1 and not any(ch.isdigit() for ch in texts[0]):
+                continue
+            rows.append((n, texts[0], texts[1] if len(texts) > 1 else ""))
+            if len(rows) > MAX_ROWS:
+                raise WorkflowError("file", f"tệp có hơn {MAX_ROWS} dòng; hãy chia nhỏ", 422)
+    finally:
+        book.close()
+    return rows
+
+
+def is_xlsx(name: str, data: bytes) -> bool:
+    """An .xlsx is a ZIP archive; a CSV never starts with its signature."""
+    return data[:4] == b"PK\x03\x04" or name.lower().endswith(".xlsx")
 
 
 async def import_rows(
