@@ -31,6 +31,7 @@ from gateway.feedback.intake import Spool
 from gateway.feedback.transcription import TranscriptionQueue
 from gateway.feedback.worker import FeedbackWorker
 from gateway.file_channel.adapter import FileChannel
+from gateway.ivr.media import MediaLinks, media_key
 from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
@@ -69,6 +70,7 @@ class Services:
     live: LiveHub
     sms: SmsService | None  # None: no SMS transport configured
     telephony: Telephony | None  # None: no Asterisk configured
+    media_links: MediaLinks | None  # signed URLs Asterisk fetches prompts from (asterisk_media = "http")
     sms_callback_key: str = ""
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
@@ -117,7 +119,10 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         if settings.sms_transport_kind == "kannel":
             callback = callback_key(key)
         channels["sms"] = SmsChannel(sms, settings.sms_daily_cap, settings.timezone)
-    telephony = build_telephony(settings, sessions, renderer, spool, sms, dispatcher.worker)
+    links = None
+    if settings.asterisk_media == "http":
+        links = MediaLinks(settings.media_url, media_key(key), settings.asterisk_media_link_seconds)
+    telephony = build_telephony(settings, sessions, renderer, spool, sms, dispatcher.worker, links)
     if telephony is not None:
         channels["call"] = telephony.channel
     services = Services(
@@ -136,6 +141,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         live=live,
         sms=sms,
         telephony=telephony,
+        media_links=links,
         sms_callback_key=callback,
     )
     return services
@@ -219,6 +225,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.api import (
         admin,
         alerts,
+        asterisk_media,
         bulletins,
         case_media,
         cases,
@@ -286,6 +293,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(telephony.router)
+    app.include_router(asterisk_media.router)
     app.include_router(programmes.router)
     app.include_router(public.router)
     app.include_router(export.router)

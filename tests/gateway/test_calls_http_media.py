@@ -1,0 +1,169 @@
+"""Media over HTTP (issue 19): Asterisk shares no directory with Loa. It plays prompts and
+bulletins from signed URLs through its media cache (res_http_media_cache.c: a curl GET,
+the format from the Content-Type or the URL path's extension, kept per Cache-Control and
+revalidated with If-None-Match), and Loa fetches each recording back with ARI
+(resource_recordings.c: GET /ari/recordings/stored/{name}/file, then DELETE). The stand-in
+runs on its own address (127.0.0.2) with its own directory."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from sqlalchemy import select
+
+from gateway.config import AsteriskServer, Settings
+from gateway.db.models import Case
+from gateway.ivr.media import MediaLinks, media_key
+from gateway.telephony.setup import Telephony, build_telephony
+from tests.gateway.conftest import Gateway, seed
+from tests.gateway.test_telephony import _speech, release, settle, subscribe
+from tests.support.asterisk import AgiCall, Asterisk, CallLog, Script
+from tests.support.server import free_port
+from tests.support.smsc import wait_until
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(180)]
+
+
+def http_settings(base: Settings, pbx: Asterisk, port: int) -> Settings:
+    return dataclasses.replace(
+        base,
+        asterisk=(
+            AsteriskServer(
+                "xa",
+                host=pbx.host,
+                port=pbx.port,
+                username="loa",
+                secret="s3cret",
+                channels=4,
+                ari_url=pbx.ari.url,
+                ari_username="loa",
+                ari_password="ari-s3cret",
+                recordings_dir=str(pbx.recording_dir),
+            ),
+        ),
+        agi_listen="127.0.0.1:0",
+        asterisk_media="http",
+        asterisk_media_url=f"http://127.0.0.1:{port}",
+        call_cps=20.0,
+        quiet_hours={},
+    )
+
+
+@pytest_asyncio.fixture
+async def pbx() -> AsyncIterator[Asterisk]:
+    server = Asterisk(speed=200.0, host="127.0.0.2")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture
+async def http_telephony(gateway: Gateway, pbx: Asterisk) -> AsyncIterator[Telephony]:
+    """One worker serving its media over real HTTP on loopback; the stand-in's LOA names it."""
+    services = gateway.services
+    port = free_port()
+    settings = http_settings(services.settings, pbx, port)
+    links = MediaLinks(settings.media_url, media_key(services.secret_key), settings.asterisk_media_link_seconds)
+    built = build_telephony(settings, services.sessions, services.renderer, services.spool, None, "w1", links)
+    assert built is not None
+    built.channel.window = None
+    services.settings = services.dispatcher.settings = settings
+    services.media_links, services.telephony = links, built
+    services.channels["call"] = built.channel
+    services.dispatcher.worker = "w1"
+    web = uvicorn.Server(uvicorn.Config(gateway.app, host="127.0.0.1", port=port, lifespan="off", log_level="error"))  # type: ignore[arg-type]
+    serving = asyncio.create_task(web.serve())
+    await wait_until(lambda: web.started)
+    await built.start()
+    pbx.dialplan.globals.update(LOA=built.channel.agi_url, LOA_SECRET=settings.agi_secret)
+    assert await built.channel.pool.trunks[0].client.wait_ready(5)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(services.dispatcher.run(stop, interval=0.1))
+    yield built
+    stop.set()
+    await worker
+    await built.close()
+    await built.channel.close()
+    web.should_exit = True
+    await serving
+
+
+def media_only(played: list[str], base: str) -> bool:
+    return bool(played) and all(p.startswith(base + "/asterisk/media/") for p in played)
+
+
+async def test_a_hotline_call_plays_everything_over_http_and_its_recording_comes_back_by_ari(
+    gateway: Gateway, http_telephony: Telephony, pbx: Asterisk, tmp_path: Path
+) -> None:
+    users = await seed(gateway)
+    await subscribe(gateway, ["+84912000701"])
+    bid = await release(gateway, users)
+    await settle(gateway, bid)
+    await subscribe(gateway, ["+84987000701"], area="T2")
+    url = f"{http_telephony.channel.agi_url}/hotline"
+    log = await pbx.call_in("0987000701", url, Script(keys=["1", "", "", "2", "#"], say=_speech(tmp_path / "y.wav")))
+    base = gateway.services.settings.media_url
+    assert media_only(log.played, base) and not log.missing, (log.played, log.missing)
+    assert any("/asterisk/media/bulletins/" in p for p in log.played)
+    assert all(p.is_relative_to(pbx.root) for p in log.recorded)  # written on the Asterisk's side only
+    async with gateway.services.sessions() as s:
+        case = (await s.execute(select(Case))).scalar_one()
+    assert case.channel == "hotline" and case.caller == "+84987000701" and case.audio_sha256
+    name = log.recorded[0].stem
+    assert ("GET", f"/ari/recordings/stored/{name}/file", 200) in pbx.ari.requests
+    assert ("DELETE", f"/ari/recordings/stored/{name}", 204) in pbx.ari.requests
+    assert not list(pbx.recording_dir.iterdir())  # fetched, then deleted through ARI
+    # the same prompts on a second call come from Asterisk's cache, not from Loa again
+    fetched = len([f for f in pbx.media.fetches if f[0] == "GET"])
+    again = await pbx.call_in("0987000701", url, Script(keys=["3", case.ticket + "#"]))
+    assert media_only(again.played, base) and not again.missing
+    hotline = http_telephony.flows["hotline"]
+    greeting = await http_telephony.prompts.path(hotline.nodes[hotline.start].text)
+    assert [f for f in pbx.media.fetches if f[1] == greeting and f[0] == "GET"] == [("GET", greeting, 200)]
+    assert len([f for f in pbx.media.fetches if f[0] == "GET"]) > fetched  # only the new prompts
+
+
+async def test_an_outbound_call_plays_the_bulletin_over_http(
+    gateway: Gateway, http_telephony: Telephony, pbx: Asterisk
+) -> None:
+    users = await seed(gateway)
+    await subscribe(gateway, ["+84912000702"])
+    bid = await release(gateway, users)
+    rows = await settle(gateway, bid)
+    assert rows["+84912000702"].state == "delivered", rows["+84912000702"].detail
+    (log,) = [c for c in pbx.calls.values() if c.number == "0912000702"]
+    assert media_only(log.played, gateway.services.settings.media_url) and not log.missing
+    assert any("/asterisk/media/bulletins/" in p for p in log.played)
+
+
+async def test_a_bad_or_expired_signature_is_refused_and_asterisk_cannot_play_it(
+    gateway: Gateway, http_telephony: Telephony, pbx: Asterisk
+) -> None:
+    good = await http_telephony.prompts.path("Xin chào")
+    async with httpx.AsyncClient() as client:
+        ok = await client.get(good)
+        assert ok.status_code == 200 and ok.headers["content-type"] == "audio/basic"
+        assert "max-age=" in ok.headers["cache-control"] and ok.headers["etag"]
+        same = await client.head(good, headers={"If-None-Match": ok.headers["etag"]})
+        assert same.status_code == 304
+        forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+        assert (await client.get(forged)).status_code == 403
+        other = good.replace("/prompts/", "/bulletins/")
+        assert (await client.get(other)).status_code == 403  # signed for another kind
+    past = MediaLinks(gateway.services.settings.media_url, media_key(gateway.services.secret_key), 60, lambda: 1e9)
+    expired = past.url("prompts", good.split("/prompts/")[1].split("?")[0])
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(expired)).status_code == 403
+    # Asterisk's media cache gets a 403: the file does not exist for it, so nothing plays
+    call = AgiCall(CallLog("x", "0987000703"), Script(), 200.0, {}, pbx.media, pbx.host)
+    for url in (forged, expired):
+        assert await call._locate(url) is None
+    assert ("GET", forged, 403) in pbx.media.fetches and ("GET", expired, 403) in pbx.media.fetches
+    assert await call._locate(good) is not None
