@@ -8,6 +8,7 @@ runs on its own address (127.0.0.2) with its own directory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest_asyncio
 import uvicorn
 from sqlalchemy import select
 
+from gateway.app import Services, build_services, create_app
 from gateway.config import AsteriskServer, Settings
 from gateway.db.models import Case
 from gateway.ivr.media import MediaLinks, media_key
@@ -31,23 +33,25 @@ from tests.support.smsc import wait_until
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(180)]
 
 
-def http_settings(base: Settings, pbx: Asterisk, port: int) -> Settings:
+def server(name: str, pbx: Asterisk) -> AsteriskServer:
+    return AsteriskServer(
+        name,
+        host=pbx.host,
+        port=pbx.port,
+        username="loa",
+        secret="s3cret",
+        channels=4,
+        ari_url=pbx.ari.url,
+        ari_username="loa",
+        ari_password="ari-s3cret",
+        recordings_dir=str(pbx.recording_dir),
+    )
+
+
+def http_settings(base: Settings, *boxes: Asterisk, port: int) -> Settings:
     return dataclasses.replace(
         base,
-        asterisk=(
-            AsteriskServer(
-                "xa",
-                host=pbx.host,
-                port=pbx.port,
-                username="loa",
-                secret="s3cret",
-                channels=4,
-                ari_url=pbx.ari.url,
-                ari_username="loa",
-                ari_password="ari-s3cret",
-                recordings_dir=str(pbx.recording_dir),
-            ),
-        ),
+        asterisk=tuple(server(f"pbx{n}", box) for n, box in enumerate(boxes)),
         agi_listen="127.0.0.1:0",
         asterisk_media="http",
         asterisk_media_url=f"http://127.0.0.1:{port}",
@@ -65,11 +69,20 @@ async def pbx() -> AsyncIterator[Asterisk]:
 
 
 @pytest_asyncio.fixture
-async def http_telephony(gateway: Gateway, pbx: Asterisk) -> AsyncIterator[Telephony]:
-    """One worker serving its media over real HTTP on loopback; the stand-in's LOA names it."""
+async def pbx2() -> AsyncIterator[Asterisk]:
+    server = Asterisk(speed=200.0, host="127.0.0.3")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def worker_a(gateway: Gateway, *boxes: Asterisk) -> AsyncIterator[Telephony]:
+    """One worker serving its media over real HTTP on loopback, the Asterisks its trunks;
+    their dialplans' LOA names it."""
     services = gateway.services
     port = free_port()
-    settings = http_settings(services.settings, pbx, port)
+    settings = http_settings(services.settings, *boxes, port=port)
     links = MediaLinks(settings.media_url, media_key(services.secret_key), settings.asterisk_media_link_seconds)
     built = build_telephony(settings, services.sessions, services.renderer, services.spool, None, "w1", links)
     assert built is not None
@@ -82,17 +95,33 @@ async def http_telephony(gateway: Gateway, pbx: Asterisk) -> AsyncIterator[Telep
     serving = asyncio.create_task(web.serve())
     await wait_until(lambda: web.started)
     await built.start()
-    pbx.dialplan.globals.update(LOA=built.channel.agi_url, LOA_SECRET=settings.agi_secret)
-    assert await built.channel.pool.trunks[0].client.wait_ready(5)
+    for box in boxes:
+        box.dialplan.globals.update(LOA=built.channel.agi_url, LOA_SECRET=settings.agi_secret)
+    for trunk in built.channel.pool.trunks:
+        assert await trunk.client.wait_ready(5)
     stop = asyncio.Event()
     worker = asyncio.create_task(services.dispatcher.run(stop, interval=0.1))
-    yield built
-    stop.set()
-    await worker
-    await built.close()
-    await built.channel.close()
-    web.should_exit = True
-    await serving
+    try:
+        yield built
+    finally:
+        stop.set()
+        await worker
+        await built.close()
+        await built.channel.close()
+        web.should_exit = True
+        await serving
+
+
+@pytest_asyncio.fixture
+async def http_telephony(gateway: Gateway, pbx: Asterisk) -> AsyncIterator[Telephony]:
+    async with worker_a(gateway, pbx) as built:
+        yield built
+
+
+@pytest_asyncio.fixture
+async def two_trunks(gateway: Gateway, pbx: Asterisk, pbx2: Asterisk) -> AsyncIterator[Telephony]:
+    async with worker_a(gateway, pbx, pbx2) as built:
+        yield built
 
 
 def media_only(played: list[str], base: str) -> bool:
@@ -167,3 +196,63 @@ async def test_a_bad_or_expired_signature_is_refused_and_asterisk_cannot_play_it
         assert await call._locate(url) is None
     assert ("GET", forged, 403) in pbx.media.fetches and ("GET", expired, 403) in pbx.media.fetches
     assert await call._locate(good) is not None
+
+
+@pytest_asyncio.fixture
+async def worker_b(
+    gateway: Gateway, two_trunks: Telephony, pbx: Asterisk, tmp_path: Path
+) -> AsyncIterator[Services]:
+    """A second worker on another box: its own data directory (its own sounds), the same
+    database, built whole by the composition root; the first Asterisk's LOA names it."""
+    port = free_port()
+    first = gateway.services.settings
+    settings = dataclasses.replace(
+        first,
+        data_dir=tmp_path / "worker-b",
+        database_url=first.db_url,
+        asterisk_media_url=f"http://127.0.0.1:{port}",
+        secret_key=gateway.services.secret_key,
+    )
+    services = build_services(settings)
+    assert services.telephony is not None and services.media_links is not None
+    app = create_app(services, run_worker=False)
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="error"))
+    serving = asyncio.create_task(web.serve())
+    await wait_until(lambda: web.started)
+    await services.telephony.agi.start()
+    pbx.dialplan.globals["LOA"] = f"agi://127.0.0.1:{services.telephony.agi.port}"
+    yield services
+    await services.telephony.close()
+    web.should_exit = True
+    await serving
+    await services.engine.dispose()
+
+
+async def test_two_workers_two_asterisks_no_shared_filesystem(
+    gateway: Gateway, two_trunks: Telephony, worker_b: Services, pbx: Asterisk, pbx2: Asterisk, tmp_path: Path
+) -> None:
+    """pbx (127.0.0.2) sends its calls to worker B, pbx2 (127.0.0.3) to worker A: each call
+    hears the media of the worker that runs it, and each recording is fetched from the ARI
+    of the Asterisk that recorded it (told apart by the FastAGI peer's address)."""
+    a_url, b_url = gateway.services.settings.media_url, worker_b.settings.media_url
+    users = await seed(gateway)
+    numbers = [f"+8491200080{n}" for n in range(6)]
+    await subscribe(gateway, numbers)
+    bid = await release(gateway, users)
+    rows = await settle(gateway, bid)
+    assert all(row.state == "delivered" for row in rows.values()), [r.detail for r in rows.values()]
+    for box, url in ((pbx, b_url), (pbx2, a_url)):
+        for log in box.calls.values():
+            assert media_only(log.played, url) and not log.missing, (box.host, log.played)
+    speech = _speech(tmp_path / "y.wav")
+    for box, agi in ((pbx, worker_b.telephony), (pbx2, two_trunks)):
+        assert agi is not None
+        url = f"agi://127.0.0.1:{agi.agi.port}/hotline"
+        log = await box.call_in("0987000801", url, Script(keys=["2", "#"], say=speech))
+        assert log.recorded and not list(box.recording_dir.iterdir())  # fetched and deleted by ARI
+        assert ("GET", f"/ari/recordings/stored/{log.recorded[0].stem}/file", 200) in box.ari.requests
+    for box in (pbx, pbx2):  # each ARI was asked for its own recording only
+        assert [r[2] for r in box.ari.requests if r[0] == "GET"] == [200]
+    async with gateway.services.sessions() as s:
+        assert len((await s.execute(select(Case))).scalars().all()) == 2
+    assert not (worker_b.settings.sounds_dir / "prompts").samefile(gateway.services.settings.sounds_dir / "prompts")
