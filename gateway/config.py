@@ -313,6 +313,9 @@ def _validate(s: Settings) -> list[str]:
     if transport == "modem" and not s.modem_device:
         problems.append("modem_device: bắt buộc khi sms_transport = modem (ví dụ /dev/ttyUSB0)")
     if s.asterisk_media == "http":
+        if not s.asterisk_media_url and s.host in ("0.0.0.0", "::", ""):
+            where = f"asterisk_media_url: bắt buộc khi asterisk_media = http và host = {s.host}"
+            problems.append(f"{where} (Asterisk cần một địa chỉ thật của Loa)")
         for n, server in enumerate(s.asterisk):
             if not server.ari_url:
                 problems.append(f"asterisk[{n}].ari_url: bắt buộc khi asterisk_media = http (ghi âm lấy về qua ARI)")

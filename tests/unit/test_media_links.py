@@ -38,6 +38,11 @@ def test_a_name_outside_the_servable_pattern_gets_no_link() -> None:
 def test_http_media_needs_ari_on_every_asterisk(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(asterisk_media="http", asterisk=(AsteriskServer("xa"),))
     assert any(p.startswith("asterisk[0].ari_url:") for p in _validate(settings))
+    everywhere = Settings(asterisk_media="http", host="0.0.0.0")
+    assert any(p.startswith("asterisk_media_url:") for p in _validate(everywhere))  # http://0.0.0.0 reaches nobody
+    assert Settings(asterisk_media="http", host="0.0.0.0", asterisk_media_url="http://10.0.0.5:8080").media_url == (
+        "http://10.0.0.5:8080"
+    )
     config = tmp_path / "loa.toml"
     config.write_text('asterisk_media = "http"\n[[asterisk]]\nname = "xa"\nari_url = "ftp://x"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
