@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway import auth
 from gateway.api.limits import BodyLimit
 from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.preview_render import PreviewRenders
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.bulletins.render import Renderer
 from gateway.config import Settings
@@ -36,7 +37,8 @@ from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
-from gateway.programmes import manage as programmes_manage
+from gateway.loudspeakers.schedule import ScheduleCache
+from gateway.programmes.manage import Compiles
 from gateway.programmes.worker import ProgrammeWorker
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
@@ -71,6 +73,10 @@ class Services:
     sms: SmsService | None  # None: no SMS transport configured
     telephony: Telephony | None  # None: no Asterisk configured
     media_links: MediaLinks | None  # signed URLs Asterisk fetches prompts from (asterisk_media = "http")
+    schedules: ScheduleCache  # the loudspeakers' schedule caches (shared by the channel and the device API)
+    previews: PreviewRenders  # submitted versions rendered for the approver
+    compiles: Compiles  # programme compiles started from a request
+    mp3_locks: dict[str, asyncio.Lock]  # one ffmpeg per listened-to artifact
     sms_callback_key: str = ""
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
@@ -102,9 +108,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     store = renderer.store
     spool = Spool(settings.data_dir / "spool" / "recordings", store)
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
-    notifier, live = Notifier(), LiveHub()
+    notifier, live, schedules = Notifier(), LiveHub(), ScheduleCache()
     channels["loudspeaker"] = LoudspeakerChannel(
-        sessions, notifier, icecast_password=settings.icecast_password, live_hub=live
+        sessions, notifier, icecast_password=settings.icecast_password, live_hub=live, schedules=schedules
     )
     programmes = ProgrammeWorker(
         sessions,
@@ -142,6 +148,10 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         sms=sms,
         telephony=telephony,
         media_links=links,
+        schedules=schedules,
+        previews=PreviewRenders(sessions, renderer),
+        compiles=Compiles(),
+        mp3_locks={},
         sms_callback_key=callback,
     )
     return services
@@ -189,7 +199,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
             yield
         finally:
             stop.set()
-            await programmes_manage.stop_rendering()
+            await services.compiles.stop()
             for task in tasks:
                 await task
             await services.presence.flush()

@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from gateway.app import Services, build_services, create_app
 from gateway.config import AsteriskServer, Settings
-from gateway.db.models import Case
+from gateway.db.models import AuditLog, Case
 from gateway.ivr.media import MediaLinks, media_key
+from gateway.ivr.runner import RECORDING_LOST
 from gateway.telephony.setup import Telephony, build_telephony
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_telephony import _speech, release, settle, subscribe
@@ -256,3 +257,23 @@ async def test_two_workers_two_asterisks_no_shared_filesystem(
     async with gateway.services.sessions() as s:
         assert len((await s.execute(select(Case))).scalars().all()) == 2
     assert not (worker_b.settings.sounds_dir / "prompts").samefile(gateway.services.settings.sounds_dir / "prompts")
+
+
+async def test_a_recording_ari_refuses_to_give_back_is_told_to_the_caller_and_kept_on_the_asterisk(
+    gateway: Gateway, http_telephony: Telephony, pbx: Asterisk, tmp_path: Path
+) -> None:
+    """resource_recordings.c answers 401 to a wrong ari.conf password: the message is not
+    lost silently, the caller hears that it failed, the audit log names the caller, and the
+    file stays in the Asterisk's spool for an officer."""
+    await seed(gateway)
+    pbx.ari.users = {"loa": "a-rotated-password"}
+    url = f"{http_telephony.channel.agi_url}/hotline"
+    log = await pbx.call_in("0987000704", url, Script(keys=["2", "#"], say=_speech(tmp_path / "y.wav")))
+    assert ("GET", f"/ari/recordings/stored/{log.recorded[0].stem}/file", 401) in pbx.ari.requests
+    assert log.recorded[0].exists()  # not deleted: nothing was filed
+    told = await http_telephony.prompts.path(RECORDING_LOST)
+    assert told in log.played
+    async with gateway.services.sessions() as s:
+        audits = (await s.execute(select(AuditLog).where(AuditLog.action == "recording_failed"))).scalars().all()
+        assert not (await s.execute(select(Case))).scalars().all()
+    assert len(audits) == 1 and audits[0].detail["caller"] == "+84987000704" and "401" in audits[0].detail["why"]
