@@ -37,6 +37,7 @@ from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
+from gateway.loudspeakers.registry import DeviceTokens
 from gateway.loudspeakers.schedule import ScheduleCache
 from gateway.programmes.manage import Compiles
 from gateway.programmes.worker import ProgrammeWorker
@@ -77,6 +78,7 @@ class Services:
     previews: PreviewRenders  # submitted versions rendered for the approver
     compiles: Compiles  # programme compiles started from a request
     mp3_locks: dict[str, asyncio.Lock]  # one ffmpeg per listened-to artifact
+    device_tokens: DeviceTokens  # the loudspeakers' token table
     sms_callback_key: str = ""
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
@@ -152,6 +154,7 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         previews=PreviewRenders(sessions, renderer),
         compiles=Compiles(),
         mp3_locks={},
+        device_tokens=DeviceTokens(),
         sms_callback_key=callback,
     )
     return services

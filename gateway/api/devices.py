@@ -91,15 +91,16 @@ async def plays(
 
 @staff.post("/devices/{code}/token")
 async def new_token(
-    code: str, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+    code: str, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
 ) -> dict[str, str]:
-    return {"code": code, "token": await registry.rotate_token(session, who.user.username, code)}
+    tokens = request.app.state.services.device_tokens
+    return {"code": code, "token": await registry.rotate_token(session, who.user.username, code, tokens)}
 
 
 async def the_device(request: Request, session: AsyncSession = Depends(db)) -> registry.DeviceRef:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    device = await registry.authenticate(session, token)
+    device = await registry.authenticate(session, token, request.app.state.services.device_tokens)
     if device is None:
         raise WorkflowError("authorization", "mã truy cập của thiết bị không đúng hoặc thiết bị đã bị tắt", 401)
     return device

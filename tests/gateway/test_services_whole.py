@@ -1,7 +1,7 @@
 """Issue 19, "while you are in the composition root": each process's state lives in its
 ``Services``, built whole by ``build_services``; two built in one process share none of it
 (before, the loudspeaker schedule caches, the preview renders, the programme compiles, the
-MP3 locks and the loaded voices were module globals, so a second gateway in the same
+MP3 locks, the device tokens and the loaded voices were module globals, so a second gateway in the same
 process, as in the scale-out tests, used the first one's)."""
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ from gateway.app import Services, build_services
 from gateway.config import Settings
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-PER_PROCESS = ("schedules", "previews", "compiles", "mp3_locks", "live", "device_notifier", "spool", "renderer")
+PER_PROCESS = (
+    "schedules",
+    "previews",
+    "compiles",
+    "mp3_locks",
+    "device_tokens",
+    "live",
+    "device_notifier",
+    "spool",
+    "renderer",
+)
 
 
 def _services(root: Path) -> Services:
