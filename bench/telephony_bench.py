@@ -61,7 +61,7 @@ class _Backend:
         await asyncio.sleep(0)
         return [self.bulletin]
 
-    async def file_recording(self, path: Path, caller: str, flow: str) -> str:
+    async def file_recording(self, data: bytes, name: str, caller: str, flow: str) -> str:
         return ""
 
     async def case_status(self, ticket: str) -> str | None:

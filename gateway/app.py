@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway import auth
 from gateway.api.limits import BodyLimit
 from gateway.bulletins.errors import WorkflowError
+from gateway.bulletins.preview_render import PreviewRenders
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.bulletins.render import Renderer
 from gateway.config import Settings
@@ -31,11 +32,14 @@ from gateway.feedback.intake import Spool
 from gateway.feedback.transcription import TranscriptionQueue
 from gateway.feedback.worker import FeedbackWorker
 from gateway.file_channel.adapter import FileChannel
+from gateway.ivr.media import MediaLinks, media_key
 from gateway.loudspeakers.channel import LoudspeakerChannel
 from gateway.loudspeakers.live import LiveHub
 from gateway.loudspeakers.notify import Notifier
 from gateway.loudspeakers.presence import Presence
-from gateway.programmes import manage as programmes_manage
+from gateway.loudspeakers.registry import DeviceTokens
+from gateway.loudspeakers.schedule import ScheduleCache
+from gateway.programmes.manage import Compiles
 from gateway.programmes.worker import ProgrammeWorker
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.kannel import callback_key
@@ -69,6 +73,12 @@ class Services:
     live: LiveHub
     sms: SmsService | None  # None: no SMS transport configured
     telephony: Telephony | None  # None: no Asterisk configured
+    media_links: MediaLinks | None  # signed URLs Asterisk fetches prompts from (asterisk_media = "http")
+    schedules: ScheduleCache  # the loudspeakers' schedule caches (shared by the channel and the device API)
+    previews: PreviewRenders  # submitted versions rendered for the approver
+    compiles: Compiles  # programme compiles started from a request
+    mp3_locks: dict[str, asyncio.Lock]  # one ffmpeg per listened-to artifact
+    device_tokens: DeviceTokens  # the loudspeakers' token table
     sms_callback_key: str = ""
     login_limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     first_admin_password: str | None = None
@@ -100,9 +110,9 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
     store = renderer.store
     spool = Spool(settings.data_dir / "spool" / "recordings", store)
     queue = TranscriptionQueue(sessions, lambda: asr_models.load(settings.asr_model))
-    notifier, live = Notifier(), LiveHub()
+    notifier, live, schedules = Notifier(), LiveHub(), ScheduleCache()
     channels["loudspeaker"] = LoudspeakerChannel(
-        sessions, notifier, icecast_password=settings.icecast_password, live_hub=live
+        sessions, notifier, icecast_password=settings.icecast_password, live_hub=live, schedules=schedules
     )
     programmes = ProgrammeWorker(
         sessions,
@@ -117,7 +127,10 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         if settings.sms_transport_kind == "kannel":
             callback = callback_key(key)
         channels["sms"] = SmsChannel(sms, settings.sms_daily_cap, settings.timezone)
-    telephony = build_telephony(settings, sessions, renderer, spool, sms, dispatcher.worker)
+    links = None
+    if settings.asterisk_media == "http":
+        links = MediaLinks(settings.media_url, media_key(key), settings.asterisk_media_link_seconds)
+    telephony = build_telephony(settings, sessions, renderer, spool, sms, dispatcher.worker, links)
     if telephony is not None:
         channels["call"] = telephony.channel
     services = Services(
@@ -136,6 +149,12 @@ def build_services(settings: Settings, file_pace_ms: int = 0) -> Services:
         live=live,
         sms=sms,
         telephony=telephony,
+        media_links=links,
+        schedules=schedules,
+        previews=PreviewRenders(sessions, renderer),
+        compiles=Compiles(),
+        mp3_locks={},
+        device_tokens=DeviceTokens(),
         sms_callback_key=callback,
     )
     return services
@@ -183,7 +202,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
             yield
         finally:
             stop.set()
-            await programmes_manage.stop_rendering()
+            await services.compiles.stop()
             for task in tasks:
                 await task
             await services.presence.flush()
@@ -219,6 +238,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     from gateway.api import (
         admin,
         alerts,
+        asterisk_media,
         bulletins,
         case_media,
         cases,
@@ -291,6 +311,7 @@ def create_app(services: Services, run_worker: bool = True, role: str = "all") -
     app.include_router(sms.router)
     app.include_router(sms_callbacks.router)
     app.include_router(telephony.router)
+    app.include_router(asterisk_media.router)
     app.include_router(programmes.router)
     app.include_router(public.router)
     app.include_router(export.router)

@@ -66,6 +66,20 @@ class AsteriskServer:
     channels: Annotated[int, Field(ge=1, le=1000)] = 10
     dial: str = "PJSIP/{number}@trunk"  # {number}: 0912345678; {e164}: +84912345678
     caller_id: str = ""
+    # Media over HTTP (asterisk_media = "http"): recordings come back through this server's
+    # ARI (GET /ari/recordings/stored/{name}/file), written by RECORD FILE into its spool.
+    ari_url: HttpUrl = ""  # e.g. http://10.0.0.2:8088 (http.conf); empty: no ARI
+    ari_username: str = ""  # an ari.conf user (read_only = no: Loa deletes what it fetched)
+    ari_password: str = ""
+    recordings_dir: Text = "/var/spool/asterisk/recording"  # Asterisk's astspooldir/recording
+
+    @property
+    def ami(self) -> dict[str, Any]:
+        """The manager login part (``telephony.ami.ServerConfig``)."""
+        return {k: getattr(self, k) for k in AMI_KEYS}
+
+
+AMI_KEYS = ("name", "host", "port", "username", "secret", "channels", "dial", "caller_id")
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -110,6 +124,9 @@ class Settings:
     agi_secret: str = ""  # when set, every AGI URL must carry ?secret=<this> (conf/asterisk/extensions.conf)
     asterisk_sounds_dir: PathValue | None = None  # shared with Asterisk; default: <data_dir>/asterisk/sounds
     asterisk_recordings_dir: PathValue | None = None  # shared with Asterisk; default: <data_dir>/asterisk/recordings
+    asterisk_media: Literal["shared", "http"] = "shared"  # how Asterisk gets prompts/bulletins and Loa recordings
+    asterisk_media_url: HttpUrl = ""  # how Asterisk reaches this Loa over HTTP; default: http://<host>:<port>
+    asterisk_media_link_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600  # a signed media URL's life
     ivr_flows_dir: PathValue | None = None  # default: the ivr_flows/ shipped with Loa
     call_cps: Annotated[float, Field(ge=0.05, le=100, allow_inf_nan=False)] = 2.0  # new calls per second, all servers
     call_ring_seconds: Annotated[int, Field(ge=5, le=120)] = 30
@@ -140,6 +157,10 @@ class Settings:
     @property
     def recordings_dir(self) -> Path:
         return self.asterisk_recordings_dir or self.data_dir / "asterisk" / "recordings"
+
+    @property
+    def media_url(self) -> str:
+        return (self.asterisk_media_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def flows_dir(self) -> Path:
@@ -291,6 +312,13 @@ def _validate(s: Settings) -> list[str]:
         problems.append("smpp_host, smpp_system_id: bắt buộc khi sms_transport = smpp")
     if transport == "modem" and not s.modem_device:
         problems.append("modem_device: bắt buộc khi sms_transport = modem (ví dụ /dev/ttyUSB0)")
+    if s.asterisk_media == "http":
+        if not s.asterisk_media_url and s.host in ("0.0.0.0", "::", ""):
+            where = f"asterisk_media_url: bắt buộc khi asterisk_media = http và host = {s.host}"
+            problems.append(f"{where} (Asterisk cần một địa chỉ thật của Loa)")
+        for n, server in enumerate(s.asterisk):
+            if not server.ari_url:
+                problems.append(f"asterisk[{n}].ari_url: bắt buộc khi asterisk_media = http (ghi âm lấy về qua ARI)")
     return problems
 
 

@@ -91,15 +91,16 @@ async def plays(
 
 @staff.post("/devices/{code}/token")
 async def new_token(
-    code: str, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
+    code: str, request: Request, session: AsyncSession = Depends(db), who: Caller = Depends(require_role("admin"))
 ) -> dict[str, str]:
-    return {"code": code, "token": await registry.rotate_token(session, who.user.username, code)}
+    tokens = request.app.state.services.device_tokens
+    return {"code": code, "token": await registry.rotate_token(session, who.user.username, code, tokens)}
 
 
 async def the_device(request: Request, session: AsyncSession = Depends(db)) -> registry.DeviceRef:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    device = await registry.authenticate(session, token)
+    device = await registry.authenticate(session, token, request.app.state.services.device_tokens)
     if device is None:
         raise WorkflowError("authorization", "mã truy cập của thiết bị không đúng hoặc thiết bị đã bị tắt", 401)
     return device
@@ -120,8 +121,8 @@ async def device_schedule(
     notifier = getattr(services, "device_notifier", None)
     services.presence.seen(device.id, utcnow())
     while True:
-        items = await schedule.items_for(session, device)
-        body, etag = schedule.document(device, items, await schedule.off_air(session))
+        items = await services.schedules.items_for(session, device)
+        body, etag = schedule.document(device, items, await services.schedules.off_air(session))
         left = deadline - time.monotonic()
         if etag != if_none_match or left <= 0:
             break
@@ -136,24 +137,30 @@ async def device_schedule(
 
 @device_api.get("/audio/{sha256}")
 async def device_audio(
-    sha256: str, session: AsyncSession = Depends(db), device: registry.DeviceRef = Depends(the_device)
+    request: Request,
+    sha256: str,
+    session: AsyncSession = Depends(db),
+    device: registry.DeviceRef = Depends(the_device),
 ) -> Any:
     """The audio of a schedule item; Range requests resume a broken download. The sha256
     in the path is the checksum of the whole file. Only audio scheduled for this device:
     anything else is answered as if it did not exist."""
     artifact = await session.get(Artifact, sha256)
-    if artifact is None or not await schedule.may_download(session, device, sha256):
+    if artifact is None or not await request.app.state.services.schedules.may_download(session, device, sha256):
         return error("sha256", "not_found", "không có tệp âm thanh này trong lịch phát của thiết bị", 404)
     return await artifact_file(artifact.path, artifact.media_type, {"X-Checksum-Sha256": sha256})
 
 
 @device_api.post("/reports")
 async def device_reports(
-    data: PlayReportsIn, session: AsyncSession = Depends(db), device: registry.DeviceRef = Depends(the_device)
+    request: Request,
+    data: PlayReportsIn,
+    session: AsyncSession = Depends(db),
+    device: registry.DeviceRef = Depends(the_device),
 ) -> dict[str, int]:
     reports = [proof.ReportIn(r.item, r.event, r.at, r.seq, r.detail) for r in data.reports]
     accepted, duplicates = await proof.record(session, device, reports)
-    schedule.forget_device(device.code)
+    request.app.state.services.schedules.forget_device(device.code)
     return {"accepted": accepted, "duplicates": duplicates}
 
 

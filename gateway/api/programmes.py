@@ -225,7 +225,9 @@ async def compile_now(
     programme as it is rendered, and ``GET /programmes/runs`` shows when it is ready."""
     services = request.app.state.services
     timezone = services.settings.timezone
-    run = await manage.compile_next(session, services.sessions, services.renderer, timezone, template_id)
+    run = await manage.compile_next(
+        session, services.sessions, services.renderer, timezone, template_id, services.compiles
+    )
     return run_out(run)
 
 

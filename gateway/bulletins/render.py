@@ -16,6 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,9 @@ from tts.cache import PhraseCache
 from tts.engine import Synthesizer
 from tts.render import RenderSettings, render_samples
 from tts.text.normalizer import Normalizer
+
+if TYPE_CHECKING:
+    from tts.voices.registry import VoiceCache
 
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
@@ -54,6 +58,7 @@ class Renderer:
         self.progress = RenderProgress()
         self._synths: dict[tuple[str, str, float], Synthesizer] = {}
         self._voice_locks: dict[str, threading.Lock] = {}  # one per voice, shared by its lanes
+        self.voices: VoiceCache = {}  # this process's loaded voices (one instance per voice, its lock above)
         self._overrides: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._workers = workers
@@ -71,7 +76,7 @@ class Renderer:
             if (voice_id, lane, speed) not in self._synths:
                 from tts.voices.registry import load_voice
 
-                voice = await asyncio.to_thread(load_voice, voice_id, 0, speed)
+                voice = await asyncio.to_thread(load_voice, voice_id, 0, speed, self.voices)
                 # The live lane needs one thread: a prompt is a phrase or two, and its
                 # first phrase runs alone anyway.
                 self._synths[(voice_id, lane, speed)] = Synthesizer(

@@ -98,7 +98,7 @@ async def edit_device(
         if user.role != "admin":
             raise WorkflowError("role", "chỉ quản trị viên được sửa thiết bị", 403)
         data = registry.DeviceIn(code, name, area, "pull", 80, windows, rtp_address.strip(), codec)
-        await registry.update(session, user.username, data, enabled)
+        await registry.update(session, user.username, data, enabled, request.app.state.services.device_tokens)
     except WorkflowError as exc:
         return failed("/devices", exc)
     return back("/devices")

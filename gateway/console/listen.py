@@ -20,13 +20,13 @@ from gateway.db.models import Artifact, Render
 
 router = APIRouter(include_in_schema=False)
 BITRATE = "48k"
-_locks: dict[str, asyncio.Lock] = {}
 
 
-async def mp3_of(wav: Path, sha256: str, folder: Path) -> Path:
-    """The MP3 of a WAV artifact, made on first use (ffmpeg off the event loop)."""
+async def mp3_of(wav: Path, sha256: str, folder: Path, locks: dict[str, asyncio.Lock]) -> Path:
+    """The MP3 of a WAV artifact, made on first use (ffmpeg off the event loop); ``locks``
+    (the process's, ``Services.mp3_locks``) make one ffmpeg per file."""
     out = folder / f"{sha256}.mp3"
-    async with _locks.setdefault(sha256, asyncio.Lock()):
+    async with locks.setdefault(sha256, asyncio.Lock()):
         if await asyncio.to_thread(_ready, out, folder):
             return out
         part = out.with_suffix(f".{os.getpid()}.part")
@@ -62,5 +62,6 @@ async def listen(bulletin_id: int, request: Request, session: AsyncSession = Dep
     ).scalar_one_or_none()
     if row is None:
         raise HTTPException(404, detail="chưa có âm thanh cho phiên bản này")
-    folder = request.app.state.services.renderer.store.root / "listen"
-    return FileResponse(await mp3_of(Path(row.path), row.sha256, folder), media_type="audio/mpeg")
+    services = request.app.state.services
+    folder = services.renderer.store.root / "listen"
+    return FileResponse(await mp3_of(Path(row.path), row.sha256, folder, services.mp3_locks), media_type="audio/mpeg")

@@ -163,7 +163,7 @@ async def compile_now(
         await staff_form(request, session, csrf_token, "tạo chương trình")
         services = request.app.state.services
         run = await manage.compile_next(
-            session, services.sessions, services.renderer, services.settings.timezone, template_id
+            session, services.sessions, services.renderer, services.settings.timezone, template_id, services.compiles
         )
     except WorkflowError as exc:
         return failed("/programmes", exc)

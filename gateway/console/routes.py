@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import accounts, auth
 from gateway.api.deps import SESSION_COOKIE, client_address, db, is_https
-from gateway.bulletins import preview_render, service
+from gateway.bulletins import service
 from gateway.bulletins.errors import WorkflowError
-from gateway.bulletins.preview_render import start_preview_render
 from gateway.console import approval, delivery_stats, labels
 from gateway.console.admin_pages import area_list
 from gateway.console.bulletin_form import FormData, bulletin_form
@@ -150,7 +149,7 @@ async def _saved(request: Request, session: AsyncSession, user: Any, bulletin_id
     except WorkflowError as exc:
         return back(f"/bulletins/{bulletin_id}?saved=1", labels.sentence(exc.message))
     services = request.app.state.services
-    start_preview_render(services.sessions, services.renderer, bulletin_id)
+    services.previews.start(bulletin_id)
     return RedirectResponse(f"/bulletins/{bulletin_id}?saved=1", status_code=303)
 
 
@@ -180,9 +179,9 @@ async def view_bulletin(
         .all()
     )
     loudspeaker = next((r for r in renders if r.purpose == "loudspeaker"), None)
-    waiting = bulletin.id in services.renderer.progress.values or bulletin.id in preview_render.failed
+    waiting = bulletin.id in services.renderer.progress.values or bulletin.id in services.previews.failed
     if bulletin.status == "submitted" and loudspeaker is None and not waiting:
-        start_preview_render(services.sessions, services.renderer, bulletin.id)  # submitted through the API
+        services.previews.start(bulletin.id)  # submitted through the API
     progress = services.renderer.progress.values.get(bulletin.id)
     counts = await service.delivery_counts(session, bulletin.id)
     return page(
@@ -201,7 +200,7 @@ async def view_bulletin(
         stat_labels=delivery_stats.LABELS,
         error=error,
         progress=progress,
-        preview_failed=preview_render.failed.get(bulletin.id, ""),
+        preview_failed=services.previews.failed.get(bulletin.id, ""),
         saved=bool(saved),
         channels=approval.configured(services),
         down=approval.channel_health(services),
@@ -279,7 +278,7 @@ async def bulletin_action(
         if action == "submit":
             await service.submit(session, user, bulletin_id)
             services = request.app.state.services
-            start_preview_render(services.sessions, services.renderer, bulletin_id)
+            services.previews.start(bulletin_id)
         elif action == "approve":
             await service.approve(session, user, bulletin_id)
         elif action == "return":

@@ -17,6 +17,7 @@ import logging
 
 from gateway.ivr.calls import CallContexts, IvrReport
 from gateway.ivr.flows import Flow
+from gateway.ivr.peers import peer_address
 from gateway.ivr.runner import CallState, Runner
 from gateway.ivr.server import AgiSession
 
@@ -52,7 +53,7 @@ class IvrApp:
                 await session.send("HANGUP")
                 return
         self.calls += 1
-        state = CallState(env.caller, env.uniqueid or call_id)
+        state = CallState(env.caller, env.uniqueid or call_id, peer=peer_address(session))
         if context is not None:
             state.bulletin, state.caller = context.bulletin, context.number
         try:

@@ -5,7 +5,6 @@ opt-out pressed on the keypad."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -95,20 +94,20 @@ class DatabaseBackend:
                 query = query.where(Bulletin.id.in_(targeted))
             return [Path(p) for p in (await session.execute(query)).scalars()]
 
-    async def file_recording(self, path: Path, caller: str, flow: str) -> str:
+    async def file_recording(self, data: bytes, name: str, caller: str, flow: str) -> str:
+        """File a recording Loa already holds (read from the shared directory or fetched
+        from Asterisk's ARI) as a case, through the same intake as the API."""
         phone = _e164(caller)
         async with self.sessions() as session:
             area = await self._area(session, phone)
-        data = await asyncio.to_thread(path.read_bytes)
         note = "Ghi âm qua đường dây nóng" if flow == "hotline" else "Ghi âm sau cuộc gọi bản tin"
         filed = await receive(
             self.spool,
             self.sessions,
             data,
-            path.name,
+            name,
             Recording("hotline", phone, area.code if area is not None else None, note),
         )
-        await asyncio.to_thread(path.unlink, True)  # the spool holds it now
         if not isinstance(filed, Case):
             return ""
         if self.sms is not None and phone:

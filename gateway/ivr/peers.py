@@ -22,6 +22,18 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+def peer_address(session: object) -> str:
+    """The address of the Asterisk on the other end of a FastAGI session ("" if unknown)."""
+    writer = getattr(session, "writer", None)
+    peer = writer.get_extra_info("peername") if writer is not None else None
+    if not isinstance(peer, tuple) or not peer:
+        return ""
+    try:
+        return str(_address(str(peer[0])))
+    except ValueError:
+        return ""
+
+
 class Peers:
     """The FastAGI server's gate. ``hosts`` empty: any peer (tests and the benchmark)."""
 

@@ -5,7 +5,9 @@ Flows give prompts as text; Loa renders each once with its voice into G.711 μ-l
 §2.6) under the sounds directory shared with Asterisk, named by a hash of voice and text,
 so a changed prompt is a new file and an unchanged one is never rendered again.
 Bulletins' telephone renders are linked there too. AGI commands name files by absolute
-path without extension.
+path without extension (``asterisk_media = "shared"``: the directory is Asterisk's too), or
+by a signed URL Asterisk fetches them from (``"http"``: gateway/ivr/media.py; the directory
+is then Loa's own).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from gateway.bulletins.render import PURPOSES, Renderer
+from gateway.ivr.media import MediaLinks
 
 DIGIT_WORDS = {
     "0": "không",
@@ -35,10 +38,11 @@ DIGIT_WORDS = {
 
 
 class Prompts:
-    def __init__(self, renderer: Renderer, sounds_dir: Path, voice: str) -> None:
+    def __init__(self, renderer: Renderer, sounds_dir: Path, voice: str, links: MediaLinks | None = None) -> None:
         self.renderer = renderer
         self.sounds_dir = sounds_dir
         self.voice = voice
+        self.links = links  # None: Asterisk reads sounds_dir itself
         self._locks: dict[str, asyncio.Lock] = {}
         (sounds_dir / "prompts").mkdir(parents=True, exist_ok=True)
         (sounds_dir / "bulletins").mkdir(parents=True, exist_ok=True)
@@ -46,12 +50,16 @@ class Prompts:
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.voice}\n{text}".encode()).hexdigest()[:24]
 
+    def _name(self, kind: str, base: Path, suffix: str) -> str:
+        """What STREAM FILE names: the absolute path without extension, or the signed URL."""
+        return self.links.url(kind, base.name + suffix) if self.links is not None else str(base)
+
     async def path(self, text: str) -> str:
-        """The prompt's file (absolute, no extension), rendered on first use."""
+        """The prompt's file (absolute, no extension) or URL, rendered on first use."""
         base = self.sounds_dir / "prompts" / self._key(text)
         target = base.with_suffix(".ulaw")
         if target.exists():
-            return str(base)
+            return self._name("prompts", base, ".ulaw")
         lock = self._locks.setdefault(base.name, asyncio.Lock())
         async with lock:
             if not target.exists():
@@ -62,7 +70,7 @@ class Prompts:
                     await synth.arender(text, out, settings)
                     await asyncio.to_thread(os.replace, out, target)
         self._locks.pop(base.name, None)
-        return str(base)
+        return self._name("prompts", base, ".ulaw")
 
     async def digit(self, digit: str) -> str:
         return await self.path(DIGIT_WORDS[digit])
@@ -74,8 +82,8 @@ class Prompts:
             await self.digit(digit)
 
     async def bulletin(self, artifact: Path) -> str:
-        """Place a bulletin's telephone render where Asterisk reads it (a hard link when the
-        sounds directory is on the same disk, a copy otherwise)."""
+        """Place a bulletin's telephone render where Asterisk reads it, or Loa serves it (a
+        hard link when the sounds directory is on the same disk, a copy otherwise)."""
         base = self.sounds_dir / "bulletins" / artifact.stem
         target = base.with_suffix(artifact.suffix)
         if not target.exists():
@@ -83,7 +91,7 @@ class Prompts:
             async with lock:  # many callers asking for the same new bulletin at once
                 if not target.exists():
                     await asyncio.to_thread(_link_or_copy, artifact, target)
-        return str(base)
+        return self._name("bulletins", base, artifact.suffix)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from gateway.ivr.flows import Flow, Node
 from gateway.ivr.prompts import Prompts
+from gateway.ivr.recordings import RecordingLost, Recordings, SharedRecordings
 from gateway.ivr.server import AgiSession, Hangup
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Backend(Protocol):
 
     async def latest_bulletins(self, area_code: str | None, count: int) -> list[Path]: ...
 
-    async def file_recording(self, path: Path, caller: str, flow: str) -> str: ...
+    async def file_recording(self, data: bytes, name: str, caller: str, flow: str) -> str: ...
 
     async def case_status(self, ticket: str) -> str | None: ...
 
@@ -53,15 +54,19 @@ class CallState:
     bulletin_complete: bool = False  # counts as heard: to its end, or confirmed by key (the node says)
     confirmed: bool = False  # the listener pressed the node's heard_key during the bulletin
     amd: str = ""  # AMDSTATUS from the dialplan's AMD(): HUMAN, MACHINE, NOTSURE ("" without AMD)
-    recordings: list[Path] = field(default_factory=list)
+    recordings: list[str] = field(default_factory=list)  # the recordings' names (stem.wav)
     hung_up: bool = False
+    peer: str = ""  # the address of the Asterisk that opened the session
 
 
 class Runner:
-    def __init__(self, flows: dict[str, Flow], prompts: Prompts, backend: Backend) -> None:
+    def __init__(
+        self, flows: dict[str, Flow], prompts: Prompts, backend: Backend, recordings: Recordings | None = None
+    ) -> None:
         self.flows = flows
         self.prompts = prompts
         self.backend = backend
+        self.recordings = recordings or SharedRecordings(backend.recordings_dir)
 
     async def run(self, session: AgiSession, flow: Flow, state: CallState) -> CallState:
         node_name: str | None = flow.start
@@ -165,15 +170,14 @@ class Runner:
 
     async def _record(self, session: AgiSession, node: Node, state: CallState) -> str | None:
         await self._say(session, node.text)
-        self.backend.recordings_dir.mkdir(parents=True, exist_ok=True)
         stem = "".join(c if c.isalnum() else "-" for c in state.uniqueid or "call")
-        base = self.backend.recordings_dir / f"{stem}-{len(state.recordings) + 1}"
-        words = ["RECORD FILE", str(base), "wav", node.finish_key, str(node.max_seconds * 1000), "0"]
+        stem = f"{stem}-{len(state.recordings) + 1}"
+        base = self.recordings.target(stem, state.peer)
+        words = ["RECORD FILE", base, "wav", node.finish_key, str(node.max_seconds * 1000), "0"]
         if node.beep:
             words.append("BEEP")
         words.append(f"s={node.silence_seconds}")
         reply = await session.send(*words, wait=node.max_seconds + 30)
-        recording = base.with_name(base.name + ".wav")
         hung_up = reply.value == -1 and "hangup" in reply.data
         # res_agi.c handle_recordfile: "(writefile)" nothing could be written, "(randomerror)"
         # the recording broke off; either way the caller and the operator are told.
@@ -184,9 +188,17 @@ class Runner:
             await self._say(session, RECORDING_LOST if failure == "writefile" else RECORDING_CUT)
         elif reply.value == -1 and not hung_up:
             log.warning("RECORD FILE failed on %s: %s", state.uniqueid, reply.text)
-        if recording.exists() and recording.stat().st_size > 44:
-            state.recordings.append(recording)
-            ticket = await self.backend.file_recording(recording, state.caller, state.variables["flow"])
+        try:
+            data = await self.recordings.take(stem, "wav", state.peer)
+        except RecordingLost as exc:  # on the Asterisk, but Loa could not fetch it: kept there
+            log.error("recording %s of %s not fetched: %s", stem, state.uniqueid, exc)
+            await self.backend.recording_failed(state.caller, state.variables["flow"], state.uniqueid, str(exc))
+            if not hung_up:
+                await self._say(session, RECORDING_LOST)
+            data = None
+        if data is not None and len(data) > 44:
+            state.recordings.append(f"{stem}.wav")
+            ticket = await self.backend.file_recording(data, f"{stem}.wav", state.caller, state.variables["flow"])
             if ticket:
                 state.variables["ticket"] = ticket
         if hung_up:

@@ -56,8 +56,10 @@ class LoudspeakerChannel:
         sender: RtpSender | None = None,
         icecast_password: str = "",
         live_hub: live.LiveHub | None = None,
+        schedules: schedule.ScheduleCache | None = None,
     ) -> None:
         self.sessions = sessions
+        self.schedules = schedules or schedule.ScheduleCache()  # the process's, shared with the device API
         self.live = live_hub or live.LiveHub()
         self.notifier = notifier
         self.sender = sender or RtpSender()
@@ -84,7 +86,7 @@ class LoudspeakerChannel:
         """A stop: the RTP streams, Icecast mounts and live stream of these rows end now
         (their rows are settled already, so nothing is queued again); pull clusters read
         their schedule again, without the item."""
-        schedule.forget()
+        self.schedules.forget()
         self.notifier.notify()
         cut = 0
         for _row, _priority, stream in [p for p in self.playing.values() if p[0] in rows]:
@@ -120,7 +122,7 @@ class LoudspeakerChannel:
                 if early is not None:
                     kind = proof.SETTLES[early.event]
                     return Outcome(kind, detail=f"cụm loa đã báo {early.event} (theo lịch của cụm)")
-                schedule.forget()
+                self.schedules.forget()
                 self.notifier.notify()  # long-polling clusters fetch it now
                 return Outcome("sent", detail="đã vào lịch của cụm loa, chờ cụm báo đã phát")
             host, _, port = device.rtp_address.rpartition(":")

@@ -8,7 +8,6 @@ import logging
 import re
 import secrets
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,7 +94,7 @@ async def create(session: AsyncSession, actor: str, data: DeviceIn) -> tuple[Dev
     return device, token
 
 
-async def update(session: AsyncSession, actor: str, data: DeviceIn, enabled: bool) -> Device:
+async def update(session: AsyncSession, actor: str, data: DeviceIn, enabled: bool, tokens: DeviceTokens) -> Device:
     """Correct a device (name, area, air windows, RTP address and codec; not its code or
     kind) or switch it off: a disabled device receives nothing and its token stops working."""
     device = await get(session, data.code)
@@ -112,17 +111,17 @@ async def update(session: AsyncSession, actor: str, data: DeviceIn, enabled: boo
     device.enabled = enabled
     await audit(session, actor, "device_update", "device", data.code, area=data.area, enabled=enabled)
     await session.commit()
-    forget_tokens()
+    tokens.forget()  # this process's table; the others reload within AUTH_TTL
     return device
 
 
-async def rotate_token(session: AsyncSession, actor: str, code: str) -> str:
+async def rotate_token(session: AsyncSession, actor: str, code: str, tokens: DeviceTokens) -> str:
     device = await get(session, code)
     token = secrets.token_urlsafe(24)
     device.token_sha256 = token_hash(token)
     await audit(session, actor, "device_token", "device", code)
     await session.commit()
-    forget_tokens()
+    tokens.forget()  # this process's table; the others reload within AUTH_TTL
     return token
 
 
@@ -148,10 +147,11 @@ log = logging.getLogger(__name__)
 AUTH_TTL = 15.0  # seconds a disabled device or a rotated token may still be answered
 
 
-class _Tokens:
+class DeviceTokens:
     """Every enabled device by token hash, loaded with one query every ``AUTH_TTL``: 5,000
     clusters polling once each cost no query per poll. A token not in the table (a device
-    registered since, maybe by another process) is looked up alone."""
+    registered since, maybe by another process) is looked up alone. One per process's
+    ``Services`` (``device_tokens``), for its one database."""
 
     def __init__(self) -> None:
         self.by_hash: dict[str, DeviceRef] = {}
@@ -198,24 +198,16 @@ class _Tokens:
             self.expires = time.monotonic() + AUTH_TTL
 
 
-_tokens: weakref.WeakKeyDictionary[Any, _Tokens] = weakref.WeakKeyDictionary()  # per database (engine)
+    def forget(self) -> None:
+        """After a token rotation or a device change, answer from the database again."""
+        self.expires = 0.0
+        self.by_hash = {}
 
 
-async def authenticate(session: AsyncSession, token: str) -> DeviceRef | None:
+async def authenticate(session: AsyncSession, token: str, tokens: DeviceTokens) -> DeviceRef | None:
     if not token:
         return None
-    engine = session.get_bind()
-    table = _tokens.get(engine)
-    if table is None:
-        table = _tokens[engine] = _Tokens()
-    return await table.get(session, token_hash(token))
-
-
-def forget_tokens() -> None:
-    """After a token rotation or a device change, answer from the database again."""
-    for table in _tokens.values():
-        table.expires = 0.0
-        table.by_hash = {}
+    return await tokens.get(session, token_hash(token))
 
 
 def online(device: Device, now: datetime | None = None) -> bool:

@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import json
 import time
-import weakref
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -84,16 +83,8 @@ class _AreaTree:
         return chain
 
 
-_trees: dict[int, _AreaTree] = {}  # per database (engine), as a process may serve one only in practice
-_upcoming: dict[tuple[int, tuple[int, ...]], tuple[float, list[Item]]] = {}
 UPCOMING_TTL = 2.0  # devices of one village share the answer for this long
-_open_rows: weakref.WeakKeyDictionary[Any, _OpenRows] = weakref.WeakKeyDictionary()  # per database (engine)
 STARTED_TTL = 2.0
-
-
-async def ancestors(session: AsyncSession, area_id: int) -> list[int]:
-    tree = _trees.setdefault(id(session.get_bind()), _AreaTree())
-    return await tree.chain(session, area_id)
 
 
 def _expiry(bulletin: Bulletin, play_at: datetime) -> datetime:
@@ -126,34 +117,6 @@ def _rendered() -> Any:  # a Select of (Bulletin, Render, Artifact), extended by
         .join(Artifact, Artifact.sha256 == Render.artifact_sha256)
         .where(Render.purpose == PURPOSE, Bulletin.status.not_in(OFF_AIR))
     )
-
-
-async def items_for(session: AsyncSession, device: DeviceLike) -> list[Item]:
-    items: dict[str, Item] = {item.id: item for item in await _started_for(session, device.code)}
-    areas = await ancestors(session, device.area_id)
-    for item in await _upcoming_for(session, tuple(areas)):
-        items.setdefault(item.id, item)
-    return sorted(items.values(), key=lambda i: (i.play_at, i.id))
-
-
-async def may_download(session: AsyncSession, device: DeviceLike, sha256: str) -> bool:
-    """Whether ``sha256`` is loudspeaker audio meant for this device: on its schedule now, or
-    of a bulletin its ledger rows name (a download resumed after the item was played).
-    Nothing else: not residents' recordings, not another commune's audio."""
-    if any(item.sha256 == sha256 for item in await items_for(session, device)):
-        return True
-    found = await session.execute(
-        select(Render.id)
-        .join(Delivery, Delivery.bulletin_id == Render.bulletin_id)
-        .where(
-            Render.artifact_sha256 == sha256,
-            Render.purpose == PURPOSE,
-            Delivery.channel == PURPOSE,
-            Delivery.target == device.code,
-        )
-        .limit(1)
-    )
-    return found.first() is not None
 
 
 class _OpenRows:
@@ -208,83 +171,109 @@ class _OpenRows:
         return by_device
 
 
-async def _started_for(session: AsyncSession, code: str) -> list[Item]:
-    engine = session.get_bind()
-    rows = _open_rows.get(engine)
-    if rows is None:
-        rows = _open_rows[engine] = _OpenRows()
-    return await rows.get(session, code)
-
-
-async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[Item]:
-    key = (id(session.get_bind()), areas)
-    cached = _upcoming.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    now = utcnow()
-    upcoming = await session.execute(
-        _rendered()
-        .add_columns(Schedule.id, Schedule.occurrence, Schedule.run_at)
-        .join(Schedule, Schedule.bulletin_id == Bulletin.id)
-        .join(Target, Target.bulletin_id == Bulletin.id)
-        .where(
-            Schedule.done.is_(False),
-            Schedule.paused.is_(False),
-            Schedule.run_at <= now + HORIZON,
-            Target.channel == PURPOSE,
-            Target.area_id.in_(areas),
-            Bulletin.status.in_(("scheduled", "delivering", "done", "partly_failed")),
-            Bulletin.expires_at.is_(None) | (Bulletin.expires_at > Schedule.run_at),
-        )
-    )
-    found = [
-        _item(bulletin, schedule_id * OCCURRENCE_BASE + number, run_at, render, artifact)
-        for bulletin, render, artifact, schedule_id, number, run_at in upcoming.all()
-    ]
-    if len(_upcoming) > 10_000:
-        _upcoming.clear()
-    _upcoming[key] = (time.monotonic() + UPCOMING_TTL, found)
-    return found
-
-
-_off_air: dict[int, tuple[float, list[int]]] = {}  # per database: bulletins taken off the air lately
 OFF_AIR_WINDOW = timedelta(hours=12)  # as long as a row stays on a schedule (see _OpenRows._load)
 
 
-async def off_air(session: AsyncSession) -> list[int]:
-    """Bulletins stopped or cancelled within ``OFF_AIR_WINDOW``: the agent stops one it is
-    playing at once, whatever its own copy of the schedule says (kept ``UPCOMING_TTL``
-    seconds; ``forget`` drops it)."""
-    key = id(session.get_bind())
-    cached = _off_air.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    found = sorted(
-        (
-            await session.execute(
-                select(Bulletin.id).where(
-                    Bulletin.status.in_(OFF_AIR), Bulletin.updated_at >= utcnow() - OFF_AIR_WINDOW
-                )
+class ScheduleCache:
+    """One process's loudspeaker schedule caches, for one database: the area tree, the
+    upcoming items per set of areas, the bulletins taken off the air lately, every device's
+    open rows. Built once with the process's ``Services`` (gateway/app.py), never shared
+    between two of them."""
+
+    def __init__(self) -> None:
+        self.tree = _AreaTree()
+        self.upcoming: dict[tuple[int, ...], tuple[float, list[Item]]] = {}
+        self.stopped: tuple[float, list[int]] | None = None  # bulletins taken off the air lately
+        self.open_rows = _OpenRows()
+
+    async def ancestors(self, session: AsyncSession, area_id: int) -> list[int]:
+        return await self.tree.chain(session, area_id)
+
+    async def items_for(self, session: AsyncSession, device: DeviceLike) -> list[Item]:
+        items: dict[str, Item] = {item.id: item for item in await self.open_rows.get(session, device.code)}
+        areas = await self.tree.chain(session, device.area_id)
+        for item in await self._upcoming_for(session, tuple(areas)):
+            items.setdefault(item.id, item)
+        return sorted(items.values(), key=lambda i: (i.play_at, i.id))
+
+    async def may_download(self, session: AsyncSession, device: DeviceLike, sha256: str) -> bool:
+        """Whether ``sha256`` is loudspeaker audio meant for this device: on its schedule now, or
+        of a bulletin its ledger rows name (a download resumed after the item was played).
+        Nothing else: not residents' recordings, not another commune's audio."""
+        if any(item.sha256 == sha256 for item in await self.items_for(session, device)):
+            return True
+        found = await session.execute(
+            select(Render.id)
+            .join(Delivery, Delivery.bulletin_id == Render.bulletin_id)
+            .where(
+                Render.artifact_sha256 == sha256,
+                Render.purpose == PURPOSE,
+                Delivery.channel == PURPOSE,
+                Delivery.target == device.code,
             )
-        ).scalars()
-    )
-    _off_air[key] = (time.monotonic() + UPCOMING_TTL, found)
-    return found
+            .limit(1)
+        )
+        return found.first() is not None
 
+    async def _upcoming_for(self, session: AsyncSession, areas: tuple[int, ...]) -> list[Item]:
+        key = areas
+        cached = self.upcoming.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        now = utcnow()
+        upcoming = await session.execute(
+            _rendered()
+            .add_columns(Schedule.id, Schedule.occurrence, Schedule.run_at)
+            .join(Schedule, Schedule.bulletin_id == Bulletin.id)
+            .join(Target, Target.bulletin_id == Bulletin.id)
+            .where(
+                Schedule.done.is_(False),
+                Schedule.paused.is_(False),
+                Schedule.run_at <= now + HORIZON,
+                Target.channel == PURPOSE,
+                Target.area_id.in_(areas),
+                Bulletin.status.in_(("scheduled", "delivering", "done", "partly_failed")),
+                Bulletin.expires_at.is_(None) | (Bulletin.expires_at > Schedule.run_at),
+            )
+        )
+        found = [
+            _item(bulletin, schedule_id * OCCURRENCE_BASE + number, run_at, render, artifact)
+            for bulletin, render, artifact, schedule_id, number, run_at in upcoming.all()
+        ]
+        if len(self.upcoming) > 10_000:
+            self.upcoming.clear()
+        self.upcoming[key] = (time.monotonic() + UPCOMING_TTL, found)
+        return found
 
-def forget() -> None:
-    """A schedule changed: answer from the database again (the loudspeaker channel calls
-    this when it queues an item, before it wakes the long-polling clusters)."""
-    _upcoming.clear()
-    _off_air.clear()
-    for rows in _open_rows.values():
-        rows.expires = 0.0
+    async def off_air(self, session: AsyncSession) -> list[int]:
+        """Bulletins stopped or cancelled within ``OFF_AIR_WINDOW``: the agent stops one it is
+        playing at once, whatever its own copy of the schedule says (kept ``UPCOMING_TTL``
+        seconds; ``forget`` drops it)."""
+        cached = self.stopped
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = sorted(
+            (
+                await session.execute(
+                    select(Bulletin.id).where(
+                        Bulletin.status.in_(OFF_AIR), Bulletin.updated_at >= utcnow() - OFF_AIR_WINDOW
+                    )
+                )
+            ).scalars()
+        )
+        self.stopped = (time.monotonic() + UPCOMING_TTL, found)
+        return found
 
+    def forget(self) -> None:
+        """A schedule changed: answer from the database again (the loudspeaker channel calls
+        this when it queues an item, before it wakes the long-polling clusters)."""
+        self.upcoming.clear()
+        self.stopped = None
+        self.open_rows.expires = 0.0
 
-def forget_device(code: str) -> None:
-    """A device reported: its open rows may have been settled."""
-    for rows in _open_rows.values():
-        rows.dirty.add(code)
+    def forget_device(self, code: str) -> None:
+        """A device reported: its open rows may have been settled."""
+        self.open_rows.dirty.add(code)
 
 
 def document(device: DeviceLike, items: list[Item], stopped: list[int] | None = None) -> tuple[dict[str, object], str]:

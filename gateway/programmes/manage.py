@@ -120,7 +120,26 @@ async def add_template(session: AsyncSession, actor: str, data: TemplateIn) -> P
     return template
 
 
-_rendering: set[asyncio.Task[ProgrammeRun]] = set()
+class Compiles:
+    """One process's programme compiles started from a request (``Services.compiles``),
+    held until done: at shutdown they stop and a worker takes their runs over."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[ProgrammeRun]] = set()
+
+    def add(self, task: asyncio.Task[ProgrammeRun]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[ProgrammeRun]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("programme compile stopped; the worker takes the run over", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 async def compile_next(
@@ -129,6 +148,7 @@ async def compile_next(
     renderer: Renderer,
     timezone: str,
     template_id: int,
+    compiles: Compiles,
 ) -> ProgrammeRun:
     """Start compiling the template's next air time now (to listen before it airs, or
     after approving late items); the worker then waits for the air time after it. The run
@@ -145,20 +165,5 @@ async def compile_next(
     compiler = Compiler(sessions, renderer, timezone)
     run, claim = await compiler.open_run(template_id, air_at)
     if claim is not None:
-        task = asyncio.create_task(compiler.render(claim))
-        _rendering.add(task)
-        task.add_done_callback(_rendered)
+        compiles.add(asyncio.create_task(compiler.render(claim)))
     return run
-
-
-def _rendered(task: asyncio.Task[ProgrammeRun]) -> None:
-    _rendering.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("programme compile stopped; the worker takes the run over", exc_info=task.exception())
-
-
-async def stop_rendering() -> None:
-    """At shutdown: compiles started here stop (their runs are taken over by a worker)."""
-    for task in list(_rendering):
-        task.cancel()
-    await asyncio.gather(*_rendering, return_exceptions=True)

@@ -17,8 +17,10 @@ from gateway.ivr import flows as flow_files
 from gateway.ivr.app import IvrApp
 from gateway.ivr.backend import DatabaseBackend
 from gateway.ivr.calls import CallContexts
+from gateway.ivr.media import MediaLinks
 from gateway.ivr.peers import Peers
 from gateway.ivr.prompts import Prompts
+from gateway.ivr.recordings import AriRecordings, Recordings, SharedRecordings
 from gateway.ivr.runner import Runner
 from gateway.ivr.server import AgiServer
 from gateway.sms.service import SmsService
@@ -75,14 +77,17 @@ def build_telephony(
     spool: Spool,
     sms: SmsService | None,
     worker: str,
+    links: MediaLinks | None = None,
 ) -> Telephony | None:
+    """``links``: the signed media URLs (``asterisk_media = "http"``; built by the
+    composition root, which serves them too); None: the shared sounds directory."""
     if not settings.asterisk:
         return None
     flows = flow_files.load_dir(settings.flows_dir)  # FlowError names every problem
     for needed in ("hotline", "outbound", "reply"):
         if needed not in flows:
             raise flow_files.FlowError([f"{settings.flows_dir}: thiếu luồng '{needed}'"])
-    pool = TrunkPool([ServerConfig(**vars(server)) for server in settings.asterisk])
+    pool = TrunkPool([ServerConfig(**server.ami) for server in settings.asterisk])
     contexts = CallContexts(sessions)
     host, port = settings.agi_address
     channel = CallChannel(
@@ -99,8 +104,10 @@ def build_telephony(
         (worker, settings.lease_seconds),
         settings.agi_secret,
     )
-    prompts = Prompts(renderer, settings.sounds_dir, settings.voice)
+    http = settings.asterisk_media == "http"
+    prompts = Prompts(renderer, settings.sounds_dir, settings.voice, links if http else None)
     backend = DatabaseBackend(sessions, spool, settings.recordings_dir, sms)
-    ivr = IvrApp(Runner(flows, prompts, backend), flows, contexts)
+    recordings: Recordings = AriRecordings(settings.asterisk) if http else SharedRecordings(settings.recordings_dir)
+    ivr = IvrApp(Runner(flows, prompts, backend, recordings), flows, contexts)
     peers = Peers(settings.agi_peers, settings.agi_secret)
     return Telephony(channel, AgiServer(ivr, host, port, peers=peers), ivr, prompts, flows)

@@ -13,7 +13,6 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import Services, build_services, create_app, start
-from gateway.bulletins import preview_render
 from gateway.config import Settings
 from gateway.sms.adapter import SmsChannel
 from gateway.sms.service import SmsService
@@ -75,7 +74,7 @@ async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     gw = Gateway(services, create_app(services, run_worker=False), services.first_admin_password)
     await change_first_password(gw)
     yield gw
-    await asyncio.gather(*preview_render.tasks, return_exceptions=True)  # audio made at submission
+    await asyncio.gather(*services.previews.tasks, return_exceptions=True)  # audio made at submission
     await services.engine.dispose()
 
 

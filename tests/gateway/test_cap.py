@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from gateway.db.models import Bulletin, Delivery, Schedule, utcnow
 from gateway.loudspeakers.agent import Agent, AgentConfig
-from gateway.loudspeakers.schedule import forget
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_devices import register
 
@@ -312,7 +311,7 @@ async def test_cap_3_2_2_clusters_receive_the_expiry_in_their_schedule(gateway: 
             assert bulletin is not None
             bulletin.expires_at = utcnow() - timedelta(seconds=1)
             await session.commit()
-        forget()
+        gateway.services.schedules.forget()
         assert (await device.get("/api/device/v1/schedule")).json()["items"] == []
         await gateway.run_worker()
         async with gateway.services.sessions() as session:
@@ -373,7 +372,7 @@ async def test_cap_3_2_1_cancel_of_an_alert_on_the_air_stops_it_everywhere(gatew
         )
         assert r.status_code == 201, r.text
         assert r.json()["cancelled"] == [bid]
-        forget()
+        gateway.services.schedules.forget()
         assert (await device.get("/api/device/v1/schedule")).json()["items"] == []
         async with gateway.services.sessions() as session:
             rows = (await session.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalars().all()

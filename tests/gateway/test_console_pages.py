@@ -13,7 +13,6 @@ import pytest
 import soundfile as sf
 from sqlalchemy import select
 
-from gateway.bulletins import preview_render
 from gateway.db.models import Area, AuditLog, Bulletin, Delivery, Device, Render, Subscriber
 from tests.gateway.conftest import Gateway, seed
 
@@ -82,7 +81,7 @@ async def test_submitting_saves_the_edited_text_first(gateway: Gateway) -> None:
     r = await client.post(url.replace("?saved=1", "/edit?then=submit"), data=form)
     page = (await client.get(r.headers["location"])).text
     assert "Họp dân thôn Một (đổi giờ)" in page and "Chờ duyệt" in page
-    await asyncio.gather(*preview_render.tasks)  # the audio of the submitted version, made for the approver
+    await asyncio.gather(*gateway.services.previews.tasks)  # the audio of the submitted version, made for the approver
     bulletin_id = int(url.split("/")[-1].split("?")[0])
     async with gateway.services.sessions() as session:
         made = (await session.execute(select(Render.purpose).where(Render.bulletin_id == bulletin_id))).scalars()

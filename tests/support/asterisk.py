@@ -17,6 +17,10 @@ from what Loa sends.
   caller hangs up, the media command returns ``result=-1``, an unsolicited ``HANGUP`` line
   follows, and later commands that are not dead-safe get ``511``.
 
+Sound files named by URL are fetched over HTTP as Asterisk's media cache does, and stored
+recordings are served over ARI (tests/support/asterisk_http.py); the stand-in keeps its
+files in its own directory (``root``: its astspooldir), never Loa's.
+
 Callers are scripted: the outcome of dialling them, the keys they press, the command
 during which they hang up, and what they say (a WAV) when recorded. Media plays at
 ``speed`` times real time so tests stay short.
@@ -29,11 +33,16 @@ import contextlib
 import itertools
 import re
 import shlex
+import shutil
+import tempfile
 import time
 import wave
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.support.asterisk_http import AriServer, MediaCache
 
 AMI_VERSION = "9.0.0"  # Asterisk 20
 DIALPLAN = Path(__file__).resolve().parents[2] / "conf" / "asterisk" / "extensions.conf"
@@ -130,8 +139,18 @@ class _Dead(Exception):
 class AgiCall:
     """The Asterisk side of one FastAGI session (res_agi.c launch_netscript + run_agi)."""
 
-    def __init__(self, log: CallLog, script: Script, speed: float, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        log: CallLog,
+        script: Script,
+        speed: float,
+        env: dict[str, str],
+        media: MediaCache | None = None,
+        local: str = "",
+    ) -> None:
         self.log = log
+        self.media = media  # None: a name with :// is never found
+        self.local = local  # the address the FastAGI connection comes from ("": any)
         self.script = script
         self.speed = speed
         self.env = env
@@ -145,7 +164,9 @@ class AgiCall:
     async def run(self, url: str) -> None:
         self.log.requests.append(url)
         parts = urlsplit(url)
-        self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port or 4573)
+        self.reader, self.writer = await asyncio.open_connection(
+            parts.hostname, parts.port or 4573, local_addr=(self.local, 0) if self.local else None
+        )
         script = url.split("/", 3)[3] if url.count("/") >= 3 else ""
         header = {"agi_network": "yes"}
         if script:
@@ -237,14 +258,23 @@ class AgiCall:
                 return path, _seconds(path)
         return None
 
+    async def _locate(self, name: str) -> tuple[Path, float] | None:
+        """file.c fileexists_test: a name with ``://`` comes from the media cache."""
+        if "://" not in name:
+            return self._find(name)
+        if self.media is None or any(part in name for part in self.script.unreadable):
+            return None
+        path = await self.media.retrieve(name)
+        return (path, _seconds(path)) if path is not None else None
+
     async def _play(self, name: str, escape: str) -> tuple[str, int, bool]:
         """Play one file; (digit pressed or '', samples played, found)."""
-        found = self._find(name)
+        found = await self._locate(name)
         if found is None:
             self.log.missing.append(name)
             return "", 0, False
         path, seconds = found
-        self.log.played.append(str(path))
+        self.log.played.append(name if "://" in name else str(path))
         # One entry of the caller's keys per prompt that accepts keys; "" = pressed nothing.
         # A key that is not an escape digit is ignored, as Asterisk ignores it.
         entry = self.keys.pop(0) if escape and self.keys else ""
@@ -288,7 +318,7 @@ async def _stream_file(call: AgiCall, args: list[str], hangs: bool) -> str:
     if len(args) < 2:
         raise _Usage
     if hangs:
-        found = call._find(args[0])
+        found = await call._locate(args[0])
         return f"200 result=-1 endpos={int(found[1] * 8000 / 2) if found else 0}"
     digit, samples, found = await call._play(args[0], args[1])
     if not found:
@@ -385,7 +415,7 @@ async def _exec(call: AgiCall, args: list[str], hangs: bool) -> str:
         return "200 result=-2"
     if app.lower() in ("playback", "background"):
         for name in data.split(",")[0].split("&"):
-            if call._find(name) is None:
+            if await call._locate(name) is None:
                 call.log.missing.append(name)
     return "200 result=0"
 
@@ -429,7 +459,18 @@ class Asterisk:
         speed: float = 50.0,
         read_system: bool = True,
         fragment: int = 0,
+        host: str = "127.0.0.1",
+        root: Path | None = None,
     ) -> None:
+        self.host = host  # AMI and ARI listen here; FastAGI connects from here
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="asterisk-standin-"))
+            weakref.finalize(self, shutil.rmtree, root, True)
+        self.root = root  # astspooldir: nothing here is shared with Loa
+        self.recording_dir = root / "recording"  # ast_config_AST_RECORDING_DIR, where ARI looks
+        self.recording_dir.mkdir(parents=True, exist_ok=True)
+        self.media = MediaCache(root / "media_cache")
+        self.ari = AriServer(self.recording_dir, {"loa": "ari-s3cret"}, host)
         self.username = username
         self.secret = secret
         self.speed = speed
@@ -456,8 +497,10 @@ class Asterisk:
         self.login_fail_delay = 1.0
 
     async def start(self, port: int = 0) -> int:
-        self.server = await asyncio.start_server(self._session, "127.0.0.1", port or self.port)
+        self.server = await asyncio.start_server(self._session, self.host, port or self.port)
         self.port = self.server.sockets[0].getsockname()[1]
+        if self.ari.server is None:
+            await self.ari.start()
         return self.port
 
     async def stop(self) -> None:
@@ -471,6 +514,7 @@ class Asterisk:
         if self.server is not None:
             await self.server.wait_closed()
             self.server = None
+        await self.ari.stop()
         self.live.clear()
 
     async def restart(self, down_for: float = 0.5) -> None:
@@ -620,7 +664,7 @@ class Asterisk:
                 data = action.get("data", "")
                 url, *args = data.split(",")
                 env = self._env(snap, number, args, "loa-outbound")
-                await AgiCall(log, script, self.speed, env).run(url)
+                await AgiCall(log, script, self.speed, env, self.media, self.host).run(url)
             elif "context" in action:
                 await self._run_dialplan(action["context"], log, script, snap, number)
         except (OSError, asyncio.CancelledError):
@@ -656,7 +700,7 @@ class Asterisk:
             elif app == "AGI":
                 url, *args = data.split(",")
                 env = self._env(snap, number, args, context)
-                await AgiCall(log, script, self.speed, env).run(url)
+                await AgiCall(log, script, self.speed, env, self.media, self.host).run(url)
             elif app == "Hangup":
                 return
             elif app != "NoOp":
@@ -695,7 +739,8 @@ class Asterisk:
         log = CallLog(uniqueid, number)
         self.calls[uniqueid] = log
         snap = self._snapshot(f"PJSIP/trunk-{seq:08x}", uniqueid, number, (6, "Up"))
-        await AgiCall(log, script, self.speed, self._env(snap, number, list(args), "loa-hotline")).run(url)
+        env = self._env(snap, number, list(args), "loa-hotline")
+        await AgiCall(log, script, self.speed, env, self.media, self.host).run(url)
         log.ended.set()
         return log
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 from tts.voices.base import MANIFEST_NAME, Voice, VoiceError, VoiceInfo
 
 DEFAULT_VOICE = "vi-espeak"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_cache: dict[tuple[str, str, int, float], Voice] = {}
-_lock = threading.Lock()
+VoiceCache = dict[tuple[str, str, int, float], Voice]
 
 
 def models_dir() -> Path:
@@ -88,16 +86,21 @@ def at_speed(info: VoiceInfo, speed: float) -> VoiceInfo:
     return VoiceInfo(**{**info.__dict__, "settings": settings})
 
 
-def load_voice(voice: str | None = None, threads: int = 0, speed: float = 1.0) -> Voice:
+def load_voice(
+    voice: str | None = None, threads: int = 0, speed: float = 1.0, cache: VoiceCache | None = None
+) -> Voice:
+    """The voice at ``speed``, loaded (models read, sessions built). ``cache``: the owner's
+    voices already loaded (the gateway's ``Renderer``, one per process's ``Services``),
+    filled here; the owner serializes calls. No cache: a new instance."""
     info, folder = resolve(voice)
     info = at_speed(info, speed)
     key = (info.id, str(folder), threads, speed)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-        loaded = _instantiate(info, folder, threads)
-        _cache[key] = loaded
-        return loaded
+    if cache is not None and key in cache:
+        return cache[key]
+    loaded = _instantiate(info, folder, threads)
+    if cache is not None:
+        cache[key] = loaded
+    return loaded
 
 
 def _instantiate(info: VoiceInfo, folder: Path | None, threads: int) -> Voice:
@@ -167,8 +170,5 @@ def install_voice(source: Path, voice_id: str | None = None) -> VoiceInfo:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    with _lock:
-        for key in [k for k in _cache if k[0] == info.id]:
-            del _cache[key]
+    staging.rename(target)  # a running gateway (another process) keeps the voice it loaded until restarted
     return info
