@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.console.common import page, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, utcnow
+from gateway.db.states import BulletinStatus, DeliveryState
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +37,7 @@ async def home(request: Request, status: str = "", session: AsyncSession = Depen
         return RedirectResponse("/account", status_code=303)
     waiting = 0
     if user.role in ("approver", "admin"):
-        count = select(func.count()).where(Bulletin.status == "submitted", Bulletin.source != "reply")
+        count = select(func.count()).where(Bulletin.status == BulletinStatus.SUBMITTED, Bulletin.source != "reply")
         waiting = int((await session.execute(count)).scalar_one())
     return page(
         request,
@@ -58,10 +59,17 @@ async def _trouble(session: AsyncSession, ids: list[int]) -> dict[int, str]:
         return {}
     rows = await session.execute(
         select(Delivery.bulletin_id, Delivery.state, func.count())
-        .where(Delivery.bulletin_id.in_(ids), Delivery.state.in_(("failed", "retry", "unknown")))
+        .where(
+            Delivery.bulletin_id.in_(ids),
+            Delivery.state.in_((DeliveryState.FAILED, DeliveryState.RETRY, DeliveryState.UNKNOWN)),
+        )
         .group_by(Delivery.bulletin_id, Delivery.state)
     )
-    words = {"failed": "lỗi", "retry": "đang thử lại", "unknown": "không rõ kết quả"}
+    words = {
+        DeliveryState.FAILED: "lỗi",
+        DeliveryState.RETRY: "đang thử lại",
+        DeliveryState.UNKNOWN: "không rõ kết quả",
+    }
     found: dict[int, list[str]] = {}
     for bulletin_id, state, n in rows.all():
         found.setdefault(bulletin_id, []).append(f"{n} lượt {words[state]}")
@@ -76,8 +84,8 @@ def _chart(rows: list[Any]) -> list[dict[str, Any]]:
     return [
         {
             "day": d[5:],
-            "delivered": v.get("delivered", 0),
-            "other": sum(v.values()) - v.get("delivered", 0),
+            DeliveryState.DELIVERED: v.get(DeliveryState.DELIVERED, 0),
+            "other": sum(v.values()) - v.get(DeliveryState.DELIVERED, 0),
             "scale": 120 / top,
         }
         for d, v in sorted(days.items())

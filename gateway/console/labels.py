@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gateway.db.states import DeliveryState, parse
+
 CHANNELS = {"loudspeaker": "Loa truyền thanh", "call": "Cuộc gọi", "sms": "Tin nhắn SMS", "file": "Tệp âm thanh"}
 CASE_CHANNELS = {"hotline": "Đường dây nóng", "console": "Cán bộ nhập", "api": "Qua API", "ivr": "Tổng đài tự động"}
 SOURCES = {
@@ -27,16 +29,16 @@ SOURCES = {
 }
 LEVELS = {"province": "Tỉnh", "commune": "Xã/phường", "village": "Thôn/tổ"}
 LEVEL_ORDER = {"province": 0, "commune": 1, "village": 2}
-DELIVERY_STATES = {
-    "pending": "Chờ",
-    "in_progress": "Đang gửi",
-    "retry": "Thử lại",
-    "delivered": "Đã nhận",
-    "sent": "Đã gửi, chờ báo nhận",
-    "failed": "Lỗi",
-    "unknown": "Không xác định",
-    "cancelled": "Đã hủy",
-    "expired": "Hết hạn, không gửi",
+DELIVERY_STATES: dict[DeliveryState, str] = {
+    DeliveryState.PENDING: "Chờ",
+    DeliveryState.IN_PROGRESS: "Đang gửi",
+    DeliveryState.RETRY: "Thử lại",
+    DeliveryState.DELIVERED: "Đã nhận",
+    DeliveryState.SENT: "Đã gửi, chờ báo nhận",
+    DeliveryState.FAILED: "Lỗi",
+    DeliveryState.UNKNOWN: "Không xác định",
+    DeliveryState.CANCELLED: "Đã hủy",
+    DeliveryState.EXPIRED: "Hết hạn, không gửi",
 }
 ACTIONS = {
     "login": "Đăng nhập",
@@ -132,7 +134,8 @@ def entity(code: str) -> str:
 
 def _value(value: Any) -> str:
     if isinstance(value, str):
-        return CHANNELS.get(value, LEVELS.get(value, DELIVERY_STATES.get(value, value)))
+        state = parse(DeliveryState, value)
+        return CHANNELS.get(value) or LEVELS.get(value) or (DELIVERY_STATES[state] if state else value)
     if isinstance(value, dict):
         return ", ".join(f"{_value(k)} {_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

@@ -27,6 +27,7 @@ from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
 from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
+from gateway.db.states import BulletinStatus, DeliveryState
 from gateway.delivery import ledger, planner, stop
 from gateway.delivery.backoff import RenderBackoff
 from gateway.delivery.channel import BatchChannel, Channel, Job
@@ -163,7 +164,7 @@ class Dispatcher:
                             Schedule.done.is_(False),
                             Schedule.paused.is_(False),
                             Schedule.run_at <= utcnow() + RENDER_AHEAD,
-                            Bulletin.status == "scheduled",
+                            Bulletin.status == BulletinStatus.SCHEDULED,
                             ~rendered.exists(),
                         )
                         .limit(5)
@@ -239,8 +240,8 @@ class Dispatcher:
                 sched.done = True
                 await session.commit()
                 return True
-            if bulletin.status == "scheduled":
-                bulletin.status = "rendering"
+            if bulletin.status == BulletinStatus.SCHEDULED:
+                bulletin.status = BulletinStatus.RENDERING
                 await audit(session, self.worker, "render_start", "bulletin", bulletin.id)
                 await session.commit()
             if not await self._has_renders(session, bulletin) and not self._rendered(bulletin.id):
@@ -274,7 +275,7 @@ class Dispatcher:
                 targets,
                 lambda channel: self._first_attempt(channel, bulletin),
             )
-            bulletin.status = "delivering"
+            bulletin.status = BulletinStatus.DELIVERING
             bulletin.render_error = ""
             await audit(
                 session,
@@ -339,7 +340,7 @@ class Dispatcher:
             outcomes = await channel.deliver_many(jobs)
         except Exception as exc:
             log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
-            outcomes = [ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
+            outcomes = [ledger.Outcome(DeliveryState.RETRY, detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
         async with self.sessions() as session:
             await ledger.report_many(
                 session,
@@ -389,20 +390,20 @@ class Dispatcher:
             # Taken off the air after the claim: not acted on. A row the stop settled already
             # refuses this report; one it did not (an alert cancelled elsewhere) is settled here.
             async with self.sessions() as session:
-                off = ledger.Outcome("cancelled", detail="bản tin đã dừng phát hoặc bị hủy trước khi gửi")
+                off = ledger.Outcome(DeliveryState.CANCELLED, detail="bản tin đã dừng phát hoặc bị hủy trước khi gửi")
                 await ledger.report(session, claim.id, self.worker, off, self.settings.max_attempts)
             return
         job = await self._job(claim)
         if job.expires_at is not None and job.expires_at <= utcnow():  # claimed in time, reached too late
             async with self.sessions() as session:
-                expired = ledger.Outcome("expired", detail=ledger.EXPIRED_DETAIL)
+                expired = ledger.Outcome(DeliveryState.EXPIRED, detail=ledger.EXPIRED_DETAIL)
                 await ledger.report(session, claim.id, self.worker, expired, self.settings.max_attempts)
             return
         try:
             outcome = await channel.deliver(job)
         except Exception as exc:
             log.exception("channel %s failed on delivery %s", channel.name, claim.id)
-            outcome = ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])
+            outcome = ledger.Outcome(DeliveryState.RETRY, detail=f"lỗi kênh: {exc}"[:500])
         async with self.sessions() as session:
             await ledger.report(session, claim.id, self.worker, outcome, self.settings.max_attempts)
 
@@ -443,10 +444,12 @@ class Dispatcher:
     async def finish_bulletins(self) -> None:
         async with self.sessions() as session:
             delivering = (
-                (await session.execute(select(Bulletin).where(Bulletin.status == "delivering"))).scalars().all()
+                (await session.execute(select(Bulletin).where(Bulletin.status == BulletinStatus.DELIVERING)))
+                .scalars()
+                .all()
             )
             for bulletin in delivering:
-                rows: dict[str, int] = dict(
+                rows: dict[DeliveryState, int] = dict(
                     (
                         await session.execute(
                             select(Delivery.state, func.count())
@@ -457,7 +460,8 @@ class Dispatcher:
                 )
                 if any(state in ledger.OPEN_STATES for state in rows):
                     continue
-                bulletin.status = "done" if set(rows) <= {"delivered", "sent", "cancelled"} else "partly_failed"
+                succeeded = {DeliveryState.DELIVERED, DeliveryState.SENT, DeliveryState.CANCELLED}
+                bulletin.status = BulletinStatus.DONE if set(rows) <= succeeded else BulletinStatus.PARTLY_FAILED
                 await audit(session, self.worker, "deliver_end", "bulletin", bulletin.id, counts=rows)
                 pending = (
                     await session.execute(
@@ -467,5 +471,5 @@ class Dispatcher:
                     )
                 ).scalar_one()
                 if pending:
-                    bulletin.status = "scheduled"
+                    bulletin.status = BulletinStatus.SCHEDULED
             await session.commit()

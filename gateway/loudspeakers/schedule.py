@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.service import OFF_AIR
 from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
+from gateway.db.states import BulletinStatus, DeliveryState
 
 
 class DeviceLike(Protocol):
@@ -42,7 +43,7 @@ class DeviceLike(Protocol):
 
 HORIZON = timedelta(hours=24)
 EXPIRES = {"emergency": timedelta(minutes=30), "priority": timedelta(hours=2), "normal": timedelta(hours=3)}
-OPEN_ROWS = ("pending", "in_progress", "retry", "sent")
+OPEN_ROWS = (DeliveryState.PENDING, DeliveryState.IN_PROGRESS, DeliveryState.RETRY, DeliveryState.SENT)
 PURPOSE = "loudspeaker"
 OCCURRENCE_BASE = 100000  # occurrence id = schedule id * base + occurrence number (see the dispatcher)
 
@@ -233,7 +234,9 @@ async def _upcoming_for(session: AsyncSession, areas: tuple[int, ...]) -> list[I
             Schedule.run_at <= now + HORIZON,
             Target.channel == PURPOSE,
             Target.area_id.in_(areas),
-            Bulletin.status.in_(("scheduled", "delivering", "done", "partly_failed")),
+            Bulletin.status.in_(
+                (BulletinStatus.SCHEDULED, BulletinStatus.DELIVERING, BulletinStatus.DONE, BulletinStatus.PARTLY_FAILED)
+            ),
             Bulletin.expires_at.is_(None) | (Bulletin.expires_at > Schedule.run_at),
         )
     )
