@@ -163,7 +163,7 @@ async def test_models_create_all_refuses_an_unknown_state(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("kind", sorted(ledger.OUTCOME_KINDS))
 @pytest.mark.asyncio
-async def test_every_outcome_a_channel_reports_is_a_state_the_ledger_stores(kind: DeliveryState) -> None:
+async def test_every_outcome_a_channel_reports_is_a_state_the_ledger_stores(kind: ledger.OutcomeKind) -> None:
     outcome = ledger.Outcome(kind)
     assert outcome.kind in DeliveryState and outcome.kind not in (DeliveryState.PENDING, DeliveryState.IN_PROGRESS)
 

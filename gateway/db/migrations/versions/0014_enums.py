@@ -87,7 +87,7 @@ def _by_table() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
 def _refuse_strays(table: str, column: str, values: tuple[str, ...]) -> None:
     """A row already holding another word would make the constraint fail half-way: name
     it instead, so the operator can correct it and run the upgrade again."""
-    col = sa.column(column)
+    col: sa.ColumnClause[str] = sa.column(column)
     stray = (
         op.get_bind()
         .execute(sa.select(col).select_from(sa.table(table, col)).where(col.not_in(values)).distinct().limit(5))
