@@ -9,7 +9,7 @@ checks that code only writes members, and each column carries a CHECK constraint
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy import Enum
 
@@ -31,6 +31,19 @@ class DeliveryState(StrEnum):
 
 OPEN_DELIVERY = (DeliveryState.PENDING, DeliveryState.RETRY, DeliveryState.IN_PROGRESS)
 FINAL_DELIVERY = tuple(s for s in DeliveryState if s not in OPEN_DELIVERY)
+# What a channel may report (``ledger.Outcome``): any state but the queue's own.
+OutcomeKind = Literal[
+    DeliveryState.DELIVERED,
+    DeliveryState.SENT,
+    DeliveryState.RETRY,
+    DeliveryState.FAILED,
+    DeliveryState.UNKNOWN,
+    DeliveryState.CANCELLED,
+    DeliveryState.EXPIRED,
+]
+OUTCOME_KINDS: frozenset[DeliveryState] = frozenset(DeliveryState) - {DeliveryState.PENDING, DeliveryState.IN_PROGRESS}
+# What a receipt from the network (an SMS report, a cluster's proof of play) settles a row as.
+ReceiptKind = Literal[DeliveryState.DELIVERED, DeliveryState.FAILED]
 
 
 class PartState(StrEnum):

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Bulletin, Delivery, utcnow
 from gateway.db.session import write_lock
-from gateway.db.states import FINAL_DELIVERY, OPEN_DELIVERY, BulletinStatus, DeliveryState
+from gateway.db.states import (
+    FINAL_DELIVERY,
+    OPEN_DELIVERY,
+    OUTCOME_KINDS,
+    BulletinStatus,
+    DeliveryState,
+    OutcomeKind,
+    ReceiptKind,
+)
 
 FINAL_STATES = FINAL_DELIVERY
 OPEN_STATES = OPEN_DELIVERY
@@ -36,21 +44,6 @@ class Claim:
     target: str
     attempts: int
     recovered: bool  # a previous holder's lease expired: it may have acted already
-
-
-# What a channel may report: any state but the queue's own (sent: handed over, a receipt will follow).
-OutcomeKind = Literal[
-    DeliveryState.DELIVERED,
-    DeliveryState.SENT,
-    DeliveryState.RETRY,
-    DeliveryState.FAILED,
-    DeliveryState.UNKNOWN,
-    DeliveryState.CANCELLED,
-    DeliveryState.EXPIRED,
-]
-OUTCOME_KINDS: frozenset[DeliveryState] = frozenset(DeliveryState) - {DeliveryState.PENDING, DeliveryState.IN_PROGRESS}
-# What a receipt from the network may settle a row as.
-ReceiptKind = Literal[DeliveryState.DELIVERED, DeliveryState.FAILED]
 
 
 @dataclass(frozen=True)
@@ -76,6 +69,7 @@ def _claimable(channel: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
+RETRYABLE = (DeliveryState.FAILED, DeliveryState.UNKNOWN)  # what an operator may queue again
 SENT_WINDOW = timedelta(days=1)
 EXPIRED_DETAIL = "hết hạn (CAP <expires>) trước khi kịp gửi: không gửi nữa"
 
@@ -235,11 +229,7 @@ async def extend(session: AsyncSession, claim_id: int, worker: str, lease_second
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def retry_now(
-    session: AsyncSession,
-    delivery_id: int,
-    states: tuple[DeliveryState, ...] = (DeliveryState.FAILED, DeliveryState.UNKNOWN),
-) -> bool:
+async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[DeliveryState, ...] = RETRYABLE) -> bool:
     """Operator action: put a row in one of ``states`` back in the queue. Commits what the
     session holds with it (a channel's preparation), or rolls it all back when the row is
     not in those states any more."""

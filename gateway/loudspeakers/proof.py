@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Delivery, PlayReport, utcnow
-from gateway.db.states import DeliveryState
+from gateway.db.states import DeliveryState, ReceiptKind
 from gateway.delivery import ledger
 
 EVENTS = ("started", "finished", "interrupted", "failed", "expired")
-SETTLES: dict[str, ledger.ReceiptKind] = {
+SETTLES: dict[str, ReceiptKind] = {
     "finished": DeliveryState.DELIVERED,
     "failed": DeliveryState.FAILED,
     "expired": DeliveryState.FAILED,

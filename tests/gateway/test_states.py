@@ -23,10 +23,12 @@ from gateway.console.programmes_pages import PROGRAMME_LABELS
 from gateway.db.models import Base
 from gateway.db.session import make_engine, migrate
 from gateway.db.states import (
+    OUTCOME_KINDS,
     STATE_COLUMNS,
     BulletinStatus,
     CaseStatus,
     DeliveryState,
+    OutcomeKind,
     ProgrammeRunStatus,
     TranscriptStatus,
     constraint_name,
@@ -161,9 +163,9 @@ async def test_models_create_all_refuses_an_unknown_state(tmp_path: Path) -> Non
         await engine.dispose()
 
 
-@pytest.mark.parametrize("kind", sorted(ledger.OUTCOME_KINDS))
+@pytest.mark.parametrize("kind", sorted(OUTCOME_KINDS))
 @pytest.mark.asyncio
-async def test_every_outcome_a_channel_reports_is_a_state_the_ledger_stores(kind: ledger.OutcomeKind) -> None:
+async def test_every_outcome_a_channel_reports_is_a_state_the_ledger_stores(kind: OutcomeKind) -> None:
     outcome = ledger.Outcome(kind)
     assert outcome.kind in DeliveryState and outcome.kind not in (DeliveryState.PENDING, DeliveryState.IN_PROGRESS)
 
