@@ -13,6 +13,7 @@ from gateway.api.schemas import BulletinIn, BulletinOut, PreviewIn, ReturnIn, Sc
 from gateway.bulletins import service, voices
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Artifact, Bulletin, Delivery, Render
+from gateway.db.states import DeliveryState
 from gateway.delivery import ledger
 from gateway.phones import hides_numbers, mask_text
 from gateway.sms import replay as sms_replay
@@ -153,7 +154,7 @@ async def retry(
     ``confirm=true``; then exactly those parts are sent."""
     if who.user.role not in ("admin", "operator"):
         raise WorkflowError("role", "chỉ quản trị hoặc vận hành được phát lại", 403)
-    states: tuple[str, ...] = ("failed", "unknown")
+    states: tuple[DeliveryState, ...] = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
     row = await session.get(Delivery, delivery_id)
     if row is not None and row.channel == "sms":
         states = await sms_replay.prepare(session, row, confirm)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import Caller, caller, db
 from gateway.api.schemas import CaseIn, CaseTransitionIn, TranscriptIn
 from gateway.db.models import Case
+from gateway.db.states import CaseStatus
 from gateway.feedback import service
 from gateway.phones import masked
 
@@ -87,7 +88,7 @@ async def transition(
     ticket: str, data: CaseTransitionIn, session: AsyncSession = Depends(db), who: Caller = Depends(caller)
 ) -> dict[str, Any]:
     case = await service.transition(
-        session, who.user.username, ticket, data.to, data.version, data.reason, data.assignee, data.answer
+        session, who.user.username, ticket, CaseStatus(data.to), data.version, data.reason, data.assignee, data.answer
     )
     return out(case, who)
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import Caller, caller, db
 from gateway.api.reports import default_period, feedback_report
 from gateway.db.models import Area, Bulletin, Delivery, Device, PlayReport
+from gateway.db.states import DeliveryState
 from gateway.feedback import reports
 from gateway.feedback.report_files import neutral
 
@@ -74,8 +75,8 @@ async def bulletins(
 ) -> Any:
     """Per bulletin and channel: targets, delivered, failed, first and last delivery."""
     since, until = _bounds(request, start, end)
-    delivered = func.sum(case((Delivery.state == "delivered", 1), else_=0))
-    failed = func.sum(case((Delivery.state.in_(("failed", "unknown")), 1), else_=0))
+    delivered = func.sum(case((Delivery.state == DeliveryState.DELIVERED, 1), else_=0))
+    failed = func.sum(case((Delivery.state.in_((DeliveryState.FAILED, DeliveryState.UNKNOWN)), 1), else_=0))
     query = (
         select(
             Bulletin.id,

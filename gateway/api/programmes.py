@@ -24,6 +24,7 @@ from gateway.db.models import (
     ProgrammeRun,
     ProgrammeTemplate,
 )
+from gateway.db.states import ProgrammeRunStatus
 from gateway.programmes import extract, manage, preview, reach, sources
 from gateway.programmes.runs import preview_file
 
@@ -240,14 +241,18 @@ async def listen(
     run = await session.get(ProgrammeRun, run_id)
     if run is None:
         raise WorkflowError("run_id", f"không có lần tạo chương trình số {run_id}", 404)
-    if run.status == "compiling" and run.renderer:
+    if run.status == ProgrammeRunStatus.COMPILING and run.renderer:
         path = preview_file(request.app.state.services.renderer.store.root, run.id, run.renderer)
         fh = await preview.open_when_there(path, within=30.0)
         if fh is not None:
             headers = {"Cache-Control": "no-store"}
             return StreamingResponse(preview.follow(fh, path), media_type="audio/mpeg", headers=headers)
         await session.refresh(run)
-    artifact = await session.get(Artifact, run.web_sha256) if run.status == "ready" and run.web_sha256 else None
+    artifact = (
+        await session.get(Artifact, run.web_sha256)
+        if run.status == ProgrammeRunStatus.READY and run.web_sha256
+        else None
+    )
     if artifact is None:
         raise WorkflowError(
             "run_id", "chương trình này chưa có âm thanh MP3 (đang tạo lỗi, trống, hoặc thiếu ffmpeg)", 404

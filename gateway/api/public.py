@@ -21,10 +21,17 @@ from gateway.api.deps import db
 from gateway.api.files import artifact_file
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Artifact, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Target, utcnow
+from gateway.db.states import BulletinStatus, ProgrammeRunStatus
 from gateway.vietnamese import strip_accents
 
 router = APIRouter(prefix="/public", tags=["public"])
-BOARD_STATES = ("scheduled", "rendering", "delivering", "done", "partly_failed")
+BOARD_STATES = (
+    BulletinStatus.SCHEDULED,
+    BulletinStatus.RENDERING,
+    BulletinStatus.DELIVERING,
+    BulletinStatus.DONE,
+    BulletinStatus.PARTLY_FAILED,
+)
 RANKS = {"emergency": 0, "priority": 1, "normal": 2}
 
 
@@ -32,7 +39,7 @@ async def _runs(session: AsyncSession, limit: int = 30) -> list[tuple[ProgrammeR
     rows = await session.execute(
         select(ProgrammeRun, ProgrammeTemplate.name)
         .join(ProgrammeTemplate, ProgrammeTemplate.id == ProgrammeRun.template_id)
-        .where(ProgrammeRun.status == "ready", ProgrammeRun.air_at <= utcnow() + timedelta(hours=1))
+        .where(ProgrammeRun.status == ProgrammeRunStatus.READY, ProgrammeRun.air_at <= utcnow() + timedelta(hours=1))
         .order_by(ProgrammeRun.air_at.desc())
         .limit(limit)
     )
@@ -117,7 +124,7 @@ async def live(request: Request) -> StreamingResponse:
 @router.get("/programmes/{run_id}.{ext}", name="programme_audio")
 async def programme_audio(run_id: int, ext: str, session: AsyncSession = Depends(db)) -> FileResponse:
     run = await session.get(ProgrammeRun, run_id)
-    if run is None or run.status != "ready" or run.bulletin_id is None:
+    if run is None or run.status != ProgrammeRunStatus.READY or run.bulletin_id is None:
         raise WorkflowError("run_id", "không có chương trình này", 404)
     sha = run.web_sha256 if ext == "mp3" else None
     if ext == "wav":

@@ -13,6 +13,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.schedule import next_occurrence
 from gateway.bulletins.service import audit, get
 from gateway.db.models import Delivery, Schedule, User, utcnow
+from gateway.db.states import BulletinStatus
 
 SHOWN = 5  # next air times listed per schedule
 
@@ -115,11 +116,11 @@ async def cancel(session: AsyncSession, user: User, bulletin_id: int, schedule_i
             .where(Schedule.bulletin_id == bulletin_id, Schedule.done.is_(False), Schedule.id != schedule_id)
         )
     ).scalar_one()
-    if not left and bulletin.status == "scheduled":
+    if not left and bulletin.status == BulletinStatus.SCHEDULED:
         aired = (
             await session.execute(select(func.count()).select_from(Delivery).where(Delivery.bulletin_id == bulletin_id))
         ).scalar_one()
-        bulletin.status = "done" if aired else "approved"
+        bulletin.status = BulletinStatus.DONE if aired else BulletinStatus.APPROVED
     await audit(session, user.username, "schedule_cancel", "bulletin", bulletin_id, schedule=schedule_id)
     await session.commit()
     return found

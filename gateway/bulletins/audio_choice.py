@@ -14,6 +14,7 @@ from gateway.bulletins import own_audio, service
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.render import Renderer
 from gateway.db.models import Bulletin, BulletinVersion, User
+from gateway.db.states import BulletinStatus
 from gateway.storage.artifacts import record
 
 
@@ -29,7 +30,7 @@ async def _editable(session: AsyncSession, user: User, bulletin_id: int) -> Bull
 
 async def _new_version(session: AsyncSession, user: User, bulletin: Bulletin, action: str, **detail: object) -> None:
     withdrawn = bulletin.status if bulletin.status in ("submitted", "approved") else None
-    bulletin.status, bulletin.approved_by = "draft", None
+    bulletin.status, bulletin.approved_by = BulletinStatus.DRAFT, None
     bulletin.version += 1
     session.add(
         BulletinVersion(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.service import OFF_AIR, audit
 from gateway.db.models import Bulletin, Delivery, Schedule
+from gateway.db.states import BulletinStatus, DeliveryState
 from gateway.delivery.stop import STOPPABLE_STATUSES, stop_rows
 
 
@@ -30,16 +31,18 @@ async def cancel_referenced(
         if bulletin.status in OFF_AIR:
             continue
         if bulletin.status in STOPPABLE_STATUSES:
-            await stop_rows(session, bulletin.id, reason=reason, actor=actor, final_status="cancelled")
+            await stop_rows(session, bulletin.id, reason=reason, actor=actor, final_status=BulletinStatus.CANCELLED)
             await audit(session, actor, "cap_cancel", "bulletin", bulletin.id, reason=reason, reference=reference)
             ids.append(bulletin.id)
             continue
-        bulletin.status = "cancelled"
+        bulletin.status = BulletinStatus.CANCELLED
         await session.execute(update(Schedule).where(Schedule.bulletin_id == bulletin.id).values(done=True))
         await session.execute(
             update(Delivery)
-            .where(Delivery.bulletin_id == bulletin.id, Delivery.state.in_(("pending", "retry")))
-            .values(state="cancelled", detail=reason)
+            .where(
+                Delivery.bulletin_id == bulletin.id, Delivery.state.in_((DeliveryState.PENDING, DeliveryState.RETRY))
+            )
+            .values(state=DeliveryState.CANCELLED, detail=reason)
         )
         await audit(session, actor, "cap_cancel", "bulletin", bulletin.id, reason=reason, reference=reference)
         ids.append(bulletin.id)

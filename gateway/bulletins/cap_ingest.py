@@ -23,6 +23,7 @@ from gateway.bulletins.cap import CapAlert, Reference
 from gateway.bulletins.cap_cancel import cancel_referenced
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Bulletin, CapMessage, User, utcnow
+from gateway.db.states import CapOutcome
 
 TEST_STATUS = ("Exercise", "Test")
 TITLE_PREFIX = {"Exercise": "[Diễn tập] ", "Test": "[Thử nghiệm] "}
@@ -148,7 +149,9 @@ def _duplicate(alert: CapAlert) -> WorkflowError:
     return WorkflowError("alert.identifier", f"cảnh báo {alert.identifier} đã được nhận trước đó", 409)
 
 
-def _store(alert: CapAlert, ctx: Context, xml: bytes, outcome: str, reason: str, bulletin: int | None) -> CapMessage:
+def _store(
+    alert: CapAlert, ctx: Context, xml: bytes, outcome: CapOutcome, reason: str, bulletin: int | None
+) -> CapMessage:
     return CapMessage(
         key=alert.key,
         sender=alert.sender,
@@ -184,10 +187,10 @@ async def ingest(session: AsyncSession, alert: CapAlert, xml: bytes, ctx: Contex
         what, value = ("msgType", alert.msg_type) if alert.msg_type in ("Ack", "Error") else ("status", alert.status)
         reason = f"{what} {value}: chỉ lưu, không phát, không tác động cảnh báo nào"
         what = f"alert.{what}"
-        message = _store(alert, ctx, xml, "stored", reason, None)
+        message = _store(alert, ctx, xml, CapOutcome.STORED, reason, None)
         session.add(message)
         await service.audit(
-            session, ctx.actor.username, "cap_ingest", "cap", alert.key[:64], outcome="stored", reason=reason
+            session, ctx.actor.username, "cap_ingest", "cap", alert.key[:64], outcome=CapOutcome.STORED, reason=reason
         )
         try:
             await session.commit()
@@ -244,9 +247,9 @@ async def _apply(
         session, [f.bulletin for f in found if f.bulletin is not None], ctx.actor.username, reason, alert.key
     )
     bulletin = await _create(session, alert, ctx, areas) if areas else None
-    outcome = "cancel" if alert.msg_type == "Cancel" else "stored"
+    outcome = CapOutcome.CANCEL if alert.msg_type == "Cancel" else CapOutcome.STORED
     if bulletin is not None:
-        outcome = "test_group" if alert.status in TEST_STATUS else "broadcast"
+        outcome = CapOutcome.TEST_GROUP if alert.status in TEST_STATUS else CapOutcome.BROADCAST
     why = not_broadcast[1] if not_broadcast else ""
     message = _store(alert, ctx, xml, outcome, why, bulletin.id if bulletin else None)
     session.add(message)

@@ -21,29 +21,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, AuditLog, Bulletin, BulletinVersion, Delivery, Schedule, Target, User, utcnow
+from gateway.db.states import BulletinStatus
 
 PRIORITIES = ("normal", "priority", "emergency")
 CHANNELS = ("file", "loudspeaker", "call", "sms")
-EDITABLE = ("draft", "returned")
+EDITABLE = (BulletinStatus.DRAFT, BulletinStatus.RETURNED)
 # An edit in these states withdraws the submission or the approval: back to draft.
-REVISABLE = (*EDITABLE, "submitted", "approved")
+REVISABLE = (*EDITABLE, BulletinStatus.SUBMITTED, BulletinStatus.APPROVED)
 WRITERS = ("admin", "editor", "approver")
-FINISHED = ("done", "partly_failed")
+FINISHED = (BulletinStatus.DONE, BulletinStatus.PARTLY_FAILED)
 STATUS_LABELS = {
-    "draft": "Bản nháp",
-    "submitted": "Chờ duyệt",
-    "approved": "Đã duyệt",
-    "returned": "Trả lại",
-    "scheduled": "Đã lên lịch",
-    "rendering": "Đang tạo âm thanh",
-    "ready": "Sẵn sàng",
-    "delivering": "Đang phát",
-    "done": "Hoàn thành",
-    "partly_failed": "Lỗi một phần",
-    "cancelled": "Đã hủy",
-    "stopped": "Đã dừng phát",
+    BulletinStatus.DRAFT: "Bản nháp",
+    BulletinStatus.SUBMITTED: "Chờ duyệt",
+    BulletinStatus.APPROVED: "Đã duyệt",
+    BulletinStatus.RETURNED: "Trả lại",
+    BulletinStatus.SCHEDULED: "Đã lên lịch",
+    BulletinStatus.RENDERING: "Đang tạo âm thanh",
+    BulletinStatus.READY: "Sẵn sàng",
+    BulletinStatus.DELIVERING: "Đang phát",
+    BulletinStatus.DONE: "Hoàn thành",
+    BulletinStatus.PARTLY_FAILED: "Lỗi một phần",
+    BulletinStatus.CANCELLED: "Đã hủy",
+    BulletinStatus.STOPPED: "Đã dừng phát",
 }
-OFF_AIR = ("cancelled", "stopped")  # taken off the air: no item, row, call or SMS of it goes out
+OFF_AIR = (
+    BulletinStatus.CANCELLED,
+    BulletinStatus.STOPPED,
+)  # taken off the air: no item, row, call or SMS of it goes out
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,8 @@ async def update(session: AsyncSession, user: User, bulletin_id: int, data: Bull
             f"chỉ sửa được bản tin chưa lên lịch phát (hiện: {STATUS_LABELS[bulletin.status]})",
         )
     targets = await _resolve_targets(session, data.targets)
-    withdrawn = bulletin.status if bulletin.status in ("submitted", "approved") else None
-    bulletin.status, bulletin.approved_by = "draft", None
+    withdrawn = bulletin.status if bulletin.status in (BulletinStatus.SUBMITTED, BulletinStatus.APPROVED) else None
+    bulletin.status, bulletin.approved_by = BulletinStatus.DRAFT, None
     bulletin.version += 1
     bulletin.title, bulletin.body, bulletin.sms_text = data.title, data.body, data.sms_text
     bulletin.priority, bulletin.voice, bulletin.speech_speed = data.priority, data.voice, data.speed
@@ -170,8 +174,8 @@ async def _transition(
     session: AsyncSession,
     user: User,
     bulletin: Bulletin,
-    allowed: tuple[str, ...],
-    new: str,
+    allowed: tuple[BulletinStatus, ...],
+    new: BulletinStatus,
     action: str,
     **detail: Any,
 ) -> Bulletin:
@@ -198,7 +202,7 @@ async def submit(session: AsyncSession, user: User, bulletin_id: int) -> Bulleti
     if not count and not bulletin.for_programme:  # a programme item goes where its programme goes
         raise WorkflowError("targets", "bản tin cần ít nhất một nơi nhận (kênh và địa bàn) trước khi gửi duyệt", 422)
     bulletin.approved_by = None
-    return await _transition(session, user, bulletin, (*EDITABLE, *FINISHED), "submitted", "submit")
+    return await _transition(session, user, bulletin, (*EDITABLE, *FINISHED), BulletinStatus.SUBMITTED, "submit")
 
 
 async def approve(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
@@ -217,7 +221,7 @@ async def approve(session: AsyncSession, user: User, bulletin_id: int) -> Bullet
     if last_editor == user.id:
         raise WorkflowError("approved_by", "người sửa phiên bản này không được tự duyệt nó", 403)
     bulletin.approved_by = user.id
-    return await _transition(session, user, bulletin, ("submitted",), "approved", "approve")
+    return await _transition(session, user, bulletin, (BulletinStatus.SUBMITTED,), BulletinStatus.APPROVED, "approve")
 
 
 async def return_to_editor(session: AsyncSession, user: User, bulletin_id: int, comment: str) -> Bulletin:
@@ -227,7 +231,9 @@ async def return_to_editor(session: AsyncSession, user: User, bulletin_id: int, 
     if not comment.strip():
         raise WorkflowError("comment", "cần ghi lý do trả lại", 422)
     bulletin.return_comment = comment.strip()
-    return await _transition(session, user, bulletin, ("submitted",), "returned", "return", comment=comment.strip())
+    return await _transition(
+        session, user, bulletin, (BulletinStatus.SUBMITTED,), BulletinStatus.RETURNED, "return", comment=comment.strip()
+    )
 
 
 async def emergency_release(session: AsyncSession, user: User, bulletin_id: int) -> Bulletin:
@@ -238,7 +244,15 @@ async def emergency_release(session: AsyncSession, user: User, bulletin_id: int)
     if not may_release_emergencies(user):
         raise WorkflowError("can_skip_approval", "tài khoản này không được phát tin khẩn không qua duyệt", 403)
     bulletin.approved_by = user.id
-    await _transition(session, user, bulletin, (*EDITABLE, "submitted"), "approved", "approve_skip", emergency=True)
+    await _transition(
+        session,
+        user,
+        bulletin,
+        (*EDITABLE, BulletinStatus.SUBMITTED),
+        BulletinStatus.APPROVED,
+        "approve_skip",
+        emergency=True,
+    )
     return await schedule(session, user, bulletin_id, utcnow(), "")
 
 
@@ -273,8 +287,8 @@ async def schedule(
         session,
         user,
         bulletin,
-        ("approved", "ready", "done", "partly_failed"),
-        "scheduled",
+        (BulletinStatus.APPROVED, BulletinStatus.READY, BulletinStatus.DONE, BulletinStatus.PARTLY_FAILED),
+        BulletinStatus.SCHEDULED,
         "schedule",
         run_at=run_at.isoformat(),
         recurrence=recurrence,

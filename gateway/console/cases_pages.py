@@ -14,6 +14,7 @@ from gateway.api.reports import default_period
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, failed, page, templates, who
 from gateway.db.models import Area, Case
+from gateway.db.states import CaseStatus, parse
 from gateway.feedback import replies, reports, service, taxonomy
 from gateway.feedback.intake import Recording, receive
 from gateway.phones import masked
@@ -134,7 +135,10 @@ async def case_action(
             )
             services.dispatcher.wake.set()
         else:
-            await service.transition(session, user.username, ticket, action, version, reason, assignee, answer)
+            to = parse(CaseStatus, action)
+            if to is None:
+                raise WorkflowError("action", f"không có thao tác '{action}'", 422)
+            await service.transition(session, user.username, ticket, to, version, reason, assignee, answer)
     except WorkflowError as exc:
         return failed(f"/cases/{ticket}", exc)
     return back(f"/cases/{ticket}")

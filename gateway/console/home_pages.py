@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.api.deps import db
 from gateway.console.common import APPROVERS, page, waiting_count, who
 from gateway.db.models import AuditLog, Bulletin, Delivery, utcnow
+from gateway.db.states import DeliveryState
 from gateway.loudspeakers.channel import BUSY_DETAIL
 
 router = APIRouter(include_in_schema=False)
@@ -97,8 +98,8 @@ def _chart(rows: list[Any]) -> list[dict[str, Any]]:
     return [
         {
             "day": d[5:],
-            "delivered": v.get("delivered", 0),
-            "other": sum(v.values()) - v.get("delivered", 0),
+            DeliveryState.DELIVERED: v.get(DeliveryState.DELIVERED, 0),
+            "other": sum(v.values()) - v.get(DeliveryState.DELIVERED, 0),
             "scale": 120 / top,
         }
         for d, v in sorted(days.items())

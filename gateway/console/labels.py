@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.bulletins.schedule import local_text
 from gateway.bulletins.service import STATUS_LABELS
+from gateway.db.states import BulletinStatus, DeliveryState, parse
 
 CHANNELS = {"loudspeaker": "Loa truyền thanh", "call": "Cuộc gọi", "sms": "Tin nhắn SMS", "file": "Tệp âm thanh"}
 CASE_CHANNELS = {"hotline": "Đường dây nóng", "console": "Cán bộ nhập", "api": "Qua API", "ivr": "Tổng đài tự động"}
@@ -32,16 +33,16 @@ SOURCES = {
 }
 LEVELS = {"province": "Tỉnh", "commune": "Xã/phường", "village": "Thôn/tổ"}
 LEVEL_ORDER = {"province": 0, "commune": 1, "village": 2}
-DELIVERY_STATES = {
-    "pending": "Chờ",
-    "in_progress": "Đang gửi",
-    "retry": "Thử lại",
-    "delivered": "Đã nhận",
-    "sent": "Đã gửi, chờ báo nhận",
-    "failed": "Lỗi",
-    "unknown": "Không xác định",
-    "cancelled": "Đã hủy",
-    "expired": "Hết hạn, không gửi",
+DELIVERY_STATES: dict[DeliveryState, str] = {
+    DeliveryState.PENDING: "Chờ",
+    DeliveryState.IN_PROGRESS: "Đang gửi",
+    DeliveryState.RETRY: "Thử lại",
+    DeliveryState.DELIVERED: "Đã nhận",
+    DeliveryState.SENT: "Đã gửi, chờ báo nhận",
+    DeliveryState.FAILED: "Lỗi",
+    DeliveryState.UNKNOWN: "Không xác định",
+    DeliveryState.CANCELLED: "Đã hủy",
+    DeliveryState.EXPIRED: "Hết hạn, không gửi",
 }
 ACTIONS = {
     "login": "Đăng nhập",
@@ -171,7 +172,12 @@ def _value(value: Any) -> str:
                 return local_text(datetime.fromisoformat(value))
             except ValueError:
                 return value
-        return CHANNELS.get(value, LEVELS.get(value, DELIVERY_STATES.get(value, STATUS_LABELS.get(value, value))))
+        state, status = parse(DeliveryState, value), parse(BulletinStatus, value)
+        if value in CHANNELS or value in LEVELS:
+            return CHANNELS.get(value) or LEVELS[value]
+        if state is not None:
+            return DELIVERY_STATES[state]
+        return STATUS_LABELS[status] if status is not None else value
     if isinstance(value, dict):
         return ", ".join(f"{_value(k)} {_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

@@ -15,6 +15,7 @@ from gateway.bulletins import airtimes
 from gateway.bulletins.errors import WorkflowError
 from gateway.console.common import back, check_csrf, failed, safe_next, who
 from gateway.db.models import AuditLog, Bulletin
+from gateway.db.states import BulletinStatus
 from gateway.delivery.stop import stop_broadcast
 
 router = APIRouter(include_in_schema=False)
@@ -23,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 async def on_air_context(session: AsyncSession, bulletin: Bulletin) -> dict[str, Any]:
     """What the bulletin page shows about air times and a stop that happened."""
     stopped = None
-    if bulletin.status == "stopped":
+    if bulletin.status == BulletinStatus.STOPPED:
         stopped = (
             await session.execute(
                 select(AuditLog)

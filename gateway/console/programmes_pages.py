@@ -19,11 +19,17 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.console.admin_pages import area_list
 from gateway.console.common import back, check_csrf, failed, page, who
 from gateway.db.models import Bulletin, ImportRun, ImportSource, ProgrammeRun, ProgrammeTemplate, User
+from gateway.db.states import BulletinStatus, ProgrammeRunStatus
 from gateway.programmes import extract, manage, reach, sources
 
 router = APIRouter(include_in_schema=False)
 RUN_LABELS = {"ok": "tốt", "partial": "một phần", "failed": "lỗi", "running": "đang chạy"}
-PROGRAMME_LABELS = {"ready": "sẵn sàng", "empty": "không có tin", "failed": "lỗi", "compiling": "đang tạo"}
+PROGRAMME_LABELS = {
+    ProgrammeRunStatus.READY: "sẵn sàng",
+    ProgrammeRunStatus.EMPTY: "không có tin",
+    ProgrammeRunStatus.FAILED: "lỗi",
+    ProgrammeRunStatus.COMPILING: "đang tạo",
+}
 
 
 async def staff_form(request: Request, session: AsyncSession, csrf_token: str, action: str) -> User:
@@ -42,7 +48,10 @@ async def programmes_page(
     waiting = (
         await session.execute(
             select(Bulletin)
-            .where(Bulletin.for_programme.is_(True), Bulletin.status.not_in(("done", "cancelled")))
+            .where(
+                Bulletin.for_programme.is_(True),
+                Bulletin.status.not_in((BulletinStatus.DONE, BulletinStatus.CANCELLED)),
+            )
             .order_by(Bulletin.id.desc())
             .limit(100)
         )
@@ -167,7 +176,7 @@ async def compile_now(
         )
     except WorkflowError as exc:
         return failed("/programmes", exc)
-    if run.status != "compiling":
+    if run.status != ProgrammeRunStatus.COMPILING:
         return back("/programmes", f"chương trình: {run.warning or 'đã tạo cho giờ phát này'}")
     note = "Đang tạo chương trình: bấm nghe trong bảng 'Các lần tạo chương trình', tin đầu nghe được ngay."
     return RedirectResponse(f"/programmes?note={quote(note)}", status_code=303)

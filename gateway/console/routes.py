@@ -28,6 +28,7 @@ from gateway.console.notice_templates import offered
 from gateway.console.on_air_pages import on_air_context
 from gateway.console.schedule_pages import schedule_from_form
 from gateway.db.models import Delivery, Render
+from gateway.db.states import BulletinStatus, DeliveryState
 from gateway.delivery import ledger
 from gateway.programmes.importer import removed_of
 from gateway.sms import recipients
@@ -180,7 +181,7 @@ async def view_bulletin(
     )
     loudspeaker = next((r for r in renders if r.purpose == "loudspeaker"), None)
     waiting = bulletin.id in services.renderer.progress.values or bulletin.id in services.previews.failed
-    if bulletin.status == "submitted" and loudspeaker is None and not waiting:
+    if bulletin.status == BulletinStatus.SUBMITTED and loudspeaker is None and not waiting:
         services.previews.start(bulletin.id)  # submitted through the API
     progress = services.renderer.progress.values.get(bulletin.id)
     counts = await service.delivery_counts(session, bulletin.id)
@@ -289,7 +290,7 @@ async def bulletin_action(
             await schedule_from_form(session, user, bulletin_id, run_at, recurrence)
         elif action == "retry":
             row = await session.get(Delivery, delivery)
-            states: tuple[str, ...] = ("failed", "unknown")
+            states: tuple[DeliveryState, ...] = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
             if row is not None and row.channel == "sms" and user.role in ("admin", "operator"):
                 states = await sms_replay.prepare(session, row, confirm)
             if user.role not in ("admin", "operator") or not await ledger.retry_now(session, delivery, states):

@@ -22,6 +22,20 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gateway.db.states import (
+    BulletinStatus,
+    CallOutcome,
+    CapOutcome,
+    CaseStatus,
+    DeliveryState,
+    ImportRunStatus,
+    PartState,
+    ProgrammeRunStatus,
+    ReceiptState,
+    TranscriptStatus,
+    state_type,
+)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps them naive)."""
@@ -99,7 +113,9 @@ class Bulletin(Base):
     body: Mapped[str] = mapped_column(Text)
     sms_text: Mapped[str] = mapped_column(Text, default="")
     priority: Mapped[str] = mapped_column(String(16), default="normal")  # normal | priority | emergency
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[BulletinStatus] = mapped_column(
+        state_type(BulletinStatus, "bulletins", "status", 20), default=BulletinStatus.DRAFT
+    )
     voice: Mapped[str] = mapped_column(String(100), default="vi-espeak")
     speech_speed: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")  # tts SPEEDS
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -135,7 +151,7 @@ class CapMessage(Base):
     status: Mapped[str] = mapped_column(String(10))  # Actual | Exercise | System | Test | Draft
     msg_type: Mapped[str] = mapped_column(String(10))  # Alert | Update | Cancel | Ack | Error
     scope: Mapped[str] = mapped_column(String(12))
-    outcome: Mapped[str] = mapped_column(String(12))  # broadcast | test_group | stored | cancel
+    outcome: Mapped[CapOutcome] = mapped_column(state_type(CapOutcome, "cap_messages", "outcome", 12))
     reason: Mapped[str] = mapped_column(Text, default="")  # why it was not broadcast
     bulletin_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id"), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -222,7 +238,9 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(200))  # area code, phone number, device id ...
     priority: Mapped[int] = mapped_column(Integer, default=0)  # 2 emergency, 1 priority, 0 normal
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[DeliveryState] = mapped_column(
+        state_type(DeliveryState, "deliveries", "state", 16), default=DeliveryState.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -256,11 +274,13 @@ class Case(Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), nullable=True)
     category: Mapped[str] = mapped_column(String(32), default="khac")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[CaseStatus] = mapped_column(state_type(CaseStatus, "cases", "status", 16), default=CaseStatus.NEW)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")  # SMS or typed text
     audio_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"), nullable=True)
-    transcript_status: Mapped[str] = mapped_column(String(16), default="none")  # none|awaiting|running|done|failed
+    transcript_status: Mapped[TranscriptStatus] = mapped_column(
+        state_type(TranscriptStatus, "cases", "transcript_status", 16), default=TranscriptStatus.NONE
+    )
     transcript_raw: Mapped[str] = mapped_column(Text, default="")
     transcript_normalized: Mapped[str] = mapped_column(Text, default="")
     transcript_correction: Mapped[str] = mapped_column(Text, default="")
@@ -313,8 +333,9 @@ class SmsPart(Base):
     encoding: Mapped[str] = mapped_column(String(8))
     transport: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(80), default="")
-    # submitting | submitted | delivered | failed | unknown (sent, the SMSC's answer lost)
-    state: Mapped[str] = mapped_column(String(12), default="submitting")
+    state: Mapped[PartState] = mapped_column(
+        state_type(PartState, "sms_parts", "state", 12), default=PartState.SUBMITTING
+    )
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -331,7 +352,7 @@ class SmsPendingReceipt(Base):
     transport: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(80))
     receipt_key: Mapped[str] = mapped_column(String(32), index=True)
-    outcome: Mapped[str] = mapped_column(String(12))  # delivered | failed
+    outcome: Mapped[ReceiptState] = mapped_column(state_type(ReceiptState, "sms_pending_receipts", "outcome", 12))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -406,7 +427,9 @@ class CallAttempt(Base):
     number: Mapped[str] = mapped_column(String(20), index=True)  # E.164
     server: Mapped[str] = mapped_column(String(60))
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    outcome: Mapped[str] = mapped_column(String(16), default="dialing")
+    outcome: Mapped[CallOutcome] = mapped_column(
+        state_type(CallOutcome, "call_attempts", "outcome", 16), default=CallOutcome.DIALING
+    )
     reason: Mapped[int | None] = mapped_column(Integer, nullable=True)  # OriginateResponse Reason
     cause: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Hangup Cause (Q.850)
     heard_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -467,7 +490,9 @@ class ImportRun(Base):
     kind: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(8), default="running")  # running | ok | partial | failed
+    status: Mapped[ImportRunStatus] = mapped_column(
+        state_type(ImportRunStatus, "import_runs", "status", 8), default=ImportRunStatus.RUNNING
+    )
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
@@ -503,7 +528,9 @@ class ProgrammeRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("programme_templates.id"))
     air_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(10), default="compiling")  # compiling | ready | empty | failed
+    status: Mapped[ProgrammeRunStatus] = mapped_column(
+        state_type(ProgrammeRunStatus, "programme_runs", "status", 10), default=ProgrammeRunStatus.COMPILING
+    )
     bulletin_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id"), nullable=True)
     chapters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     dropped: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

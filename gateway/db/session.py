@@ -40,10 +40,11 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 MIGRATION_LOCK = 0x4C6F61  # "Loa": the PostgreSQL advisory lock key of schema migrations
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to the newest Alembic revision, under a database lock: every
     process of a deployment may run it at once (``loa db upgrade``, or at start-up); one
-    migrates, the others wait and then find the schema current."""
+    migrates, the others wait and then find the schema current. ``revision``: an older
+    one, for tests that upgrade a database holding rows."""
     from alembic import command
     from alembic.config import Config
 
@@ -51,15 +52,32 @@ async def migrate(engine: AsyncEngine) -> None:
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        elif connection.dialect.name == "sqlite":  # the write lock first, then Alembic reads its version
-            await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
-            await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
-        await connection.run_sync(upgrade)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite adds a constraint by rebuilding the table, and dropping the old copy of a
+            # table others refer to fails with foreign keys on. They cannot be switched inside
+            # a transaction: off before it (SQLite's "12-step" ALTER), checked before commit.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                elif sqlite:  # the write lock first, then Alembic reads its version
+                    await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
+                    await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
+                await connection.run_sync(upgrade)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"migration left rows whose references point nowhere: {broken[:5]!r}")
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 async def write_lock(session: AsyncSession) -> None:

@@ -20,9 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Bulletin, Delivery, utcnow
 from gateway.db.session import write_lock
+from gateway.db.states import (
+    FINAL_DELIVERY,
+    OPEN_DELIVERY,
+    OUTCOME_KINDS,
+    BulletinStatus,
+    DeliveryState,
+    OutcomeKind,
+    ReceiptKind,
+)
 
-FINAL_STATES = ("delivered", "failed", "unknown", "cancelled", "sent", "expired")
-OPEN_STATES = ("pending", "retry", "in_progress")
+FINAL_STATES = FINAL_DELIVERY
+OPEN_STATES = OPEN_DELIVERY
 PRIORITY_RANK = {"normal": 0, "priority": 1, "emergency": 2}
 
 
@@ -39,15 +48,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    # delivered | sent (handed over, a receipt will follow) | retry | failed | unknown | cancelled | expired
-    kind: str
+    kind: OutcomeKind
     reference: str = ""
     detail: str = ""
     retry_after: float = 30.0
     defer: bool = False  # a retry that was not an attempt (outside the call window): not counted
 
     def __post_init__(self) -> None:
-        if self.kind not in ("delivered", "sent", "retry", "failed", "unknown", "cancelled", "expired"):
+        if self.kind not in OUTCOME_KINDS:  # a value that came past the type checker (a str from outside)
             raise ValueError(f"unknown outcome kind {self.kind!r}")
 
 
@@ -55,12 +63,13 @@ def _claimable(channel: str, now: datetime) -> ColumnElement[bool]:
     return and_(
         Delivery.channel == channel,
         or_(
-            and_(Delivery.state.in_(("pending", "retry")), Delivery.next_attempt_at <= now),
-            and_(Delivery.state == "in_progress", Delivery.lease_expires_at < now),
+            and_(Delivery.state.in_((DeliveryState.PENDING, DeliveryState.RETRY)), Delivery.next_attempt_at <= now),
+            and_(Delivery.state == DeliveryState.IN_PROGRESS, Delivery.lease_expires_at < now),
         ),
     )
 
 
+RETRYABLE = (DeliveryState.FAILED, DeliveryState.UNKNOWN)  # what an operator may queue again
 SENT_WINDOW = timedelta(days=1)
 EXPIRED_DETAIL = "hết hạn (CAP <expires>) trước khi kịp gửi: không gửi nữa"
 
@@ -77,7 +86,9 @@ async def expire(session: AsyncSession, channel: str, now: datetime, sent: bool 
     expired = (
         (
             await session.execute(
-                select(Bulletin.id).where(Bulletin.expires_at <= now, or_(Bulletin.status == "delivering", recent))
+                select(Bulletin.id).where(
+                    Bulletin.expires_at <= now, or_(Bulletin.status == BulletinStatus.DELIVERING, recent)
+                )
             )
         )
         .scalars()
@@ -87,11 +98,11 @@ async def expire(session: AsyncSession, channel: str, now: datetime, sent: bool 
         return 0
     waiting = _claimable(channel, now)
     if sent:
-        waiting = or_(waiting, and_(Delivery.channel == channel, Delivery.state == "sent"))
+        waiting = or_(waiting, and_(Delivery.channel == channel, Delivery.state == DeliveryState.SENT))
     result = await session.execute(
         update(Delivery)
         .where(waiting, Delivery.bulletin_id.in_(expired))
-        .values(state="expired", detail=EXPIRED_DETAIL, lease_owner=None, lease_expires_at=None)
+        .values(state=DeliveryState.EXPIRED, detail=EXPIRED_DETAIL, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -143,10 +154,10 @@ async def claim(session: AsyncSession, channel: str, worker: str, lease_seconds:
                 row.channel,
                 row.target,
                 row.attempts + 1,
-                recovered=row.state == "in_progress",
+                recovered=row.state == DeliveryState.IN_PROGRESS,
             )
         )
-        row.state = "in_progress"
+        row.state = DeliveryState.IN_PROGRESS
         row.lease_owner = worker
         row.lease_expires_at = expires
         row.attempts += 1
@@ -177,7 +188,7 @@ async def report_many(session: AsyncSession, outcomes: dict[int, Outcome], worke
             .all()
         )
         for row in rows:
-            if row.state == "in_progress" and row.lease_owner == worker:
+            if row.state == DeliveryState.IN_PROGRESS and row.lease_owner == worker:
                 _record(row, outcomes[row.id], max_attempts)
                 recorded.add(row.id)
     if recorded:
@@ -192,16 +203,16 @@ def _record(row: Delivery, outcome: Outcome, max_attempts: int) -> None:
     row.detail = outcome.detail
     row.lease_owner = None
     row.lease_expires_at = None
-    if outcome.kind == "retry" and outcome.defer:
-        row.state = "retry"
+    if outcome.kind == DeliveryState.RETRY and outcome.defer:
+        row.state = DeliveryState.RETRY
         row.attempts = max(0, row.attempts - 1)
         row.next_attempt_at = utcnow() + timedelta(seconds=outcome.retry_after)
-    elif outcome.kind == "retry":
+    elif outcome.kind == DeliveryState.RETRY:
         if row.attempts >= max_attempts:
-            row.state = "failed"
+            row.state = DeliveryState.FAILED
             row.detail = f"{outcome.detail} (hết {max_attempts} lần thử)".strip()
         else:
-            row.state = "retry"
+            row.state = DeliveryState.RETRY
             row.next_attempt_at = utcnow() + timedelta(seconds=outcome.retry_after)
     else:
         row.state = outcome.kind
@@ -211,21 +222,21 @@ async def extend(session: AsyncSession, claim_id: int, worker: str, lease_second
     """Renew a lease during a long action."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == claim_id, Delivery.lease_owner == worker, Delivery.state == "in_progress")
+        .where(Delivery.id == claim_id, Delivery.lease_owner == worker, Delivery.state == DeliveryState.IN_PROGRESS)
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[str, ...] = ("failed", "unknown")) -> bool:
+async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[DeliveryState, ...] = RETRYABLE) -> bool:
     """Operator action: put a row in one of ``states`` back in the queue. Commits what the
     session holds with it (a channel's preparation), or rolls it all back when the row is
     not in those states any more."""
     result = await session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state.in_(states))
-        .values(state="retry", next_attempt_at=utcnow(), attempts=0)
+        .values(state=DeliveryState.RETRY, next_attempt_at=utcnow(), attempts=0)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         await session.rollback()
@@ -234,12 +245,16 @@ async def retry_now(session: AsyncSession, delivery_id: int, states: tuple[str, 
     return True
 
 
+RECEIPT_KINDS = (DeliveryState.DELIVERED, DeliveryState.FAILED)
+SETTLED_BY_RECEIPT = (*OPEN_STATES, DeliveryState.SENT, DeliveryState.UNKNOWN)
+
+
 @dataclass(frozen=True)
 class Settlement:
     """What a receipt from the network says about a row (see ``confirm``)."""
 
     delivery_id: int
-    kind: str  # delivered | failed
+    kind: ReceiptKind
     detail: str = ""
     reference: str = ""
 
@@ -248,14 +263,14 @@ async def confirm_many(session: AsyncSession, settled: list[Settlement]) -> None
     """``confirm`` for many rows in one statement; does not commit."""
     if not settled:
         return
-    if any(s.kind not in ("delivered", "failed") for s in settled):
+    if any(s.kind not in RECEIPT_KINDS for s in settled):
         raise ValueError("a receipt settles a row as delivered or failed")
     table = cast(Table, Delivery.__table__)
     connection = await session.connection()
     await connection.execute(
         update(table)
         # no IN (...): an expanding parameter cannot go with executemany
-        .where(table.c.id == bindparam("i"), or_(*(table.c.state == s for s in (*OPEN_STATES, "sent", "unknown"))))
+        .where(table.c.id == bindparam("i"), or_(*(table.c.state == s for s in SETTLED_BY_RECEIPT)))
         .values(
             state=bindparam("k"),
             detail=bindparam("d"),
@@ -267,7 +282,12 @@ async def confirm_many(session: AsyncSession, settled: list[Settlement]) -> None
 
 
 async def confirm(
-    session: AsyncSession, delivery_id: int, kind: str, detail: str = "", reference: str = "", commit: bool = True
+    session: AsyncSession,
+    delivery_id: int,
+    kind: ReceiptKind,
+    detail: str = "",
+    reference: str = "",
+    commit: bool = True,
 ) -> bool:
     """A receipt from the network (an SMS delivery report, a cluster's proof of play)
     settles a row that is not final yet, whatever its place in the queue: a cluster that
@@ -275,10 +295,10 @@ async def confirm(
     worker's later report is refused because it no longer holds the row: whatever that
     report would have recorded (the parts of an SMS) comes with the receipt as ``reference``.
     With ``commit`` False the caller commits it with what caused it (an SMS part's state)."""
-    if kind not in ("delivered", "failed"):
+    if kind not in RECEIPT_KINDS:
         raise ValueError(f"a receipt settles a row as delivered or failed, not {kind!r}")
     # a proof that it was delivered after all (played while it expired) outranks ``expired``
-    settles = (*OPEN_STATES, "sent", "unknown", *(("expired",) if kind == "delivered" else ()))
+    settles = (*SETTLED_BY_RECEIPT, *((DeliveryState.EXPIRED,) if kind == DeliveryState.DELIVERED else ()))
     result = await session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state.in_(settles))

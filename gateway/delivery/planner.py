@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, UTCDateTime, utcnow
+from gateway.db.states import DeliveryState
 from gateway.delivery.channel import Channel
 from gateway.delivery.ledger import PRIORITY_RANK
 
@@ -48,16 +49,16 @@ async def queue(
 ) -> int:
     """Write the ledger rows of ``targets`` (channel, area id, area code); returns how many."""
     now = utcnow()
-    plain: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    plain: dict[tuple[str, str], tuple[str, str, DeliveryState, str]] = {}
     expanding: dict[str, list[tuple[int, str]]] = {}
     for name, area_id, code in targets:
         channel = channels.get(name)
         if channel is None:
-            plain[(name, code)] = (name, code, "failed", f"kênh '{name}' chưa được cấu hình")
+            plain[(name, code)] = (name, code, DeliveryState.FAILED, f"kênh '{name}' chưa được cấu hình")
         elif hasattr(channel, "targets_query"):
             expanding.setdefault(name, []).append((area_id, code))
         else:
-            plain.setdefault((name, code), (name, code, "pending", ""))
+            plain.setdefault((name, code), (name, code, DeliveryState.PENDING, ""))
     count = 0
     if plain:
         rows: list[dict[str, Any]] = [
@@ -96,7 +97,7 @@ async def queue(
             literal(name),
             chosen.c[0],
             literal(priority),
-            literal("pending"),
+            literal(DeliveryState.PENDING.value),
             literal(0),
             literal(""),
             literal(""),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,16 +27,25 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import OFF_AIR, audit
 from gateway.db.models import Bulletin, CallAttempt, Delivery, ProgrammeRun, Schedule, SmsPart, User, utcnow
 from gateway.db.session import write_lock
+from gateway.db.states import BulletinStatus, DeliveryState, PartState, ProgrammeRunStatus
 
-STOPPABLE_STATUSES = ("approved", "scheduled", "rendering", "ready", "delivering", "done", "partly_failed")
+STOPPABLE_STATUSES = (
+    BulletinStatus.APPROVED,
+    BulletinStatus.SCHEDULED,
+    BulletinStatus.RENDERING,
+    BulletinStatus.READY,
+    BulletinStatus.DELIVERING,
+    BulletinStatus.DONE,
+    BulletinStatus.PARTLY_FAILED,
+)
 # What each row was doing when the stop came: its reason says so.
 ROW_REASONS = {
-    "pending": "chưa gửi",
-    "retry": "đang chờ gửi lại",
-    "in_progress": "đang gửi",
-    "sent": "đang phát hoặc chờ xác nhận",
+    DeliveryState.PENDING: "chưa gửi",
+    DeliveryState.RETRY: "đang chờ gửi lại",
+    DeliveryState.IN_PROGRESS: "đang gửi",
+    DeliveryState.SENT: "đang phát hoặc chờ xác nhận",
 }
-ACCEPTED_PARTS = ("submitted", "delivered")  # the SMSC holds them: they cannot be recalled
+ACCEPTED_PARTS = (PartState.SUBMITTED, PartState.DELIVERED)  # the SMSC holds them: they cannot be recalled
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,12 @@ class StopSummary:
 
 
 async def stop_rows(
-    session: AsyncSession, bulletin_id: int, *, reason: str, actor: str, final_status: str = "stopped"
+    session: AsyncSession,
+    bulletin_id: int,
+    *,
+    reason: str,
+    actor: str,
+    final_status: Literal[BulletinStatus.STOPPED, BulletinStatus.CANCELLED] = BulletinStatus.STOPPED,
 ) -> StopSummary:
     """Settle the bulletin's open rows and end it, in the caller's transaction (no commit).
 
@@ -101,7 +115,7 @@ async def stop_rows(
         update(Delivery)
         .where(Delivery.bulletin_id == bulletin_id, Delivery.state.in_(tuple(ROW_REASONS)))
         .values(
-            state="cancelled",
+            state=DeliveryState.CANCELLED,
             lease_owner=None,
             lease_expires_at=None,
             detail=case(reasons, value=Delivery.state, else_=reason),
@@ -152,7 +166,11 @@ async def _mark_programmes(session: AsyncSession, bulletin_id: int, reason: str)
     """Programme runs whose chapters carry the bulletin: the chapter is marked stopped and
     the run says so, so an officer sees which programme still holds the item's audio."""
     marked = []
-    runs = (await session.execute(select(ProgrammeRun).where(ProgrammeRun.status == "ready"))).scalars().all()
+    runs = (
+        (await session.execute(select(ProgrammeRun).where(ProgrammeRun.status == ProgrammeRunStatus.READY)))
+        .scalars()
+        .all()
+    )
     for run in runs:
         if not any(c.get("bulletin_id") == bulletin_id for c in run.chapters):
             continue
@@ -224,7 +242,7 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], channels: dict[str, 
             set(
                 (
                     await session.execute(
-                        select(Delivery.id).where(Delivery.id.in_(every), Delivery.state == "cancelled")
+                        select(Delivery.id).where(Delivery.id.in_(every), Delivery.state == DeliveryState.CANCELLED)
                     )
                 ).scalars()
             )

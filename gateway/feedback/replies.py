@@ -12,15 +12,16 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.render import Renderer
 from gateway.bulletins.service import audit
 from gateway.db.models import Bulletin, Case, Delivery, SmsPart, utcnow
+from gateway.db.states import BulletinStatus, CaseStatus, DeliveryState, PartState
 from gateway.feedback import service
 
 
 async def answered(session: AsyncSession, actor: str, case: Case, body: str) -> Case:
     """Mark the case answered with ``body`` (taking it on first when it is new)."""
-    if case.status == "new":  # the officer who answers a new case has taken it on
-        case = await service.transition(session, actor, case.ticket, "assigned", assignee=actor)
-    if "answered" in service.TRANSITIONS[case.status]:
-        case = await service.transition(session, actor, case.ticket, "answered", answer=body)
+    if case.status == CaseStatus.NEW:  # the officer who answers a new case has taken it on
+        case = await service.transition(session, actor, case.ticket, CaseStatus.ASSIGNED, assignee=actor)
+    if CaseStatus.ANSWERED in service.TRANSITIONS[case.status]:
+        case = await service.transition(session, actor, case.ticket, CaseStatus.ANSWERED, answer=body)
     else:  # answered already: a further answer is recorded
         case.answer = body
         await session.commit()
@@ -55,7 +56,7 @@ async def reply_by_call(
         title="Ủy ban nhân dân xã trả lời phản ánh",
         body=call_text(case.ticket, body),
         priority="normal",
-        status="delivering",
+        status=BulletinStatus.DELIVERING,
         source="reply",
         created_by=user_id,
         approved_by=user_id,
@@ -71,24 +72,25 @@ async def reply_by_call(
     return await answered(session, username, case, body), row.id
 
 
-async def sms_reply_state(session: AsyncSession, case_id: int) -> tuple[str, str] | None:
+async def sms_reply_state(session: AsyncSession, case_id: int) -> tuple[DeliveryState, str] | None:
     """Where the last SMS answer to a case stands, from its parts' receipts: ("delivered" |
     "failed" | "sent", detail), or None when none was sent. An answer the SMSC accepted may
     still never reach the resident; the officer sees it and answers another way."""
     parts = (
-        (await session.execute(
-            select(SmsPart).where(SmsPart.reference.like(f"c{case_id}v%")).order_by(SmsPart.id.desc())
-        ))
+        (
+            await session.execute(
+                select(SmsPart).where(SmsPart.reference.like(f"c{case_id}v%")).order_by(SmsPart.id.desc())
+            )
+        )
         .scalars()
         .all()
     )
     if not parts:
         return None
     last = [p for p in parts if p.reference == parts[0].reference]
-    failed = [p for p in last if p.state == "failed"]
+    failed = [p for p in last if p.state == PartState.FAILED]
     if failed:
-        return "failed", failed[0].detail or "tổng đài báo không gửi được"
-    if len(last) == last[0].total and all(p.state == "delivered" for p in last):
-        return "delivered", ""
-    return "sent", ""
-
+        return DeliveryState.FAILED, failed[0].detail or "tổng đài báo không gửi được"
+    if len(last) == last[0].total and all(p.state == PartState.DELIVERED for p in last):
+        return DeliveryState.DELIVERED, ""
+    return DeliveryState.SENT, ""

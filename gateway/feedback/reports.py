@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Case, utcnow
+from gateway.db.states import CaseStatus
 from gateway.feedback import taxonomy
 
-PROCESSED = ("answered", "closed", "rejected", "duplicate")
+PROCESSED = (CaseStatus.ANSWERED, CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.DUPLICATE)
 NO_AREA = ("", "Chưa rõ địa bàn")
 MAX_DAYS = 366
 

@@ -19,36 +19,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, Case, SmsPart, utcnow
+from gateway.db.states import CaseStatus, TranscriptStatus
 from gateway.feedback import taxonomy
 from gateway.feedback.ticket import is_valid, new_ticket
 from gateway.phones import to_e164
 from gateway.vietnamese import fold
 
-OPEN = ("new", "assigned", "in_progress", "answered")
+OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS, CaseStatus.ANSWERED)
 TRANSITIONS = {
-    "new": ("assigned", "rejected", "duplicate"),
-    "assigned": ("in_progress", "answered", "rejected", "duplicate"),
-    "in_progress": ("answered", "rejected", "duplicate"),
-    "answered": ("closed", "in_progress"),
-    "closed": (),
-    "rejected": (),
-    "duplicate": (),
+    CaseStatus.NEW: (CaseStatus.ASSIGNED, CaseStatus.REJECTED, CaseStatus.DUPLICATE),
+    CaseStatus.ASSIGNED: (CaseStatus.IN_PROGRESS, CaseStatus.ANSWERED, CaseStatus.REJECTED, CaseStatus.DUPLICATE),
+    CaseStatus.IN_PROGRESS: (CaseStatus.ANSWERED, CaseStatus.REJECTED, CaseStatus.DUPLICATE),
+    CaseStatus.ANSWERED: (CaseStatus.CLOSED, CaseStatus.IN_PROGRESS),
+    CaseStatus.CLOSED: (),
+    CaseStatus.REJECTED: (),
+    CaseStatus.DUPLICATE: (),
 }
 STATUS_LABELS = {
-    "new": "Mới",
-    "assigned": "Đã giao",
-    "in_progress": "Đang xử lý",
-    "answered": "Đã trả lời",
-    "closed": "Đã đóng",
-    "rejected": "Từ chối",
-    "duplicate": "Trùng",
+    CaseStatus.NEW: "Mới",
+    CaseStatus.ASSIGNED: "Đã giao",
+    CaseStatus.IN_PROGRESS: "Đang xử lý",
+    CaseStatus.ANSWERED: "Đã trả lời",
+    CaseStatus.CLOSED: "Đã đóng",
+    CaseStatus.REJECTED: "Từ chối",
+    CaseStatus.DUPLICATE: "Trùng",
 }
 TRANSCRIPT_LABELS = {
-    "none": "không có bản ghi âm",
-    "awaiting": "chờ gỡ băng (máy nhận dạng đang xếp hàng, hoặc chưa cài mô hình: cán bộ nghe và gõ lại)",
-    "running": "máy đang nhận dạng",
-    "done": "đã gỡ băng",
-    "failed": "máy không nhận dạng được",
+    TranscriptStatus.NONE: "không có bản ghi âm",
+    TranscriptStatus.AWAITING: (
+        "chờ gỡ băng (máy nhận dạng đang xếp hàng, hoặc chưa cài mô hình: cán bộ nghe và gõ lại)"
+    ),
+    TranscriptStatus.RUNNING: "máy đang nhận dạng",
+    TranscriptStatus.DONE: "đã gỡ băng",
+    TranscriptStatus.FAILED: "máy không nhận dạng được",
 }
 CHANNELS = ("hotline", "sms", "console", "api")
 REPLY_NOT_RECEIVED = "Tin nhắn trả lời không đến được máy người dân"
@@ -101,7 +104,7 @@ async def file_case(session: AsyncSession, intake: Intake, actor: str, intake_re
             category=category,
             text=text,
             audio_sha256=intake.audio_sha256,
-            transcript_status="awaiting" if intake.audio_sha256 else "none",
+            transcript_status=TranscriptStatus.AWAITING if intake.audio_sha256 else TranscriptStatus.NONE,
             intake_ref=intake_ref,
             sla_due_at=now + timedelta(hours=categories[category].sla_hours),
         )
@@ -160,7 +163,7 @@ async def transition(
     session: AsyncSession,
     actor: str,
     ticket: str,
-    to: str,
+    to: CaseStatus,
     version: int | None = None,
     reason: str = "",
     assignee: str = "",
@@ -172,11 +175,11 @@ async def transition(
         raise WorkflowError(
             "status", f"không chuyển được từ '{STATUS_LABELS[case.status]}' sang '{STATUS_LABELS.get(to, to)}'", 409
         )
-    if to in ("rejected", "duplicate") and not reason.strip():
+    if to in (CaseStatus.REJECTED, CaseStatus.DUPLICATE) and not reason.strip():
         raise WorkflowError("reason", "cần ghi lý do", 422)
-    if to == "assigned" and not assignee.strip():
+    if to == CaseStatus.ASSIGNED and not assignee.strip():
         raise WorkflowError("assignee", "cần ghi phòng ban hoặc cán bộ được giao", 422)
-    if to == "answered" and not answer.strip():
+    if to == CaseStatus.ANSWERED and not answer.strip():
         raise WorkflowError("answer", "cần nội dung trả lời người dân", 422)
     old = case.status
     case.status = to
@@ -186,7 +189,7 @@ async def transition(
     if answer.strip():
         case.answer = answer.strip()
         case.answered_at = utcnow()
-    if to == "closed":
+    if to == CaseStatus.CLOSED:
         case.closed_at = utcnow()
     case.version += 1
     await audit(
@@ -201,8 +204,8 @@ async def correct_transcript(session: AsyncSession, actor: str, ticket: str, tex
     case = await get(session, ticket)
     check_version(case, version)
     case.transcript_correction = text.strip()
-    if case.transcript_status in ("awaiting", "failed", "none"):
-        case.transcript_status = "done"
+    if case.transcript_status in (TranscriptStatus.AWAITING, TranscriptStatus.FAILED, TranscriptStatus.NONE):
+        case.transcript_status = TranscriptStatus.DONE
     if case.category == taxonomy.DEFAULT:
         case.category = taxonomy.suggest(text)
     case.version += 1
@@ -212,7 +215,7 @@ async def correct_transcript(session: AsyncSession, actor: str, ticket: str, tex
 
 
 # An answered case waits for the resident, not for the office: its SLA clock has stopped.
-RUNNING = tuple(s for s in OPEN if s != "answered")
+RUNNING = tuple(s for s in OPEN if s != CaseStatus.ANSWERED)
 
 
 def is_overdue(case: Case) -> bool:
@@ -245,7 +248,7 @@ def status_sentence(case: Case) -> str:
     """What the hotline and SMS say about a case, in Vietnamese."""
     label = STATUS_LABELS[case.status].lower()
     sentence = f"Phản ánh mã {case.ticket} đang ở trạng thái {label}."
-    if case.status in ("answered", "closed") and case.answer:
+    if case.status in (CaseStatus.ANSWERED, CaseStatus.CLOSED) and case.answer:
         sentence += f" Trả lời: {case.answer}"
     return sentence
 
@@ -271,7 +274,7 @@ async def answers_not_received(session: AsyncSession, failed: dict[str, str]) ->
         ).scalar_one_or_none()
         if case is None or case.status != "answered" or newest != reference:
             continue
-        case.status = "in_progress"
+        case.status = CaseStatus.IN_PROGRESS
         case.status_reason = f"{REPLY_NOT_RECEIVED} ({detail or 'tổng đài báo không gửi được'})"[:500]
         case.version += 1
         await audit(session, "sms", "case_reply_failed", "case", case.ticket, reference=reference, detail=detail[:200])

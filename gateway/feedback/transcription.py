@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.service import audit
 from gateway.db.models import Artifact, Case, utcnow
+from gateway.db.states import TranscriptStatus
 from gateway.feedback import service, taxonomy
 from gateway.feedback.asr.audio import AudioProblem
 from gateway.feedback.asr.base import Backend, ModelError, Transcript
@@ -72,8 +73,11 @@ class TranscriptionQueue:
         async with self.sessions() as session:
             await session.execute(
                 update(Case)
-                .where(Case.transcript_status == "running", Case.transcript_started_at < utcnow() - self.stale_after)
-                .values(transcript_status="awaiting")
+                .where(
+                    Case.transcript_status == TranscriptStatus.RUNNING,
+                    Case.transcript_started_at < utcnow() - self.stale_after,
+                )
+                .values(transcript_status=TranscriptStatus.AWAITING)
             )
             await session.commit()
 
@@ -83,7 +87,7 @@ class TranscriptionQueue:
                 await session.execute(
                     select(Case.id, Artifact.path)
                     .join(Artifact, Artifact.sha256 == Case.audio_sha256)
-                    .where(Case.transcript_status == "awaiting")
+                    .where(Case.transcript_status == TranscriptStatus.AWAITING)
                     .order_by(Case.id)
                     .limit(self.workers)
                 )
@@ -92,8 +96,8 @@ class TranscriptionQueue:
             for case_id, path in waiting:
                 result = await session.execute(
                     update(Case)
-                    .where(Case.id == case_id, Case.transcript_status == "awaiting")
-                    .values(transcript_status="running", transcript_started_at=utcnow())
+                    .where(Case.id == case_id, Case.transcript_status == TranscriptStatus.AWAITING)
+                    .values(transcript_status=TranscriptStatus.RUNNING, transcript_started_at=utcnow())
                 )
                 if result.rowcount:  # type: ignore[attr-defined]
                     taken.append((case_id, Path(path)))
@@ -118,7 +122,7 @@ class TranscriptionQueue:
             if case is None:
                 return
             case.transcript_raw, case.transcript_normalized = transcript.raw, transcript.normalized
-            case.transcript_status, case.transcript_error = "done", ""
+            case.transcript_status, case.transcript_error = TranscriptStatus.DONE, ""
             if case.category == taxonomy.DEFAULT and not case.text:
                 case.category = taxonomy.suggest(transcript.normalized)
             if case.possible_duplicate_of is None:  # now that Loa knows what was said
@@ -140,6 +144,6 @@ class TranscriptionQueue:
             case = await session.get(Case, case_id)
             if case is None:
                 return
-            case.transcript_status, case.transcript_error = "failed", reason
+            case.transcript_status, case.transcript_error = TranscriptStatus.FAILED, reason
             await audit(session, ACTOR, "case_transcribe_failed", "case", case.ticket, rule=rule, reason=reason)
             await session.commit()

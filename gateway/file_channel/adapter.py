@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+from gateway.db.states import DeliveryState
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
 
@@ -32,10 +33,12 @@ class FileChannel:
         audio, meta = self._paths(job)
         source = job.artifacts.get("loudspeaker")
         if source is None or not source.is_file():
-            return Outcome("retry", detail="chưa có tệp âm thanh cho loa", retry_after=10)
+            return Outcome(DeliveryState.RETRY, detail="chưa có tệp âm thanh cho loa", retry_after=10)
         if job.claim.recovered and audio.exists() and meta.exists():
             return Outcome(
-                "delivered", reference=str(audio.relative_to(self.root)), detail="xác nhận sau khi khởi động lại"
+                DeliveryState.DELIVERED,
+                reference=str(audio.relative_to(self.root)),
+                detail="xác nhận sau khi khởi động lại",
             )
         audio.parent.mkdir(parents=True, exist_ok=True)
         tmp = audio.with_suffix(".wav.tmp")
@@ -56,7 +59,7 @@ class FileChannel:
             journal.write(f"{job.claim.id}\n")
             journal.flush()
             os.fsync(journal.fileno())
-        return Outcome("delivered", reference=str(audio.relative_to(self.root)))
+        return Outcome(DeliveryState.DELIVERED, reference=str(audio.relative_to(self.root)))
 
     async def deliver(self, job: Job) -> Outcome:
         if self.pace_ms:

@@ -15,6 +15,7 @@ from gateway import areas as areas_tree
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, Artifact, Bulletin, Case, Render, Subscriber, Target
+from gateway.db.states import BulletinStatus
 from gateway.feedback import service as cases
 from gateway.feedback.intake import Recording, Spool, receive
 from gateway.feedback.ticket import is_valid
@@ -22,7 +23,7 @@ from gateway.phones import to_e164
 from gateway.sms.service import SmsService
 
 log = logging.getLogger(__name__)
-HEARD_STATES = ("delivering", "done", "partly_failed")
+HEARD_STATES = (BulletinStatus.DELIVERING, BulletinStatus.DONE, BulletinStatus.PARTLY_FAILED)
 
 
 def _e164(caller: str) -> str:

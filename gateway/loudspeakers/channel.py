@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.areas import subtree
 from gateway.db.models import Delivery, Device, utcnow
+from gateway.db.states import DeliveryState
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
@@ -102,8 +103,10 @@ class LoudspeakerChannel:
         async with self.sessions() as session:
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id == row, Delivery.state == "sent")
-                .values(state="retry", next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại")
+                .where(Delivery.id == row, Delivery.state == DeliveryState.SENT)
+                .values(
+                    state=DeliveryState.RETRY, next_attempt_at=utcnow(), detail="bị bản tin khẩn cắt ngang; sẽ phát lại"
+                )
             )
             await session.commit()
 
@@ -115,7 +118,7 @@ class LoudspeakerChannel:
         async with self.sessions() as session:
             device = (await session.execute(select(Device).where(Device.code == job.claim.target))).scalar_one_or_none()
             if device is None or not device.enabled:
-                return Outcome("failed", detail="thiết bị không còn trong danh sách hoặc đã tắt")
+                return Outcome(DeliveryState.FAILED, detail="thiết bị không còn trong danh sách hoặc đã tắt")
             item = f"{job.bulletin_id}:{job.claim.occurrence}"
             if device.kind == "pull":
                 early = await proof.finished_before(session, device, item)
@@ -124,12 +127,12 @@ class LoudspeakerChannel:
                     return Outcome(kind, detail=f"cụm loa đã báo {early.event} (theo lịch của cụm)")
                 self.schedules.forget()
                 self.notifier.notify()  # long-polling clusters fetch it now
-                return Outcome("sent", detail="đã vào lịch của cụm loa, chờ cụm báo đã phát")
+                return Outcome(DeliveryState.SENT, detail="đã vào lịch của cụm loa, chờ cụm báo đã phát")
             host, _, port = device.rtp_address.rpartition(":")
             codec = device.codec
         audio = job.artifacts.get("loudspeaker")
         if audio is None:
-            return Outcome("failed", detail="chưa có âm thanh loa cho bản tin")
+            return Outcome(DeliveryState.FAILED, detail="chưa có âm thanh loa cho bản tin")
         if device.kind == "rtp":
             current = self.playing.get(device.code)
             if current is not None:
@@ -141,10 +144,10 @@ class LoudspeakerChannel:
             task = asyncio.create_task(self._stream(job, device.code, host, int(port), codec, frames))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-            return Outcome("sent", detail=f"đang phát RTP {codec} tới {host}:{port}")
+            return Outcome(DeliveryState.SENT, detail=f"đang phát RTP {codec} tới {host}:{port}")
         if device.kind == "stream":
             return await self._cast(job, device.rtp_address, str(audio))
-        return Outcome("failed", detail=f"loại thiết bị '{device.kind}' chưa được kênh này hỗ trợ")
+        return Outcome(DeliveryState.FAILED, detail=f"loại thiết bị '{device.kind}' chưa được kênh này hỗ trợ")
 
     async def _busy(self, job: Job, where: str) -> Outcome:
         """The speaker or mount plays another item: wait for its end, within the air window."""
@@ -158,10 +161,10 @@ class LoudspeakerChannel:
         if left <= 0:
             minutes = round((utcnow() - queued).total_seconds() / 60)
             why = f"loa bận phát bản tin khác suốt {minutes} phút, quá thời gian chờ: không phát"
-            return Outcome("failed", detail=why)
+            return Outcome(DeliveryState.FAILED, detail=why)
         ends = self.ends.get(where, time.monotonic() + 30.0) - time.monotonic()
         wait = min(max(ends + 1.0, 2.0), 60.0, left)
-        return Outcome("retry", detail=BUSY_DETAIL, retry_after=wait, defer=True)
+        return Outcome(DeliveryState.RETRY, detail=BUSY_DETAIL, retry_after=wait, defer=True)
 
     async def _cast(self, job: Job, url: str, audio: str) -> Outcome:
         """Stream receivers listen to an Icecast mount: one live stream per mount at a time;
@@ -181,7 +184,7 @@ class LoudspeakerChannel:
         self.casting[url] = (job.claim.id, job.priority, task)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        return Outcome("sent", detail=f"đang phát trên luồng {url}")
+        return Outcome(DeliveryState.SENT, detail=f"đang phát trên luồng {url}")
 
     async def _cast_run(self, row: int, url: str, send: Coroutine[Any, Any, float]) -> None:
         try:
@@ -191,13 +194,13 @@ class LoudspeakerChannel:
             return
         except (OSError, icecast.IcecastError) as exc:
             async with self.sessions() as session:
-                await ledger.confirm(session, row, "failed", f"không phát được lên Icecast: {exc}"[:500])
+                await ledger.confirm(session, row, DeliveryState.FAILED, f"không phát được lên Icecast: {exc}"[:500])
             return
         finally:
             if self.casting.get(url, (None,))[0] == row:
                 del self.casting[url]
         async with self.sessions() as session:
-            await ledger.confirm(session, row, "delivered", f"đã phát {seconds:.0f} giây trên luồng {url}")
+            await ledger.confirm(session, row, DeliveryState.DELIVERED, f"đã phát {seconds:.0f} giây trên luồng {url}")
 
     async def _stream(self, job: Job, code: str, host: str, port: int, codec: str, frames: list[bytes]) -> None:
         """Play in the background; settle the row when the stream ends."""
@@ -219,7 +222,10 @@ class LoudspeakerChannel:
         async with self.sessions() as session:
             late = finished.late_max * 1000
             await ledger.confirm(
-                session, job.claim.id, "delivered", f"đã phát {finished.sent} gói RTP 20 ms (trễ tối đa {late:.1f} ms)"
+                session,
+                job.claim.id,
+                DeliveryState.DELIVERED,
+                f"đã phát {finished.sent} gói RTP 20 ms (trễ tối đa {late:.1f} ms)",
             )
 
 

@@ -16,10 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Delivery, PlayReport, utcnow
+from gateway.db.states import DeliveryState, ReceiptKind
 from gateway.delivery import ledger
 
 EVENTS = ("started", "finished", "interrupted", "failed", "expired")
-SETTLES = {"finished": "delivered", "failed": "failed", "expired": "failed"}
+SETTLES: dict[str, ReceiptKind] = {
+    "finished": DeliveryState.DELIVERED,
+    "failed": DeliveryState.FAILED,
+    "expired": DeliveryState.FAILED,
+}
 
 
 @dataclass(frozen=True)

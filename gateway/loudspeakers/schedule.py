@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.service import OFF_AIR
 from gateway.db.models import Area, Artifact, Bulletin, Delivery, Render, Schedule, Target, utcnow
+from gateway.db.states import DeliveryState
 
 
 class DeviceLike(Protocol):
@@ -41,7 +42,7 @@ class DeviceLike(Protocol):
 
 HORIZON = timedelta(hours=24)
 EXPIRES = {"emergency": timedelta(minutes=30), "priority": timedelta(hours=2), "normal": timedelta(hours=3)}
-OPEN_ROWS = ("pending", "in_progress", "retry", "sent")
+OPEN_ROWS = (DeliveryState.PENDING, DeliveryState.IN_PROGRESS, DeliveryState.RETRY, DeliveryState.SENT)
 PURPOSE = "loudspeaker"
 OCCURRENCE_BASE = 100000  # occurrence id = schedule id * base + occurrence number (see the dispatcher)
 

@@ -37,6 +37,7 @@ from gateway.db.models import (
     ProgrammeTemplate,
     utcnow,
 )
+from gateway.db.states import ProgrammeRunStatus
 from gateway.programmes.assemble import Segment, assemble
 from gateway.programmes.items import choose, segments_for, waiting_items
 from gateway.programmes.publish import publish
@@ -89,7 +90,7 @@ class Compiler:
         marked failed with the reason, so no run stays "compiling" for ever."""
         now = utcnow()
         stopped = and_(
-            ProgrammeRun.status == "compiling",
+            ProgrammeRun.status == ProgrammeRunStatus.COMPILING,
             or_(ProgrammeRun.heartbeat_at.is_(None), ProgrammeRun.heartbeat_at < now - STALE),
         )
         taken: list[Claim] = []
@@ -130,14 +131,14 @@ class Compiler:
             run = now
         finally:
             beat.cancel()
-        if run.status != "compiling":  # settled: no attempt is needed any more
+        if run.status != ProgrammeRunStatus.COMPILING:  # settled: no attempt is needed any more
             await asyncio.to_thread(shutil.rmtree, work_dir(self.renderer.store.root, claim.run_id), True)
         return run
 
     def _mine(self, claim: Claim) -> ColumnElement[bool]:
         return and_(
             ProgrammeRun.id == claim.run_id,
-            ProgrammeRun.status == "compiling",
+            ProgrammeRun.status == ProgrammeRunStatus.COMPILING,
             ProgrammeRun.renderer == claim.renderer,
         )
 
@@ -170,7 +171,7 @@ class Compiler:
         chosen, dropped = choose(items, limit)
         if not chosen:
             nothing = "Không có tin nào đã duyệt để đưa vào chương trình."
-            return await self._finish(claim, status="empty", warning=nothing)
+            return await self._finish(claim, status=ProgrammeRunStatus.EMPTY, warning=nothing)
         rendered: dict[str, npt.NDArray[np.float32]] = {}
         attempt = 0
         while True:
@@ -188,14 +189,16 @@ class Compiler:
                 )
             except Exception as exc:
                 log.exception("programme %s failed to render", template.name)
-                return await self._finish(claim, status="failed", warning=f"không tạo được âm thanh: {exc}")
+                return await self._finish(
+                    claim, status=ProgrammeRunStatus.FAILED, warning=f"không tạo được âm thanh: {exc}"
+                )
             if audio.duration <= limit or len(chosen) == 1:
                 break
             dropped.insert(0, chosen.pop())  # the real length is over: the last item waits
         store, zone = self.renderer.store, self.zone
         return await publish(self.sessions, store, zone, claim, template, chosen, dropped, audio, air_at, limit)
 
-    async def _finish(self, claim: Claim, status: str, warning: str) -> ProgrammeRun:
+    async def _finish(self, claim: Claim, status: ProgrammeRunStatus, warning: str) -> ProgrammeRun:
         async with self.sessions() as session:
             await session.execute(
                 update(ProgrammeRun)

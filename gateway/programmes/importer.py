@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins import service as bulletins
 from gateway.db.models import Bulletin, ImportedItem, ImportRun, User, utcnow
+from gateway.db.states import ImportRunStatus
 from gateway.programmes.extract import Article, ExtractError
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,10 @@ class RunLog:
     errors: list[str] = field(default_factory=list)
 
     @property
-    def status(self) -> str:
+    def status(self) -> ImportRunStatus:
         if not self.errors:
-            return "ok"
-        return "partial" if self.created or self.duplicates else "failed"
+            return ImportRunStatus.OK
+        return ImportRunStatus.PARTIAL if self.created or self.duplicates else ImportRunStatus.FAILED
 
 
 def body_hash(text: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Bulletin, ProgrammeTemplate
+from gateway.db.states import BulletinStatus
 from gateway.programmes.assemble import Segment, spoken_date
 
 CHARS_PER_SECOND = 13.0  # Vietnamese read aloud, for the first estimate only
@@ -40,7 +41,7 @@ async def waiting_items(session: AsyncSession) -> list[Item]:
     rows = (
         await session.execute(
             select(Bulletin)
-            .where(Bulletin.status == "approved", Bulletin.for_programme.is_(True))
+            .where(Bulletin.status == BulletinStatus.APPROVED, Bulletin.for_programme.is_(True))
             .order_by(RANK.desc(), Bulletin.created_at, Bulletin.id)
         )
     ).scalars()

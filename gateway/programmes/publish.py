@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.bulletins.service import audit
 from gateway.db.models import Area, Bulletin, ProgrammeRun, ProgrammeTemplate, Render, Schedule, Target
 from gateway.db.session import write_lock
+from gateway.db.states import BulletinStatus, ProgrammeRunStatus
 from gateway.programmes.assemble import Assembled
 from gateway.programmes.importer import system_user
 from gateway.programmes.items import Item
@@ -39,7 +40,7 @@ async def publish(
     async with sessions() as session:
         now = await session.get(ProgrammeRun, claim.run_id)
         assert now is not None  # runs are never deleted
-        if now.status != "compiling" or now.renderer != claim.renderer:
+        if now.status != ProgrammeRunStatus.COMPILING or now.renderer != claim.renderer:
             return now  # taken over: store nothing
     stored: dict[str, tuple[str, Path, int]] = {}  # ext -> (sha256, path, size)
     for ext, path in (("wav", audio.loudspeaker), ("ulaw", audio.telephone), ("mp3", audio.web)):
@@ -51,7 +52,7 @@ async def publish(
         held = (
             await session.execute(select(ProgrammeRun).where(ProgrammeRun.id == claim.run_id).with_for_update())
         ).scalar_one()
-        if held.status != "compiling" or held.renderer != claim.renderer:  # taken over: a slow attempt
+        if held.status != ProgrammeRunStatus.COMPILING or held.renderer != claim.renderer:  # taken over: a slow attempt
             session.expunge(held)  # as it is now, kept whole through the rollback
             await session.rollback()
             return held
@@ -60,7 +61,7 @@ async def publish(
         bulletin = Bulletin(
             title=f"{template.name} {local:%d/%m/%Y}",
             body=body[:50_000],
-            status="scheduled",
+            status=BulletinStatus.SCHEDULED,
             source="programme",
             voice=template.voice,
             created_by=author.id,
@@ -90,9 +91,9 @@ async def publish(
         for item in chosen:
             used = await session.get(Bulletin, item.id)
             if used is not None:
-                used.status, used.for_programme = "done", False
+                used.status, used.for_programme = BulletinStatus.DONE, False
         run = held
-        run.status = "ready"
+        run.status = ProgrammeRunStatus.READY
         run.heartbeat_at = None
         run.renderer = None
         run.bulletin_id = bulletin.id

@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import SmsPart, Subscriber
+from gateway.db.states import DeliveryState, PartState
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
 from gateway.sms import recipients
@@ -73,7 +74,7 @@ class SmsChannel:
                         SmsPart.created_at >= since,
                         SmsPart.reference.like(f"{BULLETIN_PREFIX}%"),
                         SmsPart.reference.not_in(own),  # a retry of this very message is not a new one
-                        SmsPart.state != "failed",
+                        SmsPart.state != PartState.FAILED,
                     )
                     .group_by(SmsPart.recipient)
                 )
@@ -81,11 +82,13 @@ class SmsChannel:
         tomorrow = since + timedelta(days=1)
         for job in fresh:
             if job.claim.target in opted and job.priority != "emergency":  # an opt-out never covers emergencies
-                refusals[job.claim.id] = Outcome("cancelled", detail="người nhận đã nhắn HUY sau khi lập danh sách")
+                refusals[job.claim.id] = Outcome(
+                    DeliveryState.CANCELLED, detail="người nhận đã nhắn HUY sau khi lập danh sách"
+                )
             elif self.daily_cap and job.claim.id in capped_ids and counts.get(job.claim.target, 0) >= self.daily_cap:
                 count = counts[job.claim.target]
                 refusals[job.claim.id] = Outcome(
-                    "failed",
+                    DeliveryState.FAILED,
                     detail=f"số này đã nhận {count} bản tin hôm nay (hạn mức {self.daily_cap}/ngày); "
                     f"có thể gửi lại sau {tomorrow:%d/%m %H:%M}",
                 )
@@ -111,8 +114,8 @@ class SmsChannel:
         ]
         outcomes = dict(refusals)
         for job, sent in zip(sending, await self.service.send_many(messages), strict=True):
-            if sent.kind == "retry":
-                outcomes[job.claim.id] = Outcome("retry", detail=sent.detail, retry_after=60)
+            if sent.kind == DeliveryState.RETRY:
+                outcomes[job.claim.id] = Outcome(DeliveryState.RETRY, detail=sent.detail, retry_after=60)
             else:
                 outcomes[job.claim.id] = Outcome(sent.kind, reference=parts_reference(sent.parts), detail=sent.detail)
         return [outcomes[job.claim.id] for job in jobs]

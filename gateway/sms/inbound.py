@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Area, Bulletin, Subscriber, Target
+from gateway.db.states import BulletinStatus
 from gateway.feedback import service as cases
 from gateway.phones import to_e164
 from gateway.sms.encoding import plan
@@ -93,7 +94,10 @@ async def handle(session: AsyncSession, sender: str, text: str) -> Reply:
         query = (
             select(Bulletin)
             .join(Target, Target.bulletin_id == Bulletin.id)
-            .where(Bulletin.status.in_(("delivering", "done")), func.length(Bulletin.sms_text) > 0)
+            .where(
+                Bulletin.status.in_((BulletinStatus.DELIVERING, BulletinStatus.DONE)),
+                func.length(Bulletin.sms_text) > 0,
+            )
             .order_by(Bulletin.updated_at.desc())
             .limit(1)
         )

@@ -16,18 +16,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import SmsPart, SmsPendingReceipt
 from gateway.db.session import write_lock
+from gateway.db.states import DeliveryState, PartState, ReceiptState
 from gateway.delivery import ledger
 from gateway.sms import receipts
 from gateway.sms.transport import Receipt
 
-FINAL = ("delivered", "failed")
+FINAL = (PartState.DELIVERED, PartState.FAILED)
 
 
 def parts_reference(parts: int) -> str:
@@ -41,7 +42,8 @@ class Answer:
 
     reference: str
     seq: int
-    state: str  # submitted | failed | unknown
+    # "drop": a later part of a message whose earlier part failed, never sent (its row removed)
+    state: Literal[PartState.SUBMITTED, PartState.FAILED, PartState.UNKNOWN, "drop"]
     detail: str
     message_id: str = ""  # normalized
 
@@ -72,7 +74,7 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
         .where(
             table.c.reference == bindparam("r"),
             table.c.seq == bindparam("s"),
-            table.c.state == "submitting",  # a receipt carrying our reference may have settled it already
+            table.c.state == PartState.SUBMITTING,  # a receipt carrying our reference may have settled it already
         )
         .values(state=bindparam("st"), detail=bindparam("d"), message_id=bindparam("m")),
         [{"r": a.reference, "s": a.seq, "st": a.state, "d": a.detail[:500], "m": a.message_id} for a in answers],
@@ -129,20 +131,20 @@ async def record_receipts(
                             transport=transport,
                             message_id=candidate,
                             receipt_key=key,
-                            outcome=receipt.outcome,
+                            outcome=ReceiptState(receipt.outcome),
                             detail=receipt.detail[:500],
                         )
                     )
         elif receipt.outcome in FINAL:
-            settle |= _apply(part, receipt.outcome, receipt.detail)
+            settle |= _apply(part, ReceiptState(receipt.outcome), receipt.detail)
     return kept, settle, rows
 
 
-def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:
+def _apply(part: SmsPart, outcome: ReceiptState, detail: str) -> set[int]:
     """A final outcome for a part; a part already final keeps its first one, and its row
     is settled again either way (idempotent repair)."""
     if part.state not in FINAL:
-        part.state, part.detail = outcome, detail[:500]
+        part.state, part.detail = PartState(outcome), detail[:500]
     return {part.delivery_id} if part.delivery_id is not None else set()
 
 
@@ -204,14 +206,14 @@ async def settle(
     for delivery_id, found in by_row.items():
         parts = sorted(found, key=lambda p: p.seq)
         reference = parts_reference(parts[0].total)
-        failed = [p for p in parts if p.state == "failed"]
+        failed = [p for p in parts if p.state == PartState.FAILED]
         if failed:
             first = failed[0]
             detail = f"phần {first.seq}/{first.total}: {first.detail}"
-            settled.append(ledger.Settlement(delivery_id, "failed", detail, reference))
-        elif all(p.state == "delivered" for p in parts) and len(parts) == parts[0].total:
+            settled.append(ledger.Settlement(delivery_id, DeliveryState.FAILED, detail, reference))
+        elif all(p.state == PartState.DELIVERED for p in parts) and len(parts) == parts[0].total:
             detail = f"đã đến máy người nhận ({len(parts)} phần)"
-            settled.append(ledger.Settlement(delivery_id, "delivered", detail, reference))
+            settled.append(ledger.Settlement(delivery_id, DeliveryState.DELIVERED, detail, reference))
     await ledger.confirm_many(session, settled)
 
 
@@ -219,7 +221,7 @@ async def undelivered(session: AsyncSession, delivery_id: int, total: int = 0) -
     """The parts of a row that no receipt confirmed (never stored ones included)."""
     found = (await session.execute(select(SmsPart).where(SmsPart.delivery_id == delivery_id))).scalars().all()
     total = max([total, *(p.total for p in found)])
-    delivered = {p.seq for p in found if p.state == "delivered"}
+    delivered = {p.seq for p in found if p.state == PartState.DELIVERED}
     return [seq for seq in range(1, total + 1) if seq not in delivered]
 
 
@@ -227,7 +229,7 @@ async def clear_undelivered(session: AsyncSession, delivery_id: int) -> int:
     """Remove the parts of a row that no receipt confirmed, so the next attempt sends
     them again (stale ``submitting`` and ``unknown`` parts included). Does not commit."""
     result = await session.execute(
-        delete(SmsPart).where(SmsPart.delivery_id == delivery_id, SmsPart.state != "delivered")
+        delete(SmsPart).where(SmsPart.delivery_id == delivery_id, SmsPart.state != PartState.DELIVERED)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

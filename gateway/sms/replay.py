@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bulletins.errors import WorkflowError
 from gateway.db.models import Delivery
+from gateway.db.states import DeliveryState
 from gateway.sms import parts
 
-REPLAYABLE = ("failed", "unknown", "sent")
-NEEDS_CONFIRMATION = ("unknown", "sent")
+REPLAYABLE = (DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.SENT)
+NEEDS_CONFIRMATION = (DeliveryState.UNKNOWN, DeliveryState.SENT)
 
 
-async def prepare(session: AsyncSession, row: Delivery, confirm: bool) -> tuple[str, ...]:
+async def prepare(session: AsyncSession, row: Delivery, confirm: bool) -> tuple[DeliveryState, ...]:
     """Clear what will be sent again (the caller's transaction commits it with the retry)
     and return the states the row may be queued again from."""
     if row.state not in REPLAYABLE:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import Case
+from gateway.db.states import DeliveryState
 from gateway.feedback import service
 from gateway.feedback.replies import answered
 from gateway.sms.encoding import plan
@@ -35,9 +36,9 @@ async def reply_by_sms(
     if plan(message).count > MAX_PARTS:
         raise WorkflowError("text", f"tin trả lời quá dài (tối đa {MAX_PARTS} tin nhắn); hãy rút gọn", 422)
     sent = await sms.send(case.caller, message, f"c{case.id}v{case.version}")
-    if sent.kind == "retry":  # sending again resumes with the parts still missing (same reference)
+    if sent.kind == DeliveryState.RETRY:  # sending again resumes with the parts still missing (same reference)
         raise WorkflowError("sms", f"tổng đài tạm thời chưa nhận, hãy gửi lại sau ít phút ({sent.detail})", 503)
-    if sent.kind != "sent":
+    if sent.kind != DeliveryState.SENT:
         raise WorkflowError("sms", f"không gửi được tin trả lời: {sent.detail}", 502)
     await audit(session, actor, "case_reply", "case", case.ticket, via="sms", parts=sent.parts, result=sent.kind)
     return await answered(session, actor, case, body), sent.parts

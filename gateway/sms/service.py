@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import SmsPart
 from gateway.db.session import write_lock
+from gateway.db.states import DeliveryState, PartState
 from gateway.feedback.service import answers_not_received
 from gateway.phones import to_e164
 from gateway.sms import assembly, inbound, parts, receipts
@@ -45,13 +47,13 @@ from gateway.sms.transport import Mo, OutPart, Receipt, Transport
 
 log = logging.getLogger(__name__)
 BULLETIN_PREFIX = "d"  # part references of ledger rows: d<delivery id>
-UNSURE = ("submitting", "unknown")
+UNSURE = (PartState.SUBMITTING, PartState.UNKNOWN)
 __all__ = ["BULLETIN_PREFIX", "Message", "Sent", "SmsService", "parts_reference"]
 
 
 @dataclass(frozen=True)
 class Sent:
-    kind: str  # sent | retry | failed | unknown
+    kind: Literal[DeliveryState.SENT, DeliveryState.RETRY, DeliveryState.FAILED, DeliveryState.UNKNOWN]
     parts: int
     detail: str
 
@@ -124,10 +126,10 @@ class SmsService:
                 stale += [(message.reference, seq) for seq, state in done.items() if state in UNSURE]
                 done = {seq: state for seq, state in done.items() if state not in UNSURE}
             if not wire:
-                results[i] = Sent("failed", 0, "tin nhắn rỗng")
+                results[i] = Sent(DeliveryState.FAILED, 0, "tin nhắn rỗng")
             elif any(state in UNSURE for state in done.values()):
                 results[i] = Sent(
-                    "unknown",
+                    DeliveryState.UNKNOWN,
                     len(wire),
                     "có phần đã gửi mà không rõ tổng đài đã nhận chưa (tiến trình dừng hoặc mất kết nối); "
                     "không tự gửi lại để tránh trùng, dùng Phát lại sau khi xác nhận",
@@ -149,7 +151,7 @@ class SmsService:
         sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i])) for i, todo in work))
         for (i, _), outcome in zip(work, sent, strict=True):
             results[i] = outcome
-        return [r if r is not None else Sent("failed", 0, "") for r in results]
+        return [r if r is not None else Sent(DeliveryState.FAILED, 0, "") for r in results]
 
     def _row(self, message: Message, part: WirePart) -> dict[str, object]:
         return {
@@ -161,7 +163,7 @@ class SmsService:
             "encoding": "ucs2" if part.data_coding == 8 else "gsm7",
             "transport": self.transport.name,
             "message_id": "",
-            "state": "submitting",
+            "state": PartState.SUBMITTING,
             "detail": "",
         }
 
@@ -174,24 +176,28 @@ class SmsService:
             where = f"phần {part.seq}/{total}"
             if result.accepted:
                 message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
-                await self._writer.put(Answer(message.reference, part.seq, "submitted", result.detail, message_id))
+                await self._writer.put(
+                    Answer(message.reference, part.seq, PartState.SUBMITTED, result.detail, message_id)
+                )
                 continue
             rest = todo[index + 1 :]
             if result.unknown:
-                await self._writer.put(Answer(message.reference, part.seq, "unknown", result.detail))
+                await self._writer.put(Answer(message.reference, part.seq, PartState.UNKNOWN, result.detail))
                 outcome = Sent(
-                    "unknown", total, f"{where}: {result.detail}; có thể đã đến người nhận, không tự gửi lại"
+                    DeliveryState.UNKNOWN,
+                    total,
+                    f"{where}: {result.detail}; có thể đã đến người nhận, không tự gửi lại",
                 )
             elif result.temporary:
                 rest = todo[index:]
-                outcome = Sent("retry", total, f"{where}: {result.detail}")
+                outcome = Sent(DeliveryState.RETRY, total, f"{where}: {result.detail}")
             else:
-                await self._writer.put(Answer(message.reference, part.seq, "failed", result.detail))
-                outcome = Sent("failed", total, f"{where}: {result.detail}")
+                await self._writer.put(Answer(message.reference, part.seq, PartState.FAILED, result.detail))
+                outcome = Sent(DeliveryState.FAILED, total, f"{where}: {result.detail}")
             for dropped in rest:
                 await self._writer.put(Answer(message.reference, dropped.seq, "drop", ""))
             return outcome
-        return Sent("sent", total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
+        return Sent(DeliveryState.SENT, total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
     async def _write(self, batch: list[Answer | Receipt]) -> None:
         """One transaction for what the SMSC said meanwhile: answers first (their ids),
@@ -207,7 +213,7 @@ class SmsService:
             if dropped:
                 await session.execute(
                     delete(SmsPart)
-                    .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == "submitting")
+                    .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == PartState.SUBMITTING)
                     .execution_options(synchronize_session=False)
                 )
             kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)
@@ -227,7 +233,7 @@ class SmsService:
         failed_ids = [c for r in bad if r.message_id for c in receipts.id_candidates(r.message_id)]
         # an early receipt kept for an id that lands now is applied with the answer
         failed_ids += [a.message_id for a in answers if a.message_id and not a.reference.startswith(BULLETIN_PREFIX)]
-        references = [a.reference for a in answers if a.state == "failed"]
+        references = [a.reference for a in answers if a.state == PartState.FAILED]
         references += [r.reference.rpartition(".")[0] for r in bad if r.reference]
         references = [r for r in references if r and not r.startswith(BULLETIN_PREFIX)]
         if failed_ids or references:
@@ -269,7 +275,7 @@ class SmsService:
     async def _reply(self, to: str, text: str) -> None:
         try:
             sent = await self.send(to, text, f"r{uuid.uuid4().hex[:16]}")
-            if sent.kind != "sent":
+            if sent.kind != DeliveryState.SENT:
                 log.warning("reply to %s not sent: %s", to, sent.detail)
         except Exception:
             log.exception("reply to %s failed", to)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import CallAttempt, utcnow
+from gateway.db.states import CallOutcome, DeliveryState
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
@@ -51,10 +52,10 @@ class Attempts:
     async def mark_answered(self, call_id: str) -> None:
         async with self.sessions() as session:
             row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
-            row.outcome, row.answered_at = "answered", utcnow()
+            row.outcome, row.answered_at = CallOutcome.ANSWERED, utcnow()
             await session.commit()
 
-    async def end(self, call_id: str, result: CallResult, label: str, detail: str) -> None:
+    async def end(self, call_id: str, result: CallResult, label: CallOutcome, detail: str) -> None:
         ended = utcnow()
         values: dict[str, Any] = {
             "outcome": label,
@@ -105,8 +106,8 @@ class Attempts:
                     .limit(1)
                 )
             ).scalar_one_or_none()
-            if last is None or last.outcome in ("delivered", "heard_unknown"):
-                return Outcome("delivered", detail=last.detail) if last is not None else None
+            if last is None or last.outcome in (CallOutcome.DELIVERED, CallOutcome.HEARD_UNKNOWN):
+                return Outcome(DeliveryState.DELIVERED, detail=last.detail) if last is not None else None
             if last.ivr_ended_at is not None and last.ended_at is None:
                 result = CallResult(
                     answered=True,
@@ -121,18 +122,21 @@ class Attempts:
                 last.answered_at = last.answered_at or last.connected_at
                 last.detail = f"{decision.detail} (kết quả nhận sau khi tiến trình gọi dừng)"
                 await session.commit()
-                if decision.kind == "retry":
+                if decision.kind == DeliveryState.RETRY:
                     return Outcome(
-                        "retry", reference=last.call_id, detail=last.detail, retry_after=decision.retry_after
+                        DeliveryState.RETRY,
+                        reference=last.call_id,
+                        detail=last.detail,
+                        retry_after=decision.retry_after,
                     )
                 return Outcome(decision.kind, reference=last.call_id, detail=last.detail)
-            if last.answered_at is not None or last.outcome == "answered" or last.connected_at is not None:
-                last.outcome, last.ended_at = "heard_unknown", last.ended_at or utcnow()
+            if last.answered_at is not None or last.outcome == CallOutcome.ANSWERED or last.connected_at is not None:
+                last.outcome, last.ended_at = CallOutcome.HEARD_UNKNOWN, last.ended_at or utcnow()
                 last.detail = "đã nhấc máy; tiến trình gửi dừng giữa cuộc gọi nên không rõ đã nghe bao nhiêu"
                 await session.commit()
-                return Outcome("delivered", reference=last.call_id, detail=last.detail)
-            if last.outcome == "dialing":
-                last.outcome, last.ended_at = "lost", utcnow()
+                return Outcome(DeliveryState.DELIVERED, reference=last.call_id, detail=last.detail)
+            if last.outcome == CallOutcome.DIALING:
+                last.outcome, last.ended_at = CallOutcome.LOST, utcnow()
                 last.detail = "tiến trình gửi dừng khi đang quay số; người nghe chưa nhấc máy"
                 await session.commit()
         return None  # nobody heard it: dial again

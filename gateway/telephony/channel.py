@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.bulletins.schedule import in_quiet_hours
 from gateway.config import QuietHours
 from gateway.db.models import CallAttempt, Subscriber, utcnow
+from gateway.db.states import DeliveryState
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.delivery.ledger import Outcome
@@ -116,13 +117,17 @@ class CallChannel:
             if resume is not None:
                 wait = max(60.0, (resume - utcnow()).total_seconds())
                 local = resume.astimezone(self.zone)
-                return Outcome("retry", detail=f"ngoài giờ gọi, chờ tới {local:%H:%M}", retry_after=wait, defer=True)
+                return Outcome(
+                    DeliveryState.RETRY, detail=f"ngoài giờ gọi, chờ tới {local:%H:%M}", retry_after=wait, defer=True
+                )
         async with self.sessions() as session:
             opted_out = (
                 await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
             ).scalar_one_or_none()
             if opted_out and not emergency:
-                return Outcome("cancelled", detail="người nghe đã từ chối nhận bản tin sau khi lập danh sách")
+                return Outcome(
+                    DeliveryState.CANCELLED, detail="người nghe đã từ chối nhận bản tin sau khi lập danh sách"
+                )
             if self.daily_cap and not emergency:
                 midnight = datetime.now(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
                 answered = (
@@ -138,7 +143,7 @@ class CallChannel:
                 ).scalar_one()
                 if answered >= self.daily_cap:
                     return Outcome(
-                        "failed",
+                        DeliveryState.FAILED,
                         detail=f"số này đã nghe {answered} cuộc gọi bản tin hôm nay (hạn mức {self.daily_cap}/ngày)",
                     )
         return None
@@ -155,7 +160,7 @@ class CallChannel:
         trunk = await self.pool.acquire(wait=30.0)
         if trunk is None:
             busy = "chưa có tổng đài Asterisk sẵn sàng (mất kết nối hoặc hết kênh)"
-            return Outcome("retry", detail=busy, retry_after=60, defer=True)
+            return Outcome(DeliveryState.RETRY, detail=busy, retry_after=60, defer=True)
         # unique even when a deferral gives the row its attempt back
         call_id = f"loa-{job.claim.id}-{job.claim.attempts}-{secrets.token_hex(3)}"
         key = secrets.token_urlsafe(16)  # 128 random bits: the AGI session must present it
@@ -180,9 +185,11 @@ class CallChannel:
                 log.error("trunk %s: %s", trunk.name, decision.detail)
         await self.attempts.end(call_id, result, decision.label, decision.detail)
         detail = f"{decision.detail} [{trunk.name}]"
-        if decision.kind == "retry":
+        if decision.kind == DeliveryState.RETRY:
             after = self._outside_window(decision, job)
-            return Outcome("retry", reference=call_id, detail=detail, retry_after=after, defer=decision.defer)
+            return Outcome(
+                DeliveryState.RETRY, reference=call_id, detail=detail, retry_after=after, defer=decision.defer
+            )
         return Outcome(decision.kind, reference=call_id, detail=detail)
 
     @staticmethod

@@ -22,6 +22,9 @@ configuration error: the number keeps its attempts and the trunk pauses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from gateway.db.states import CallOutcome, DeliveryState
 
 BUSY = {17}
 NO_ANSWER = {18, 19, 20}
@@ -74,8 +77,8 @@ class CallResult:
 
 @dataclass(frozen=True)
 class Decision:
-    kind: str  # delivered | retry | failed
-    label: str  # the attempt's outcome: delivered, busy, no_answer, rejected, invalid, congestion, ...
+    kind: Literal[DeliveryState.DELIVERED, DeliveryState.RETRY, DeliveryState.FAILED]
+    label: CallOutcome  # the attempt's outcome: delivered, busy, no_answer, rejected, invalid, congestion, ...
     detail: str
     retry_after: float = 0.0
     trunk_backoff: bool = False
@@ -88,11 +91,11 @@ class RetryPolicy:
     no_answer: tuple[float, ...] = (900.0, 3600.0)
     congestion_backoff: float = 120.0
 
-    def _again(self, delays: tuple[float, ...], attempt: int, label: str, detail: str) -> Decision:
+    def _again(self, delays: tuple[float, ...], attempt: int, label: CallOutcome, detail: str) -> Decision:
         if attempt <= len(delays):
             minutes = delays[attempt - 1] / 60
-            return Decision("retry", label, f"{detail}; gọi lại sau {minutes:g} phút", delays[attempt - 1])
-        return Decision("failed", label, f"{detail} (đã gọi {attempt} lần)")
+            return Decision(DeliveryState.RETRY, label, f"{detail}; gọi lại sau {minutes:g} phút", delays[attempt - 1])
+        return Decision(DeliveryState.FAILED, label, f"{detail} (đã gọi {attempt} lần)")
 
     def decide(self, result: CallResult, attempt: int) -> Decision:
         """``attempt`` counts from 1 (this one)."""
@@ -100,46 +103,56 @@ class RetryPolicy:
             heard = f"{result.heard_seconds:.0f} giây"
             if result.amd == "MACHINE":
                 detail = "máy trả lời tự động / hộp thư thoại: chỉ để lại lời nhắn ngắn"
-                return self._again(self.no_answer, attempt, "voicemail", detail)
+                return self._again(self.no_answer, attempt, CallOutcome.VOICEMAIL, detail)
             if result.bulletin_complete:
                 how = "đã bấm phím xác nhận đã nghe" if result.confirmed else "đã nghe hết bản tin"
-                return Decision("delivered", "delivered", f"{how} ({heard})")
+                return Decision(DeliveryState.DELIVERED, CallOutcome.DELIVERED, f"{how} ({heard})")
             if result.heard_seconds > 0:  # a person hung up before the end: not delivered yet
                 return self._again(
-                    self.no_answer, attempt, "partial", f"gác máy khi đang nghe ({heard}), chưa nghe hết"
+                    self.no_answer, attempt, CallOutcome.PARTIAL, f"gác máy khi đang nghe ({heard}), chưa nghe hết"
                 )
             if result.lost:
-                return self._again(self.no_answer, attempt, "lost", "tổng đài mất kết nối trước khi phát bản tin")
-            return self._again(self.no_answer, attempt, "hung_up", "nhấc máy rồi gác trước khi nghe bản tin")
+                return self._again(
+                    self.no_answer, attempt, CallOutcome.LOST, "tổng đài mất kết nối trước khi phát bản tin"
+                )
+            return self._again(self.no_answer, attempt, CallOutcome.HUNG_UP, "nhấc máy rồi gác trước khi nghe bản tin")
         pause = f"trung kế tạm nghỉ {self.congestion_backoff / 60:g} phút"
         if result.config_error:
             detail = f"lỗi cấu hình Asterisk, không phải lỗi của số này: {result.error}; {pause}"
-            return Decision("retry", "config", detail, self.congestion_backoff, trunk_backoff=True, defer=True)
+            return Decision(
+                DeliveryState.RETRY, CallOutcome.CONFIG, detail, self.congestion_backoff, trunk_backoff=True, defer=True
+            )
         if result.lost or result.error:
             detail = result.error or "mất kết nối với tổng đài Asterisk giữa cuộc gọi"
-            return Decision("retry", "error", detail, self.congestion_backoff, trunk_backoff=not result.lost)
+            return Decision(
+                DeliveryState.RETRY, CallOutcome.ERROR, detail, self.congestion_backoff, trunk_backoff=not result.lost
+            )
         cause = result.cause or None  # 0 "Unknown" says nothing: the Reason decides
         tech = result.tech_cause
         if tech in TRUNK_AUTH or (cause in AMBIGUOUS and result.trunk_refusing and tech not in SURE):
             sip = f"SIP {tech}" if tech else f"mã {cause} với mọi số"
             detail = f"trung kế từ chối cuộc gọi ({sip}): kiểm tra tài khoản và định dạng quay số; {pause}"
-            return Decision("retry", "trunk", detail, self.congestion_backoff, trunk_backoff=True, defer=True)
+            return Decision(
+                DeliveryState.RETRY, CallOutcome.TRUNK, detail, self.congestion_backoff, trunk_backoff=True, defer=True
+            )
         text = CAUSE_TEXT.get(cause or -1) or REASON_TEXT.get(result.reason or 0, "gọi không thành")
         label_cause = f"{text} (mã {cause})" if cause is not None else f"{text} (Reason {result.reason})"
         if cause in BUSY or (cause is None and result.reason == 5):
-            return self._again(self.busy, attempt, "busy", label_cause)
+            return self._again(self.busy, attempt, CallOutcome.BUSY, label_cause)
         if cause in NO_ANSWER or (cause is None and result.reason == 3):
-            return self._again(self.no_answer, attempt, "no_answer", label_cause)
+            return self._again(self.no_answer, attempt, CallOutcome.NO_ANSWER, label_cause)
         if cause in NEVER_AGAIN:
-            label = "rejected" if cause == 21 else "invalid"
+            label = CallOutcome.REJECTED if cause == 21 else CallOutcome.INVALID
             if cause in AMBIGUOUS and tech not in SURE and attempt == 1:
                 delay = self.no_answer[0] if self.no_answer else self.congestion_backoff
                 detail = f"{label_cause}: gọi lại một lần sau {delay / 60:g} phút để chắc không phải lỗi trung kế"
-                return Decision("retry", label, detail, delay)
-            return Decision("failed", label, f"{label_cause}: không gọi lại")
+                return Decision(DeliveryState.RETRY, label, detail, delay)
+            return Decision(DeliveryState.FAILED, label, f"{label_cause}: không gọi lại")
         if cause in TRUNK or (cause is None and result.reason == 8):
             detail = f"{label_cause}: {pause}"
-            return Decision("retry", "congestion", detail, self.congestion_backoff, trunk_backoff=True)
+            return Decision(
+                DeliveryState.RETRY, CallOutcome.CONGESTION, detail, self.congestion_backoff, trunk_backoff=True
+            )
         if cause is None:  # the Hangup was missed and chan_pjsip gives Reason 0 for every failure
-            return self._again(self.no_answer, attempt, "unknown", f"{label_cause}, không rõ nguyên nhân")
-        return self._again(self.no_answer, attempt, "failed", label_cause)
+            return self._again(self.no_answer, attempt, CallOutcome.UNKNOWN, f"{label_cause}, không rõ nguyên nhân")
+        return self._again(self.no_answer, attempt, CallOutcome.FAILED, label_cause)
