@@ -315,6 +315,26 @@ class SmsPart(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class SmsBind(Base):
+    """One of the account's ``smpp_binds`` bind slots, leased by the worker process that
+    holds the bind; a slot whose lease ran out (the holder died) is taken by another."""
+
+    __tablename__ = "sms_binds"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # Unix time
+
+
+class SmsRate(Base):
+    """The account's ``sms_tps`` shared by every process: the next free send slot (Unix
+    time). A process reserves a few slots at once by moving it forward atomically."""
+
+    __tablename__ = "sms_rate"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class SmsPendingReceipt(Base):
     """A receipt whose message id matches no part yet: SMPP sets no order between a
     receipt and the submit_sm_resp that names its id. Kept (one row per spelling of the

@@ -1,0 +1,36 @@
+"""the SMS account's limits shared by every process: bind slots and the rate's next slot
+
+Revision ID: 0014_scale
+Revises: 0010_calls
+Create Date: 2026-11-26 16:20:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014_scale"
+down_revision = "0010_calls"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sms_binds",
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=False),
+        sa.Column("holder", sa.String(length=120), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("account", "slot"),
+    )
+    op.create_table(
+        "sms_rate",
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("next_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("account"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sms_rate")
+    op.drop_table("sms_binds")
