@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.bulletins import render_claims
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.db.models import Bulletin, Render
 from gateway.storage.artifacts import ArtifactStore, record
@@ -29,6 +30,7 @@ from tts.engine import Synthesizer
 from tts.render import RenderSettings
 from tts.text.normalizer import Normalizer
 
+CLAIM_WAIT_S = 0.25  # how often a process waiting for another's render looks for it
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
@@ -91,22 +93,45 @@ class Renderer:
         return await asyncio.to_thread(synth.spoken_marks, text)
 
     async def render(self, session: AsyncSession, bulletin: Bulletin) -> dict[str, Render]:
-        existing = {
-            r.purpose: r
-            for r in (
-                await session.execute(
-                    select(Render).where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
-                )
-            ).scalars()
-        }
-        synth = await self.synthesizer(bulletin.voice, "render")
+        """The version's renders, made here or by whichever process holds its render claim
+        (``render_claims``): this one waits for that render instead of making its own."""
+        # Read once: a rolled-back commit below expires the object, and reloading it
+        # lazily would need the sync greenlet bridge (greenlet_spawn) in async code.
+        bulletin_id, version, voice = bulletin.id, bulletin.version, bulletin.voice
         text = f"{bulletin.title}.\n{bulletin.body}"
+        sessions = async_sessionmaker(session.bind, expire_on_commit=False)
+        holder = render_claims.new_holder()
+        while True:
+            existing = await self._existing(sessions, bulletin_id, version)
+            if all(purpose in existing for purpose in PURPOSES):
+                return existing
+            if await render_claims.take(sessions, bulletin_id, version, holder):
+                break
+            await asyncio.sleep(CLAIM_WAIT_S)  # another process renders it
+        async with render_claims.held(sessions, bulletin_id, version, holder):
+            existing = await self._existing(sessions, bulletin_id, version)
+            await self._render(session, bulletin_id, version, voice, text, existing)
+        return existing
+
+    async def _existing(
+        self, sessions: async_sessionmaker[AsyncSession], bulletin_id: int, version: int
+    ) -> dict[str, Render]:
+        async with sessions() as fresh:  # a new snapshot each time: another process's renders
+            found = await fresh.execute(
+                select(Render).where(Render.bulletin_id == bulletin_id, Render.version == version)
+            )
+            return {r.purpose: r for r in found.scalars()}
+
+    async def _render(
+        self, session: AsyncSession, bulletin_id: int, version: int, voice: str, text: str, existing: dict[str, Render]
+    ) -> None:
+        synth = await self.synthesizer(voice, "render")
         todo = [p for p in PURPOSES if p not in existing]
         for n, purpose in enumerate(todo):
             ext, settings = PURPOSES[purpose]
 
             def progress(done: int, total: int, n: int = n) -> None:
-                self.progress.values[bulletin.id] = (n + done / max(total, 1)) / len(todo)
+                self.progress.values[bulletin_id] = (n + done / max(total, 1)) / len(todo)
 
             with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
                 out = Path(tmp) / f"render.{ext}"
@@ -114,21 +139,20 @@ class Renderer:
                 sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
             await record(session, sha, path, size, ext)
             render = Render(
-                bulletin_id=bulletin.id,
-                version=bulletin.version,
+                bulletin_id=bulletin_id,
+                version=version,
                 purpose=purpose,
                 artifact_sha256=sha,
                 format=ext,
                 sample_rate=result.sample_rate,
                 duration_seconds=result.duration_seconds,
                 spoken_text=result.spoken_text,
-                voice=bulletin.voice,
+                voice=voice,
             )
             session.add(render)
             try:
                 await session.commit()
-            except IntegrityError:  # another worker rendered the same version first
+            except IntegrityError:  # another process rendered the same version first (a claim taken over)
                 await session.rollback()
             existing[purpose] = render
-        self.progress.values[bulletin.id] = 1.0
-        return existing
+        self.progress.values[bulletin_id] = 1.0

@@ -202,6 +202,18 @@ class Render(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RenderClaim(Base):
+    """Who renders a bulletin's version now: one process synthesizes it, the others wait
+    for its renders. Renewed while the render runs; an expired claim (its holder died)
+    is taken over."""
+
+    __tablename__ = "render_claims"
+    bulletin_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # Unix time
+
+
 class Delivery(Base):
     """The delivery ledger: one row per (bulletin, occurrence, channel, target)."""
 

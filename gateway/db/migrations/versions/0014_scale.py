@@ -1,4 +1,4 @@
-"""the SMS account's limits shared by every process: bind slots and the rate's next slot
+"""shared by every process: the SMS account's bind slots and rate, and render claims
 
 Revision ID: 0014_scale
 Revises: 0010_calls
@@ -29,8 +29,17 @@ def upgrade() -> None:
         sa.Column("next_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("account"),
     )
+    op.create_table(
+        "render_claims",
+        sa.Column("bulletin_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("holder", sa.String(length=120), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("bulletin_id", "version"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("render_claims")
     op.drop_table("sms_rate")
     op.drop_table("sms_binds")
