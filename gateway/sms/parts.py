@@ -21,7 +21,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import SmsPart, SmsPendingReceipt
+from gateway.db.models import Delivery, SmsPart, SmsPendingReceipt
 from gateway.db.session import write_lock
 from gateway.delivery import ledger
 from gateway.sms import receipts
@@ -194,10 +194,17 @@ async def settle(
     ids = sorted(set(delivery_ids))
     if not ids:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # Receipts of one row's parts may be stored by two transactions at once (an SMSC
+        # delivers them on any bind of the account): lock the rows, then read their parts
+        # again, so the second sees what the first committed. SQLite has one writer.
+        await session.flush()
+        await session.execute(select(Delivery.id).where(Delivery.id.in_(ids)).order_by(Delivery.id).with_for_update())
+        loaded = None
     by_row = {i: loaded[i] for i in ids if loaded and i in loaded}
     missing = [i for i in ids if i not in by_row]
     if missing:
-        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing))
+        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing)).execution_options(populate_existing=True)
         for part in (await session.execute(query)).scalars():
             by_row.setdefault(part.delivery_id or 0, []).append(part)
     settled: list[ledger.Settlement] = []

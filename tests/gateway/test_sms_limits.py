@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app import build_services, create_app, start
 from gateway.config import Settings
-from gateway.db.models import Area, Delivery, Subscriber
+from gateway.db.models import Area, Delivery, SmsPart, Subscriber
+from gateway.sms import parts, receipts
+from gateway.sms.transport import Receipt
 from tests.gateway.conftest import Gateway, change_first_password, seed
 from tests.gateway.test_sms_service import release
 from tests.support.postgres import PostgresServer
@@ -158,3 +161,39 @@ async def test_two_binds_share_the_accounts_tps_through_the_database(campaign: C
     assert smsc.peak_binds <= 2
     assert rate(smsc, first) <= TPS * 1.2
     assert most_in_any(smsc, first, 2.0) <= TPS * 2 * 1.2
+
+
+async def test_receipts_of_one_rows_parts_taken_by_two_binds_at_once_settle_the_row(campaign: Campaign) -> None:
+    """An SMSC may deliver a receipt on any bind of the account: with two binds, parts 1
+    and 2 of one message can be settled by two workers' transactions at the same time.
+    Each saw the other's part not yet delivered; the row must still end ``delivered``."""
+    bid = await campaign.queue(1)
+    sessions = campaign.gateway.services.sessions
+    async with sessions() as s:
+        row = (await s.execute(select(Delivery).where(Delivery.bulletin_id == bid))).scalar_one()
+        row.state = "sent"
+        ids = [receipts.normalize_id(x) for x in ("1f0001", "1f0002")]
+        for seq, message_id in enumerate(ids, 1):
+            s.add(
+                SmsPart(
+                    reference=f"d{row.id}", delivery_id=row.id, recipient=row.target, seq=seq, total=2,
+                    encoding="gsm7", transport="smpp", message_id=message_id, state="submitted",
+                )
+            )  # fmt: skip
+        await s.commit()
+        row_id = row.id
+
+    async def receipt(session: AsyncSession, message_id: str) -> None:
+        await parts.lock_ids(session, [message_id])
+        _, rows, loaded = await parts.record_receipts(session, "smpp", [Receipt("delivered", "DELIVRD", message_id)])
+        await parts.settle(session, rows, loaded)
+
+    async with sessions() as first, sessions() as second:
+        await receipt(first, ids[0])
+        other = asyncio.create_task(receipt(second, ids[1]))
+        await asyncio.sleep(0.5)  # the second transaction has read the parts meanwhile
+        await first.commit()
+        await other
+        await second.commit()
+    async with sessions() as s:
+        assert (await s.get(Delivery, row_id)).state == "delivered"  # type: ignore[union-attr]
