@@ -64,7 +64,7 @@ def _worker_process(tmp: Path, port: int, db_url: str, binds: int) -> subprocess
         [sys.executable, "-m", "gateway.cli", "serve", "--role", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp / "worker.log").open("wb"),
     )
 
 
@@ -153,6 +153,9 @@ async def _campaign(
     for other in others:
         other.terminate()
         other.wait(timeout=30)
+    if others:
+        log = (data.parent / "worker.log").read_text(encoding="utf-8", errors="replace").strip()
+        print("  second worker's log: " + (log[-3000:] if log else "empty"))
     await services.sms.close()
     await admin.aclose()
     await approver.aclose()

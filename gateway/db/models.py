@@ -360,6 +360,9 @@ class SmsPendingReceipt(Base):
     receipt_key: Mapped[str] = mapped_column(String(32), index=True)
     outcome: Mapped[str] = mapped_column(String(12))  # delivered | failed
     detail: Mapped[str] = mapped_column(Text, default="")
+    # Under a converted spelling of the id: the handset the receipt came from. It applies
+    # to a part under that spelling only if the part went to that number (empty: any).
+    sender: Mapped[str] = mapped_column(String(24), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

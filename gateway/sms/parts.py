@@ -93,12 +93,14 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
     )
     settle: set[int] = set()
     found = await _by_ids(session, transport, [p.message_id for p in early])
+    applied: set[str] = set()
     for pending in early:
         part = found.get(pending.message_id)
-        if part is not None:
+        if part is not None and pending.receipt_key not in applied and same_number(pending.sender, part.recipient):
+            applied.add(pending.receipt_key)
             settle |= _apply(part, pending.outcome, pending.detail)
-    if early:
-        keys = {p.receipt_key for p in early}
+    if applied:
+        keys = applied
         await session.execute(delete(SmsPendingReceipt).where(SmsPendingReceipt.receipt_key.in_(keys)))
     return settle
 
@@ -117,13 +119,16 @@ async def record_receipts(
     for receipt, spellings in candidates.items():
         if receipt.reference:
             part = await _by_reference(session, receipt.reference)
-        else:
-            part = next((found[c] for c in spellings if c in found), None)
+        else:  # its own spelling, else a converted one that went to the receipt's handset
+            part = found.get(spellings[0]) if spellings else None
+            if part is None:
+                converted = (found[c] for c in spellings[1:] if c in found)
+                part = next((p for p in converted if same_number(receipt.sender, p.recipient)), None)
         if part is None:
             kept.append(receipt)
             if spellings and receipt.outcome in FINAL:
                 key = uuid.uuid4().hex
-                for candidate in spellings:
+                for n, candidate in enumerate(spellings):
                     session.add(
                         SmsPendingReceipt(
                             transport=transport,
@@ -131,11 +136,21 @@ async def record_receipts(
                             receipt_key=key,
                             outcome=receipt.outcome,
                             detail=receipt.detail[:500],
+                            sender=receipt.sender[:24] if n else "",
                         )
                     )
         elif receipt.outcome in FINAL:
             settle |= _apply(part, receipt.outcome, receipt.detail)
     return kept, settle, rows
+
+
+def same_number(sender: str, recipient: str) -> bool:
+    """Whether a receipt's handset (84…, 0…, +84…) is the part's recipient (E.164); an
+    unknown handset matches any. The last nine digits decide: TON/NPI vary by SMSC."""
+    digits = "".join(ch for ch in sender if ch.isdigit())
+    if len(digits) < 9:
+        return True
+    return "".join(ch for ch in recipient if ch.isdigit())[-9:] == digits[-9:]
 
 
 def _apply(part: SmsPart, outcome: str, detail: str) -> set[int]:

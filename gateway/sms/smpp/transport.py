@@ -96,7 +96,12 @@ class SmppTransport:
             receipt = receipts.parse(text, message.tlvs)
             if receipt is not None and self._on_receipt is not None:
                 await self._on_receipt(
-                    Receipt(receipt.outcome, f"{receipt.stat} err:{receipt.err}".strip(), message_id=receipt.message_id)
+                    Receipt(
+                        receipt.outcome,
+                        f"{receipt.stat} err:{receipt.err}".strip(),
+                        message_id=receipt.message_id,
+                        sender=message.source_addr,  # Appendix B: the original destination
+                    )
                 )
             return
         if concat is None and pdu.TLV_SAR_MSG_REF_NUM in message.tlvs:

@@ -1,4 +1,5 @@
-"""shared by every process: the SMS account's bind slots and rate, and render claims
+"""shared by every process: the SMS account's bind slots and rate, and render claims; the handset
+of a receipt kept under a converted spelling of its id
 
 Revision ID: 0014_scale
 Revises: 0010_calls
@@ -29,6 +30,8 @@ def upgrade() -> None:
         sa.Column("next_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("account"),
     )
+    with op.batch_alter_table("sms_pending_receipts") as batch:
+        batch.add_column(sa.Column("sender", sa.String(length=24), nullable=False, server_default=""))
     op.create_table(
         "render_claims",
         sa.Column("bulletin_id", sa.Integer(), nullable=False),
@@ -41,5 +44,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("render_claims")
+    with op.batch_alter_table("sms_pending_receipts") as batch:
+        batch.drop_column("sender")
     op.drop_table("sms_rate")
     op.drop_table("sms_binds")
