@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -53,13 +54,23 @@ async def migrate(engine: AsyncEngine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        elif connection.dialect.name == "sqlite":  # the write lock first, then Alembic reads its version
-            await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
-            await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
-        await connection.run_sync(upgrade)
+    for attempt in range(50):
+        try:
+            async with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                elif connection.dialect.name == "sqlite":  # the write lock first, then Alembic reads its version
+                    await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
+                    await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
+                await connection.run_sync(upgrade)
+            return
+        except OperationalError as exc:
+            # SQLite: a transaction whose snapshot predates another process's migration
+            # cannot become the writer (SQLITE_BUSY_SNAPSHOT, no busy wait); it rolled back
+            # whole (SQLite's DDL is transactional): begin again on the new snapshot.
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def write_lock(session: AsyncSession) -> None:
