@@ -54,7 +54,11 @@ async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
     keys = sorted({i for i in ids if i})
     if keys:
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"),
+            # in the order of the locks themselves: two ids may share a hash
+            text(
+                "SELECT pg_advisory_xact_lock(h) FROM "
+                "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k) AS l ORDER BY h"
+            ),
             {"keys": keys},
         )
 
