@@ -127,6 +127,10 @@ def main() -> None:
     parser.add_argument("--voice", action="append", default=[], help="also benchmark this installed voice")
     parser.add_argument("--only-viettts", action="store_true", help="only the vietTTS architecture and its anchor")
     parser.add_argument("--only-sms", action="store_true", help="only the SMS benchmarks (SMPP throughput, campaign)")
+    parser.add_argument("--sms-recipients", type=int, default=0, help="SMS whole-path campaign size (10,000)")
+    parser.add_argument(
+        "--sms-postgres", action="store_true", help="with --only-sms: also PostgreSQL, 1 and 2 worker processes"
+    )
     parser.add_argument(
         "--only-loudspeakers", action="store_true", help="only the loudspeaker benchmarks (pull API, RTP pacing)"
     )
@@ -169,7 +173,7 @@ def main() -> None:
         programme_bench.main(prepare_viettts())
         return
     if args.only_sms:
-        sms_bench.main()
+        sms_bench.main(args.sms_recipients, args.sms_postgres)
         return
     if args.only_loudspeakers:
         loudspeaker_bench.main()

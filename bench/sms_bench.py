@@ -179,8 +179,12 @@ def campaign() -> None:
     print(f"  target <= 10 s: {'met' if elapsed <= 10 else 'NOT met'}")
 
 
-def main() -> None:
+def main(recipients: int = 0, postgres: bool = False) -> None:
+    """``recipients``: the whole path's campaign size (default 10,000); ``postgres``: also
+    on PostgreSQL with one and two worker processes."""
     bare = throughput()
-    whole = sms_e2e_bench.whole_path()
+    whole = sms_e2e_bench.whole_path(recipients)
     print(f"  whole path / bare Loa SMPP transport (same run): {whole / bare:.2f}")
+    if postgres:
+        sms_e2e_bench.postgres_workers(recipients)
     campaign()

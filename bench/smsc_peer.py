@@ -1,7 +1,7 @@
 """A loopback SMSC for the SMS benchmark, in its own process so that it does not share a
 CPU core's event loop with the client being measured: smpp34.Server accepting every
 submit_sm. With ``receipts``, each accepted part is followed by its delivery receipt
-(deliver_sm, SMPP 3.4 Appendix B text, esm_class 0x04), up to ``WINDOW`` outstanding,
+(deliver_sm, SMPP 3.4 Appendix B text, esm_class 0x04), up to ``WINDOW`` outstanding per bind,
 as a fast network reports handsets. Prints "ready" once listening; runs until killed."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def main(port: int, receipts: bool) -> None:
     print("ready", flush=True)
     count = 0
     esmes: dict[str, smpp34.Esme] = {}
-    gate = asyncio.Semaphore(WINDOW)
+    gates: dict[str, asyncio.Semaphore] = {}  # a window of receipts per bind
     tasks: set[asyncio.Task[None]] = set()
     while True:
         event = await server.next()
@@ -45,6 +45,7 @@ async def main(port: int, receipts: bool) -> None:
             event.accept(message_id)
             esme = esmes.get(event.session_id)
             if receipts and esme is not None:
+                gate = gates.setdefault(event.session_id, asyncio.Semaphore(WINDOW))
                 task = asyncio.create_task(_receipt(esme, message_id, event.destination_addr, gate))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -111,7 +111,8 @@ class Settings:
     smpp_system_id: str = ""
     smpp_password: str = ""
     smpp_system_type: str = ""
-    smpp_window: Annotated[int, Field(ge=1, le=100)] = 10
+    smpp_window: Annotated[int, Field(ge=1, le=100)] = 10  # outstanding submits per bind (SMPP §2.5)
+    smpp_binds: Annotated[int, Field(ge=1, le=20)] = 1  # binds the account allows, all processes together
     smpp_number_format: Literal["international", "national"] = "international"  # 84... | 0...
     modem_device: str = ""  # e.g. /dev/ttyUSB0
     modem_connection: Text = "at"  # Gammu connection, e.g. at115200

@@ -103,7 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"lỗi luồng IVR: {problem}")
         return 2
     if role == "worker":
-        return asyncio.run(_worker_only(services))
+        import uvloop  # the loop uvicorn runs the web and all-in-one processes on
+
+        return uvloop.run(_worker_only(services))
     app = create_app(services, run_worker=role == "all", role=role)
     # X-Forwarded-* are read by the app, and only from ``trusted_proxies`` (uvicorn would
     # trust them from 127.0.0.1 whatever the configuration says).

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.bulletins import own_audio
+from gateway.bulletins import own_audio, render_claims
 from gateway.bulletins.pronunciations import Pronunciations
 from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import ArtifactStore, record
@@ -34,6 +34,7 @@ from tts.text.normalizer import Normalizer
 if TYPE_CHECKING:
     from tts.voices.registry import VoiceCache
 
+CLAIM_WAIT_S = 0.25  # how often a process waiting for another's render looks for it
 PURPOSES = {
     "loudspeaker": ("wav", RenderSettings(loudness_lufs=-16.0)),
     "telephone": ("ulaw", RenderSettings(loudness_lufs=-18.0)),
@@ -46,6 +47,18 @@ class RenderProgress:
     """Live progress per bulletin (0..1), for the console; the database keeps the result."""
 
     values: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a render reads from its bulletin, once."""
+
+    bulletin_id: int
+    version: int
+    voice: str
+    text: str
+    speed: float
+    audio_sha256: str | None
 
 
 class Renderer:
@@ -98,61 +111,88 @@ class Renderer:
         return await asyncio.to_thread(synth.spoken_marks, text)
 
     async def render(self, session: AsyncSession, bulletin: Bulletin) -> dict[str, Render]:
-        existing = {
-            r.purpose: r
-            for r in (
-                await session.execute(
-                    select(Render).where(Render.bulletin_id == bulletin.id, Render.version == bulletin.version)
-                )
-            ).scalars()
-        }
-        todo = [p for p in PURPOSES if p not in existing]
-        if bulletin.audio_sha256 and todo:
-            return await self._render_own(session, bulletin, existing, todo)
-        synth = await self.synthesizer(bulletin.voice, "render", bulletin.speech_speed)
-        text = f"{bulletin.title}.\n{bulletin.body}"
+        """The version's renders, made here or by whichever process holds its render claim
+        (``render_claims``): this one waits for that render instead of making its own."""
+        # Read once: a rolled-back commit below expires the object, and reloading it
+        # lazily would need the sync greenlet bridge (greenlet_spawn) in async code.
+        job = _Job(
+            bulletin.id,
+            bulletin.version,
+            bulletin.voice,
+            f"{bulletin.title}.\n{bulletin.body}",
+            bulletin.speech_speed,
+            bulletin.audio_sha256,
+        )
+        sessions = async_sessionmaker(session.bind, expire_on_commit=False)
+        holder = render_claims.new_holder()
+        while True:
+            existing = await self._existing(sessions, job.bulletin_id, job.version)
+            if all(purpose in existing for purpose in PURPOSES):
+                return existing
+            if await render_claims.take(sessions, job.bulletin_id, job.version, holder):
+                break
+            await asyncio.sleep(CLAIM_WAIT_S)  # another process renders it
+        async with render_claims.held(sessions, job.bulletin_id, job.version, holder):
+            existing = await self._existing(sessions, job.bulletin_id, job.version)
+            todo = [p for p in PURPOSES if p not in existing]
+            if job.audio_sha256 and todo:
+                await self._render_own(session, job, existing, todo)
+            elif todo:
+                await self._render(session, job, existing, todo)
+        self.progress.values[job.bulletin_id] = 1.0
+        return existing
+
+    async def _existing(
+        self, sessions: async_sessionmaker[AsyncSession], bulletin_id: int, version: int
+    ) -> dict[str, Render]:
+        async with sessions() as fresh:  # a new snapshot each time: another process's renders
+            found = await fresh.execute(
+                select(Render).where(Render.bulletin_id == bulletin_id, Render.version == version)
+            )
+            return {r.purpose: r for r in found.scalars()}
+
+    async def _render(self, session: AsyncSession, job: _Job, existing: dict[str, Render], todo: list[str]) -> None:
+        synth = await self.synthesizer(job.voice, "render", job.speed)
         for n, purpose in enumerate(todo):
             ext, settings = PURPOSES[purpose]
 
             def progress(done: int, total: int, n: int = n) -> None:
-                self.progress.values[bulletin.id] = (n + done / max(total, 1)) / len(todo)
+                self.progress.values[job.bulletin_id] = (n + done / max(total, 1)) / len(todo)
 
             with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
                 out = Path(tmp) / f"render.{ext}"
-                result = await synth.arender(text, out, settings, progress)
+                result = await synth.arender(job.text, out, settings, progress)
                 sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
             await record(session, sha, path, size, ext)
             render = Render(
-                bulletin_id=bulletin.id,
-                version=bulletin.version,
+                bulletin_id=job.bulletin_id,
+                version=job.version,
                 purpose=purpose,
                 artifact_sha256=sha,
                 format=ext,
                 sample_rate=result.sample_rate,
                 duration_seconds=result.duration_seconds,
                 spoken_text=result.spoken_text,
-                voice=bulletin.voice,
+                voice=job.voice,
             )
             await self._keep(session, render)
             existing[purpose] = render
-        self.progress.values[bulletin.id] = 1.0
-        return existing
 
     async def _keep(self, session: AsyncSession, render: Render) -> None:
         session.add(render)
         try:
             await session.commit()
-        except IntegrityError:  # another worker rendered the same version first
+        except IntegrityError:  # another process rendered the same version first (a claim taken over)
             await session.rollback()
 
     async def _render_own(
-        self, session: AsyncSession, bulletin: Bulletin, existing: dict[str, Render], todo: list[str]
-    ) -> dict[str, Render]:
+        self, session: AsyncSession, job: _Job, existing: dict[str, Render], todo: list[str]
+    ) -> None:
         """The audio the officer brought, through the same loudness pass as a synthesized
         render (gateway.bulletins.own_audio); off the event loop."""
-        master = await session.get(Artifact, bulletin.audio_sha256)
+        master = await session.get(Artifact, job.audio_sha256)
         if master is None:
-            raise RuntimeError(f"thiếu tệp âm thanh tải lên {bulletin.audio_sha256}")
+            raise RuntimeError(f"thiếu tệp âm thanh tải lên {job.audio_sha256}")
         samples = await asyncio.to_thread(own_audio.read_master, Path(master.path))
         for purpose in todo:
             ext, settings = PURPOSES[purpose]
@@ -162,8 +202,8 @@ class Renderer:
                 sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
             await record(session, sha, path, size, ext)
             render = Render(
-                bulletin_id=bulletin.id,
-                version=bulletin.version,
+                bulletin_id=job.bulletin_id,
+                version=job.version,
                 purpose=purpose,
                 artifact_sha256=sha,
                 format=ext,
@@ -174,5 +214,3 @@ class Renderer:
             )
             await self._keep(session, render)
             existing[purpose] = render
-        self.progress.values[bulletin.id] = 1.0
-        return existing

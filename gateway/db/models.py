@@ -223,6 +223,18 @@ class Render(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RenderClaim(Base):
+    """Who renders a bulletin's version now: one process synthesizes it, the others wait
+    for its renders. Renewed while the render runs; an expired claim (its holder died)
+    is taken over."""
+
+    __tablename__ = "render_claims"
+    bulletin_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # Unix time
+
+
 class Delivery(Base):
     """The delivery ledger: one row per (bulletin, occurrence, channel, target)."""
 
@@ -341,6 +353,26 @@ class SmsPart(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class SmsBind(Base):
+    """One of the account's ``smpp_binds`` bind slots, leased by the worker process that
+    holds the bind; a slot whose lease ran out (the holder died) is taken by another."""
+
+    __tablename__ = "sms_binds"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # Unix time
+
+
+class SmsRate(Base):
+    """The account's ``sms_tps`` shared by every process: the next free send slot (Unix
+    time). A process reserves a few slots at once by moving it forward atomically."""
+
+    __tablename__ = "sms_rate"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class SmsPendingReceipt(Base):
     """A receipt whose message id matches no part yet: SMPP sets no order between a
     receipt and the submit_sm_resp that names its id. Kept (one row per spelling of the
@@ -354,6 +386,9 @@ class SmsPendingReceipt(Base):
     receipt_key: Mapped[str] = mapped_column(String(32), index=True)
     outcome: Mapped[ReceiptState] = mapped_column(state_type(ReceiptState, "sms_pending_receipts", "outcome", 12))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # Under a converted spelling of the id: the handset the receipt came from. It applies
+    # to a part under that spelling only if the part went to that number (empty: any).
+    sender: Mapped[str] = mapped_column(String(24), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

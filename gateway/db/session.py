@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -54,30 +55,41 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # SQLite adds a constraint by rebuilding the table, and dropping the old copy of a
-            # table others refer to fails with foreign keys on. They cannot be switched inside
-            # a transaction: off before it (SQLite's "12-step" ALTER), checked before commit.
-            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            await connection.commit()
+    for attempt in range(50):
         try:
-            async with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-                elif sqlite:  # the write lock first, then Alembic reads its version
-                    await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
-                    await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
-                await connection.run_sync(upgrade)
+            async with engine.connect() as connection:
+                sqlite = connection.dialect.name == "sqlite"
                 if sqlite:
-                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
-                    if broken:
-                        raise RuntimeError(f"migration left rows whose references point nowhere: {broken[:5]!r}")
-        finally:
-            if sqlite:
-                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                await connection.commit()
+                    # SQLite adds a constraint by rebuilding the table, and dropping the old copy of a
+                    # table others refer to fails with foreign keys on. They cannot be switched inside
+                    # a transaction: off before it (SQLite's "12-step" ALTER), checked before commit.
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                    await connection.commit()
+                try:
+                    async with connection.begin():
+                        if connection.dialect.name == "postgresql":
+                            lock = text("SELECT pg_advisory_xact_lock(:key)")
+                            await connection.execute(lock, {"key": MIGRATION_LOCK})
+                        elif sqlite:  # the write lock first, then Alembic reads its version
+                            await connection.execute(text("CREATE TABLE IF NOT EXISTS loa_migration_lock (id INTEGER)"))
+                            await connection.execute(text("DELETE FROM loa_migration_lock WHERE 0"))
+                        await connection.run_sync(upgrade)
+                        if sqlite:
+                            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                            if broken:
+                                raise RuntimeError(f"migration left rows referring to nothing: {broken[:5]!r}")
+                finally:
+                    if sqlite:
+                        await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                        await connection.commit()
+            return
+        except OperationalError as exc:
+            # SQLite: a transaction whose snapshot predates another process's migration
+            # cannot become the writer (SQLITE_BUSY_SNAPSHOT, no busy wait); it rolled back
+            # whole (SQLite's DDL is transactional): begin again on the new snapshot.
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def write_lock(session: AsyncSession) -> None:

@@ -78,6 +78,8 @@ class Dispatcher(Occurrences, ChannelRuns, Finishing):
         await self.expire_sent()
         await self.render_ahead()
         for channel in self.channels.values():
+            if not getattr(channel, "ready", True):  # SMS without a bind slot: another worker sends
+                continue
             if getattr(channel, "background", False):
                 self._feed(channel)
             else:

@@ -37,6 +37,11 @@ class SmsChannel:
         self.zone = ZoneInfo(timezone)
         self.concurrency = max(1, service.transport.window)
 
+    @property
+    def ready(self) -> bool:
+        """Rows are claimed only by a process that may send: one holding a bind slot."""
+        return self.service.sending
+
     async def targets_query(self, session: AsyncSession, area_ids: list[int], emergency: bool = False) -> Select[Any]:
         """The phone numbers this campaign goes to, for the planner's INSERT ... SELECT."""
         return await recipients.query(session, area_ids, emergency)

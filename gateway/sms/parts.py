@@ -21,7 +21,7 @@ from typing import Literal, cast
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import SmsPart, SmsPendingReceipt
+from gateway.db.models import Delivery, SmsPart, SmsPendingReceipt
 from gateway.db.session import write_lock
 from gateway.db.states import DeliveryState, PartState, ReceiptState
 from gateway.delivery import ledger
@@ -56,7 +56,11 @@ async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
     keys = sorted({i for i in ids if i})
     if keys:
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"),
+            # in the order of the locks themselves: two ids may share a hash
+            text(
+                "SELECT pg_advisory_xact_lock(h) FROM "
+                "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k) AS l ORDER BY h"
+            ),
             {"keys": keys},
         )
 
@@ -95,12 +99,14 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
     )
     settle: set[int] = set()
     found = await _by_ids(session, transport, [p.message_id for p in early])
+    applied: set[str] = set()
     for pending in early:
         part = found.get(pending.message_id)
-        if part is not None:
+        if part is not None and pending.receipt_key not in applied and same_number(pending.sender, part.recipient):
+            applied.add(pending.receipt_key)
             settle |= _apply(part, pending.outcome, pending.detail)
-    if early:
-        keys = {p.receipt_key for p in early}
+    if applied:
+        keys = applied
         await session.execute(delete(SmsPendingReceipt).where(SmsPendingReceipt.receipt_key.in_(keys)))
     return settle
 
@@ -119,13 +125,16 @@ async def record_receipts(
     for receipt, spellings in candidates.items():
         if receipt.reference:
             part = await _by_reference(session, receipt.reference)
-        else:
-            part = next((found[c] for c in spellings if c in found), None)
+        else:  # its own spelling, else a converted one that went to the receipt's handset
+            part = found.get(spellings[0]) if spellings else None
+            if part is None:
+                converted = (found[c] for c in spellings[1:] if c in found)
+                part = next((p for p in converted if same_number(receipt.sender, p.recipient)), None)
         if part is None:
             kept.append(receipt)
             if spellings and receipt.outcome in FINAL:
                 key = uuid.uuid4().hex
-                for candidate in spellings:
+                for n, candidate in enumerate(spellings):
                     session.add(
                         SmsPendingReceipt(
                             transport=transport,
@@ -133,11 +142,21 @@ async def record_receipts(
                             receipt_key=key,
                             outcome=ReceiptState(receipt.outcome),
                             detail=receipt.detail[:500],
+                            sender=receipt.sender[:24] if n else "",
                         )
                     )
         elif receipt.outcome in FINAL:
             settle |= _apply(part, ReceiptState(receipt.outcome), receipt.detail)
     return kept, settle, rows
+
+
+def same_number(sender: str, recipient: str) -> bool:
+    """Whether a receipt's handset (84…, 0…, +84…) is the part's recipient (E.164); an
+    unknown handset matches any. The last nine digits decide: TON/NPI vary by SMSC."""
+    digits = "".join(ch for ch in sender if ch.isdigit())
+    if len(digits) < 9:
+        return True
+    return "".join(ch for ch in recipient if ch.isdigit())[-9:] == digits[-9:]
 
 
 def _apply(part: SmsPart, outcome: ReceiptState, detail: str) -> set[int]:
@@ -196,10 +215,17 @@ async def settle(
     ids = sorted(set(delivery_ids))
     if not ids:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # Receipts of one row's parts may be stored by two transactions at once (an SMSC
+        # delivers them on any bind of the account): lock the rows, then read their parts
+        # again, so the second sees what the first committed. SQLite has one writer.
+        await session.flush()
+        await session.execute(select(Delivery.id).where(Delivery.id.in_(ids)).order_by(Delivery.id).with_for_update())
+        loaded = None
     by_row = {i: loaded[i] for i in ids if loaded and i in loaded}
     missing = [i for i in ids if i not in by_row]
     if missing:
-        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing))
+        query = select(SmsPart).where(SmsPart.delivery_id.in_(missing)).execution_options(populate_existing=True)
         for part in (await session.execute(query)).scalars():
             by_row.setdefault(part.delivery_id or 0, []).append(part)
     settled: list[ledger.Settlement] = []

@@ -20,6 +20,7 @@ Part rows are written in bulk and answers and receipts are stored by group commi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -42,6 +43,7 @@ from gateway.phones import to_e164
 from gateway.sms import assembly, inbound, parts, receipts
 from gateway.sms.batching import Batcher
 from gateway.sms.codec import WirePart, wire_parts
+from gateway.sms.limits import LEASE_S, BindLease
 from gateway.sms.parts import Answer, parts_reference
 from gateway.sms.transport import Mo, OutPart, Receipt, Transport
 
@@ -80,22 +82,66 @@ def concat_reference(reference: str) -> int:
 
 class SmsService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], transport: Transport, mo_assembly_s: float = 600.0
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        transport: Transport,
+        mo_assembly_s: float = 600.0,
+        lease: BindLease | None = None,
     ) -> None:
+        """``lease``: the transport binds only while this process holds one of the
+        account's bind slots (SMPP, ``limits``); without one it is always started."""
         self.sessions = sessions
         self.transport = transport
+        self.lease = lease
+        self.sending = False  # the transport is started: this process may send
+        self._keeper: asyncio.Task[None] | None = None
         self.mo_assembly = timedelta(seconds=mo_assembly_s)
         self._replies: set[asyncio.Task[None]] = set()
         # one writer for answers and receipts: they never wait on each other's lock
         self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
 
     async def start(self) -> None:
-        await self.transport.start(self.on_mo, self.on_receipt)
+        if self.lease is None:
+            await self.transport.start(self.on_mo, self.on_receipt)
+            self.sending = True
+            return
+        await self._hold()
+        self._keeper = asyncio.create_task(self._keep_lease(), name="sms-bind-lease")
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
         for task in list(self._replies):
             await task
+        self.sending = False
         await self.transport.close()
+        if self.lease is not None:
+            with contextlib.suppress(Exception):
+                await self.lease.release()
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            await self._hold()
+
+    async def _hold(self) -> None:
+        """Take or renew this process's bind slot; bind when it is held, unbind when it
+        is lost (a renewal that failed: another process may take the slot)."""
+        assert self.lease is not None
+        try:
+            held = await self.lease.take()
+        except Exception:
+            log.exception("SMS bind lease: renewal failed; unbinding")
+            held = False
+        if held and not self.sending:
+            await self.transport.start(self.on_mo, self.on_receipt)
+            self.sending = True
+            log.info("SMS bind slot %s held: sending", self.lease.slot)
+        elif not held and self.sending:
+            self.sending = False
+            await self.transport.close()
 
     # --- outbound --------------------------------------------------------------------
     async def send(

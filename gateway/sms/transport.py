@@ -37,6 +37,7 @@ class Receipt:
     detail: str
     message_id: str = ""  # SMPP / modem: the SMSC's id
     reference: str = ""  # Kannel: our reference from the dlr-url
+    sender: str = ""  # SMPP: the handset's number the receipt comes from (deliver_sm source_addr)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.db.models import Case, Delivery, SmsPart
+from gateway.sms import parts, receipts
 from gateway.sms.codec import split_udh
 from gateway.sms.service import SmsService
 from gateway.sms.smpp.session import SessionConfig
 from gateway.sms.smpp.transport import SmppConfig, SmppTransport
+from gateway.sms.transport import Receipt
 from tests.gateway.conftest import Gateway, seed
 from tests.gateway.test_sms_service import STORM, release, rows, subscribe
 from tests.support.smsc import Smsc, wait_until
@@ -207,3 +209,37 @@ async def test_an_emergency_part_left_mid_submit_by_a_dead_worker_is_sent_again_
     assert not smsc.accepted
     sent = await sms.send("+84912345678", "Bao so 9: so tan ngay", "r-dead", at_least_once=True)
     assert sent.kind == "sent" and [s.destination for s in smsc.accepted] == ["84912345678"]
+
+
+async def test_appendix_b_an_early_receipt_is_not_applied_to_the_part_whose_id_is_its_other_spelling(
+    gateway: Gateway,
+) -> None:
+    """An SMSC that writes ids in hex in submit_sm_resp may write them in decimal in its
+    receipts, so a receipt is matched under both spellings. A receipt for id "10" (hex)
+    that arrives before that id is stored must not settle the part whose id is "a"
+    (decimal 10: another message, to another number): it waits for its own part."""
+    sessions = gateway.services.sessions
+    async with sessions() as s:
+        for reference, number, message_id, state in (
+            ("r1", "+84912000001", "a", "submitted"),  # the SMSC's 10th message
+            ("r2", "+84912000002", "", "submitting"),  # its 16th: "10", answer not stored yet
+        ):
+            s.add(
+                SmsPart(
+                    reference=reference, seq=1, total=1, recipient=number, encoding="gsm7",
+                    transport="smpp", message_id=message_id, state=state,
+                )
+            )  # fmt: skip
+        await s.commit()
+    receipt = Receipt("delivered", "DELIVRD err:000", message_id="10", sender="84912000002")
+    async with sessions() as s:
+        await parts.lock_ids(s, receipts.id_candidates("10"))
+        await parts.record_receipts(s, "smpp", [receipt])
+        await s.commit()
+    async with sessions() as s:
+        await parts.lock_ids(s, ["10"])
+        await parts.record_answers(s, "smpp", [parts.Answer("r2", 1, "submitted", "SMSC đã nhận", "10")])
+        await s.commit()
+    async with sessions() as s:
+        states = dict((await s.execute(select(SmsPart.reference, SmsPart.state))).all())
+    assert states == {"r1": "submitted", "r2": "delivered"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,8 @@ class Seen:
     registered_delivery: int
     payload: bytes
     message_id: str
+    session: str = ""  # the bind that carried it
+    at: float = 0.0  # when this SMSC accepted it (time.monotonic())
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Smsc:
     rejected: int = 0
     esmes: dict[str, smpp34.Esme] = field(default_factory=dict)
     binds: int = 0
+    peak_binds: int = 0  # most sessions bound at once
     _server: smpp34.Server | None = None
     _pump: asyncio.Task[None] | None = None
     _count: int = 0
@@ -85,6 +89,7 @@ class Smsc:
             if isinstance(event, smpp34.Esme):
                 self.esmes[event.session_id] = event
                 self.binds += 1
+                self.peak_binds = max(self.peak_binds, len(self.esmes))
             elif isinstance(event, smpp34.Unbound):
                 self.esmes.pop(event.session_id, None)
             elif isinstance(event, smpp34.SubmitSmEvent):
@@ -126,6 +131,8 @@ class Smsc:
                 event.registered_delivery,
                 bytes(event.short_message),
                 message_id,
+                event.session_id,
+                time.monotonic(),
             )
         )
         event.accept(message_id)

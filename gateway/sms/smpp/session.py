@@ -24,6 +24,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.sms.smpp import pdu
 
@@ -66,10 +67,15 @@ class _NotSent(_ConnectionLost):
 DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
 
 
+class Pacer(Protocol):
+    async def wait(self) -> None: ...
+
+
 class SmppSession:
-    def __init__(self, config: SessionConfig, on_deliver: DeliverHandler) -> None:
+    def __init__(self, config: SessionConfig, on_deliver: DeliverHandler, pacer: Pacer | None = None) -> None:
         self.config = config
         self.on_deliver = on_deliver
+        self.pacer = pacer  # the contracted rate: every submit_sm written takes one of its slots
         self.window = asyncio.Semaphore(config.window)
         self.bound = asyncio.Event()
         self._rebound = asyncio.Event()
@@ -85,7 +91,9 @@ class SmppSession:
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        if self._runner is None:
+        """Bind (again, after ``close``) and keep the bind."""
+        if self._runner is None or self._runner.done():
+            self._closing = False
             self._runner = asyncio.create_task(self._run(), name="smpp-session")
 
     async def close(self) -> None:
@@ -206,6 +214,8 @@ class SmppSession:
             await self.bound.wait()
             bind = self.binds
             async with self.window:
+                if self.pacer is not None:  # paced inside the window: slots are not spent waiting for it
+                    await self.pacer.wait()
                 try:
                     resp = await self._request(pdu.SUBMIT_SM, body)
                 except _NotSent:  # the link is going down: wait for the next bind, not a try

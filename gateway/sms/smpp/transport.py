@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gateway.pacing import Pacer
 from gateway.sms import codec, receipts
 from gateway.sms.smpp import pdu
+from gateway.sms.smpp.session import Pacer as SessionPacer
 from gateway.sms.smpp.session import SessionConfig, SmppSession, SubmitError
 from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
 
@@ -35,11 +36,12 @@ def source_ton_npi(sender: str) -> tuple[int, int]:
 class SmppTransport:
     name = "smpp"
 
-    def __init__(self, config: SmppConfig) -> None:
+    def __init__(self, config: SmppConfig, pacer: SessionPacer | None = None) -> None:
+        """``pacer``: the account's rate shared with other processes (``limits``); by
+        default ``config.tps`` paced within this process."""
         self.config = config
         self.window = config.session.window
-        self.session = SmppSession(config.session, self._on_deliver)
-        self.pacer = Pacer(config.tps)
+        self.session = SmppSession(config.session, self._on_deliver, pacer or Pacer(config.tps))
         self._on_mo: MoHandler | None = None
         self._on_receipt: ReceiptHandler | None = None
 
@@ -75,7 +77,6 @@ class SmppTransport:
             dest_addr_ton=dest_ton,
             dest_addr_npi=dest_npi,
         )
-        await self.pacer.wait()
         try:
             message_id = await self.session.submit(message, at_least_once=part.at_least_once)
         except SubmitError as exc:
@@ -95,7 +96,12 @@ class SmppTransport:
             receipt = receipts.parse(text, message.tlvs)
             if receipt is not None and self._on_receipt is not None:
                 await self._on_receipt(
-                    Receipt(receipt.outcome, f"{receipt.stat} err:{receipt.err}".strip(), message_id=receipt.message_id)
+                    Receipt(
+                        receipt.outcome,
+                        f"{receipt.stat} err:{receipt.err}".strip(),
+                        message_id=receipt.message_id,
+                        sender=message.source_addr,  # Appendix B: the original destination
+                    )
                 )
             return
         if concat is None and pdu.TLV_SAR_MSG_REF_NUM in message.tlvs:
