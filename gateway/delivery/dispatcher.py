@@ -27,7 +27,7 @@ from gateway.bulletins.schedule import in_quiet_hours, next_occurrence
 from gateway.bulletins.service import OFF_AIR, audit, targets_of
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Delivery, Render, Schedule, utcnow
-from gateway.delivery import ledger, planner, stop
+from gateway.delivery import leases, ledger, planner, stop
 from gateway.delivery.backoff import RenderBackoff
 from gateway.delivery.channel import BatchChannel, Channel, Job
 
@@ -322,7 +322,8 @@ class Dispatcher:
             async with gate:
                 await self._deliver_one(channel, claim)
 
-        await asyncio.gather(*(one(claim) for claim in claims))
+        async with leases.kept(self.sessions, [c.id for c in claims], self.worker, self.settings.lease_seconds):
+            await asyncio.gather(*(one(claim) for claim in claims))
         return bool(claims)
 
     async def run_batch(self, channel: BatchChannel) -> bool:
@@ -334,19 +335,20 @@ class Dispatcher:
             )
         if not claims:
             return False
-        jobs = [await self._job(claim) for claim in claims]
-        try:
-            outcomes = await channel.deliver_many(jobs)
-        except Exception as exc:
-            log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
-            outcomes = [ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
-        async with self.sessions() as session:
-            await ledger.report_many(
-                session,
-                {claim.id: outcome for claim, outcome in zip(claims, outcomes, strict=True)},
-                self.worker,
-                self.settings.max_attempts,
-            )
+        async with leases.kept(self.sessions, [c.id for c in claims], self.worker, self.settings.lease_seconds):
+            jobs = [await self._job(claim) for claim in claims]
+            try:
+                outcomes = await channel.deliver_many(jobs)
+            except Exception as exc:
+                log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
+                outcomes = [ledger.Outcome("retry", detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
+            async with self.sessions() as session:
+                await ledger.report_many(
+                    session,
+                    {claim.id: outcome for claim, outcome in zip(claims, outcomes, strict=True)},
+                    self.worker,
+                    self.settings.max_attempts,
+                )
         return True
 
     async def feed_channel(self, channel: Channel) -> None:
