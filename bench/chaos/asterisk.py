@@ -56,7 +56,7 @@ class LoggingAsterisk(Asterisk):
     async def _ended(self, log: CallLog, answered: bool) -> None:
         await log.ended.wait()
         entry = {"ev": "ended", "number": log.number, "uniqueid": log.uniqueid, "answered": answered}
-        self.write({**entry, "cause": log.cause, "played": len(log.played), "t": time.time()})
+        self.write({**entry, "cause": log.cause, "played": log.played, "t": time.time()})
 
 
 async def main(port: int, log: Path, agi: str, secret: str, speed: float, scripts: dict[str, str]) -> None:

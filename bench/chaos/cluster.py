@@ -6,7 +6,6 @@ same command, or restarts PostgreSQL (immediate shutdown: a crash, recovered fro
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.postgres import PostgresServer, _as_postgres, start_postgres
+from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.server import admin_password, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,26 +83,11 @@ class Postgres:
         self.url = self.server.url(self.database)
         self.restarts = 0
 
-    def _bindir(self) -> Path:
-        return Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
-
     def restart(self, down_s: float) -> None:
-        data = self.server.root / "data"
-        stop = [str(self._bindir() / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-        subprocess.run(_as_postgres(stop), capture_output=True, check=False)
-        self.server.process.wait(timeout=30)
+        self.server.crash()
         time.sleep(down_s)
-        argv = [str(self._bindir() / "postgres"), "-D", str(data), "-p", str(self.server.port), "-k"]
-        argv += [str(self.server.root), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-        argv += ["-c", "max_connections=200"]
-        self.server.process = subprocess.Popen(_as_postgres(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.server.start_again()
         self.restarts += 1
-        for _ in range(300):
-            ready = ["pg_isready", "-h", "127.0.0.1", "-p", str(self.server.port)]
-            if subprocess.run(ready, capture_output=True).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not come back")
 
     def query(self, sql: str) -> list[list[str]]:
         """Rows of ``sql`` (psql, tab-separated); retried while the server restarts."""
