@@ -26,17 +26,17 @@ from tests.support.asterisk import Asterisk, CallLog, Script
 class LoggingAsterisk(Asterisk):
     def __init__(self, log: Path, speed: float) -> None:
         super().__init__(speed=speed)
-        self.log = log.open("a", encoding="utf-8")
+        self.journal = log.open("a", encoding="utf-8")
         self.watch: set[asyncio.Task[None]] = set()
 
-    def write(self, entry: dict[str, Any]) -> None:
-        self.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self.log.flush()
+    def note(self, entry: dict[str, Any]) -> None:
+        self.journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self.journal.flush()
 
     async def originate(self, action: dict[str, str]) -> tuple[bool, dict[str, str]]:
         number = action["channel"].split("/", 1)[1].split("@")[0]
         variables = dict(v.split("=", 1) for v in action.get("variable", "").split("\x00") if "=" in v)
-        self.write(
+        self.note(
             {
                 "ev": "originate",
                 "number": number,
@@ -56,7 +56,7 @@ class LoggingAsterisk(Asterisk):
     async def _ended(self, log: CallLog, answered: bool) -> None:
         await log.ended.wait()
         entry = {"ev": "ended", "number": log.number, "uniqueid": log.uniqueid, "answered": answered}
-        self.write({**entry, "cause": log.cause, "played": log.played, "t": time.time()})
+        self.note({**entry, "cause": log.cause, "played": log.played, "t": time.time()})
 
 
 async def main(port: int, log: Path, agi: str, secret: str, speed: float, scripts: dict[str, str]) -> None:
@@ -69,7 +69,7 @@ async def main(port: int, log: Path, agi: str, secret: str, speed: float, script
             break
         except OSError:
             await asyncio.sleep(0.1)
-    server.write({"ev": "start", "t": time.time()})
+    server.note({"ev": "start", "t": time.time()})
     print("ready", flush=True)
     await asyncio.Event().wait()
 

@@ -89,8 +89,8 @@ class Calls:
         for e in entries:
             if e["ev"] == "ended":
                 number = "+84" + e["number"][1:]
-                path = paths.get(number)
-                if path and any(p.startswith(path) for p in e["played"]):
+                path = paths.get(number)  # the render; Asterisk plays its copy under sounds/bulletins/
+                if path and any(Path(p).stem == Path(path).stem for p in e["played"]):
                     heard[number] += 1
         rows = cluster.pg.query(f"SELECT target, state, detail FROM deliveries WHERE bulletin_id = {self.bulletin}")
         table = Table(self.name, len(self.numbers))

@@ -1,6 +1,7 @@
 """``python -m bench --only-chaos``: each scenario on a fresh cluster (PostgreSQL, a web
 process, two workers, the channel's peers), faults at seeded random moments, then the
-table. The seed is printed; ``--seed`` replays the same moments."""
+table. The seed is printed; ``--chaos-seed`` replays the same moments (the processes'
+own timing still varies from run to run)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,43 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.chaos.calls import Calls
 from bench.chaos.files import Files
 from bench.chaos.runner import Scenario, Table, run
 from bench.chaos.sms import Sms
+from bench.chaos.speakers import Speakers
 
 
 def scenarios(quick: bool) -> list[Scenario]:
     if quick:
-        return [Sms(normal=40, emergency=20, tps=10), Files(villages=12, pace_ms=400)]
-    return [Sms(), Files(villages=60, pace_ms=800)]
+        return [
+            Sms(normal=30, emergency=10, tps=2),
+            Files(villages=16, pace_ms=1500),
+            Speakers(devices=2, bulletins=4, play_s=4.0),
+            Calls(numbers=16, speed=2.0),
+        ]
+    return [
+        Sms(normal=300, emergency=100, tps=4),
+        Files(villages=60, pace_ms=3000),
+        Speakers(devices=4, bulletins=8, play_s=8.0),
+        Calls(numbers=60, speed=1.0),
+    ]
 
 
-def main(seed: int | None = None, times: int = 2, quick: bool = False) -> list[Table]:
+def main(seed: int | None = None, times: int = 2, quick: bool = False, only: str = "") -> list[Table]:
     seed = seed if seed is not None else int(time.time()) % 100_000
     print(f"\nchaos suite: seed {seed} (replay: python -m bench --only-chaos --chaos-seed {seed}), each fault x{times}")
     rng = random.Random(seed)
     tables = []
     with tempfile.TemporaryDirectory(prefix="loa-chaos-") as tmp:
         for n, scenario in enumerate(scenarios(quick)):
+            if only and only not in scenario.name:
+                continue
             print(f"\nscenario: {scenario.name}", flush=True)
             table = run(scenario, Path(tmp) / f"s{n}", rng, times, lambda line: print(line, flush=True))
             print(table.show(), flush=True)
             tables.append(table)
     failed = [t.scenario for t in tables if not t.passed()]
-    print(
-        f"\nchaos: {len(tables) - len(failed)} of {len(tables)} scenarios passed"
-        + (f"; failed: {failed}" if failed else "")
-    )
+    verdict = f"; failed: {failed}" if failed else ""
+    print(f"\nchaos: {len(tables) - len(failed)} of {len(tables)} scenarios passed{verdict}")
     return tables

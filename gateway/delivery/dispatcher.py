@@ -361,22 +361,31 @@ class Dispatcher:
         ahead = max(1, min(concurrency, int(float(getattr(channel, "rate", 1.0)) * 2)))
         inflight: set[asyncio.Task[None]] = set()
         waiting: collections.deque[ledger.Claim] = collections.deque()
+        held: set[int] = set()  # waiting or in flight: their leases are kept while they wait for a slot
+
+        async def one(claim: ledger.Claim) -> None:
+            try:
+                await self._deliver_one(channel, claim)
+            finally:
+                held.discard(claim.id)
+
         try:
-            while True:
-                free = concurrency - len(inflight)
-                if free > 0 and not waiting:
-                    async with self.sessions() as session:
-                        waiting.extend(
-                            await ledger.claim(
+            async with leases.kept(self.sessions, held, self.worker, self.settings.lease_seconds):
+                while True:
+                    free = concurrency - len(inflight)
+                    if free > 0 and not waiting:
+                        async with self.sessions() as session:
+                            claims = await ledger.claim(
                                 session, channel.name, self.worker, self.settings.lease_seconds, limit=free + ahead
                             )
-                        )
-                while free > 0 and waiting:
-                    inflight.add(asyncio.create_task(self._deliver_one(channel, waiting.popleft())))
-                    free -= 1
-                if not inflight:
-                    return
-                _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                        waiting.extend(claims)
+                        held.update(c.id for c in claims)
+                    while free > 0 and waiting:
+                        inflight.add(asyncio.create_task(one(waiting.popleft())))
+                        free -= 1
+                    if not inflight:
+                        return
+                    _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in inflight:
                 task.cancel()

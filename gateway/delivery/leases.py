@@ -39,24 +39,25 @@ async def extend_many(session: AsyncSession, ids: Collection[int], worker: str, 
 async def kept(
     sessions: Callable[[], Any], ids: Collection[int], worker: str, lease_seconds: int
 ) -> AsyncIterator[None]:
-    """While the block runs, the leases of ``ids`` held by ``worker`` are renewed. A
-    renewal that fails (the database restarting) is tried again at the next tick."""
+    """While the block runs, the leases of ``ids`` held by ``worker`` are renewed (``ids``
+    may be a set the block changes: it is read at each renewal). A renewal that fails
+    (the database restarting) is tried again at the next tick."""
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(lease_seconds / 3)
+            if not ids:
+                continue
             try:
                 async with sessions() as session:
-                    if not await extend_many(session, ids, worker, lease_seconds):
-                        return  # every row reported (or taken over): nothing left to keep
+                    await extend_many(session, ids, worker, lease_seconds)
             except Exception as exc:
                 log.warning("lease renewal failed, trying again: %s", exc)
 
-    task = asyncio.create_task(renew()) if ids else None
+    task = asyncio.create_task(renew())
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

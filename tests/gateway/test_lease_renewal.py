@@ -61,3 +61,27 @@ async def test_rows_a_live_worker_is_still_delivering_are_not_taken_over(gateway
     async with gateway.services.sessions() as s:
         states = (await s.execute(select(Delivery.state))).scalars().all()
     assert states == ["delivered"] * 2
+
+
+class Feed(Slow):
+    """A channel fed a slot at a time, as calls are (``Dispatcher.feed_channel``)."""
+
+    concurrency = 1
+    rate = 1.0
+
+
+async def test_rows_claimed_ahead_for_a_call_slot_are_not_taken_over_while_they_wait(gateway: Gateway) -> None:
+    """The chaos suite's call scenario found a resident called twice, and hearing the
+    bulletin twice, with no process dying: a row claimed ahead waited for a slot longer
+    than its lease, another worker dialled it, then the first dialled it too."""
+    await rows(gateway, 2)
+    dispatcher = gateway.services.dispatcher
+    dispatcher.settings = dataclasses.replace(dispatcher.settings, lease_seconds=5)
+    channel = Feed(6.0)  # the first row's call outlasts the lease of the row waiting behind it
+    working = asyncio.create_task(dispatcher.feed_channel(channel))
+    await asyncio.sleep(5.6)
+    async with gateway.services.sessions() as s:
+        taken = await ledger.claim(s, "file", "other-worker", 5)
+    await working
+    assert taken == []
+    assert len(channel.done) == 2
