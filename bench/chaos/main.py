@@ -6,6 +6,7 @@ own timing still varies from run to run)."""
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -26,10 +27,10 @@ def scenarios(quick: bool) -> list[Scenario]:
             Calls(numbers=16, speed=2.0),
         ]
     return [
-        Sms(normal=300, emergency=100, tps=4),
-        Files(villages=60, pace_ms=3000),
-        Speakers(devices=4, bulletins=8, play_s=8.0),
-        Calls(numbers=60, speed=1.0),
+        Sms(normal=200, emergency=60, tps=3),
+        Files(villages=40, pace_ms=3000),
+        Speakers(devices=3, bulletins=6, play_s=8.0),
+        Calls(numbers=40, speed=1.0),
     ]
 
 
@@ -38,15 +39,19 @@ def main(seed: int | None = None, times: int = 2, quick: bool = False, only: str
     print(f"\nchaos suite: seed {seed} (replay: python -m bench --only-chaos --chaos-seed {seed}), each fault x{times}")
     rng = random.Random(seed)
     tables = []
-    with tempfile.TemporaryDirectory(prefix="loa-chaos-") as tmp:
-        for n, scenario in enumerate(scenarios(quick)):
-            if only and only not in scenario.name:
-                continue
-            print(f"\nscenario: {scenario.name}", flush=True)
-            table = run(scenario, Path(tmp) / f"s{n}", rng, times, lambda line: print(line, flush=True))
-            print(table.show(), flush=True)
-            tables.append(table)
+    tmp = Path(tempfile.mkdtemp(prefix="loa-chaos-"))
+    for n, scenario in enumerate(scenarios(quick)):
+        if only and only not in scenario.name:
+            continue
+        print(f"\nscenario: {scenario.name}", flush=True)
+        table = run(scenario, tmp / f"s{n}", rng, times, lambda line: print(line, flush=True))
+        print(table.show(), flush=True)
+        tables.append(table)
     failed = [t.scenario for t in tables if not t.passed()]
+    if failed:
+        print(f"\nlogs of the processes and peers kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     verdict = f"; failed: {failed}" if failed else ""
     print(f"\nchaos: {len(tables) - len(failed)} of {len(tables)} scenarios passed{verdict}")
     return tables
