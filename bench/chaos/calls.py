@@ -60,9 +60,10 @@ class Calls:
         admin.ok("POST", "/api/v1/subscribers", json={"area": "T00", "phones": self.numbers})
         self.bulletin = release(admin, approver, "Tiêm phòng", BODY, [{"channel": "call", "area": "T00"}])
 
-    def progress(self, cluster: Cluster) -> tuple[int, int]:
+    def progress(self, cluster: Cluster) -> tuple[int, int, int]:
         sql = f"SELECT count(*) FROM deliveries WHERE bulletin_id = {self.bulletin} AND state IN {DONE}"
-        return int(cluster.pg.query(sql)[0][0]), len(self.numbers)
+        done = int(cluster.pg.query(sql)[0][0])
+        return done, len(self.numbers), done
 
     def victim(self, cluster: Cluster, rng: random.Random) -> int:
         """The worker that dialled a call still up, if any."""

@@ -38,12 +38,12 @@ class Files:
         targets = [{"channel": "file", "area": f"T{i:02d}"} for i in range(self.villages)]
         self.bulletin = release(admin, approver, "Họp dân", BODY, targets)
 
-    def progress(self, cluster: Cluster) -> tuple[int, int]:
+    def progress(self, cluster: Cluster) -> tuple[int, int, int]:
         (row,) = cluster.pg.query(
             "SELECT count(*) FILTER (WHERE state IN ('delivered','failed','unknown','cancelled','expired')), count(*) "
             f"FROM deliveries WHERE bulletin_id = {self.bulletin}"
         )
-        return int(row[0]), self.villages
+        return int(row[0]), self.villages, int(row[0])
 
     def victim(self, cluster: Cluster, rng: random.Random) -> int:
         return rng.randrange(len(cluster.workers))

@@ -27,7 +27,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             Calls(numbers=16, speed=2.0),
         ]
     return [
-        Sms(normal=200, emergency=60, tps=3),
+        Sms(normal=200, emergency=60, tps=6),
         Files(villages=40, pace_ms=3000),
         Speakers(devices=3, bulletins=6, play_s=8.0),
         Calls(numbers=40, speed=1.0),

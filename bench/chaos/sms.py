@@ -69,9 +69,13 @@ class Sms:
     def _ids(self) -> str:
         return ",".join(map(str, self.bulletins))
 
-    def progress(self, cluster: Cluster) -> tuple[int, int]:
+    def progress(self, cluster: Cluster) -> tuple[int, int, int]:
+        """Rows done; activity: parts the SMSC has taken (its own log), since a batch's
+        rows are reported together at its end."""
         sql = f"SELECT count(*) FROM deliveries WHERE bulletin_id IN ({self._ids()}) AND state IN {DONE}"
-        return int(cluster.pg.query(sql)[0][0]), sum(self.counts.values())
+        taken = sum(1 for e in read_log(self.log) if e["ev"] == "submit")
+        done = int(cluster.pg.query(sql)[0][0])
+        return done, sum(self.counts.values()), taken + done
 
     def victim(self, cluster: Cluster, rng: random.Random) -> int:
         return rng.randrange(len(cluster.workers))

@@ -55,9 +55,10 @@ class Speakers:
     def _ids(self) -> str:
         return ",".join(map(str, self.bulletins))
 
-    def progress(self, cluster: Cluster) -> tuple[int, int]:
+    def progress(self, cluster: Cluster) -> tuple[int, int, int]:
         sql = f"SELECT count(*) FROM deliveries WHERE bulletin_id IN ({self._ids()}) AND state IN {DONE}"
-        return int(cluster.pg.query(sql)[0][0]), self.devices * self.count
+        done = int(cluster.pg.query(sql)[0][0])
+        return done, self.devices * self.count, done
 
     def victim(self, cluster: Cluster, rng: random.Random) -> int:
         return rng.randrange(len(cluster.workers))
