@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections import Counter
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +63,11 @@ class Table:
         if self.explained:
             policy = "at least once by policy (emergency, submit_sm_resp lost; docs/sms.md)"
             lines.append(f"  {policy}: {self.explained} extra part(s)")
-        lines += [f"  unknown {target}: {reason or '(NO REASON)'} — {seen}" for target, reason, seen in self.unknown]
+        if len(self.unknown) <= 5:
+            lines += [f"  unknown {target}: {reason or '(NO REASON)'} — {seen}" for target, reason, seen in self.unknown]
+        else:  # grouped by the ledger's reason and what the peer's log shows
+            groups = Counter((reason, seen) for _target, reason, seen in self.unknown)
+            lines += [f"  unknown x{n}: {reason or '(NO REASON)'} — {seen}" for (reason, seen), n in groups.items()]
         lines += [f"  STUCK {target}: {state}" for target, state in self.stuck]
         lines += [f"  {note}" for note in self.notes]
         lines.append(f"  => {'PASS' if self.passed() else 'FAIL'} ({self.seconds:.0f} s)")

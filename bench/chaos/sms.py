@@ -97,6 +97,7 @@ class Sms:
         table = Table(self.name, sum(self.counts.values()))
         expected = {phone for phones in self.numbers.values() for phone in phones}
         table.losses += len(expected - {r[1] for r in rows})  # a subscriber with no row
+        never = 0  # unknown rows with a part the SMSC never saw: Loa could not tell planned from sent
         for row_id, target, state, detail, priority in rows:
             got = copies.get(target.lstrip("+"), {})
             for part, ids in got.items():
@@ -109,10 +110,15 @@ class Sms:
             seen = f"SMSC log: parts {sorted(got) or 'none'} of 2"
             if state == "unknown":
                 table.unknown.append((target, detail, seen))
+                never += bool(missing)
             elif state not in ("delivered", "failed", "cancelled", "expired"):
                 table.stuck.append((target, f"{state} ({seen})"))
             elif missing and state == "delivered":
                 table.losses += 1
         parts = sum(len(ids) for got in copies.values() for ids in got.values())
         table.notes.append(f"SMSC log: {parts} submit_sm for {len(rows)} rows x 2 parts")
+        if never:
+            table.notes.append(
+                f"{never} unknown row(s) lack a part the SMSC never received: the resident has half the message"
+            )
         return table
