@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +64,7 @@ class Table:
             policy = "at least once by policy (emergency, submit_sm_resp lost; docs/sms.md)"
             lines.append(f"  {policy}: {self.explained} extra part(s)")
         if len(self.unknown) <= 5:
-            lines += [f"  unknown {target}: {reason or '(NO REASON)'} — {seen}" for target, reason, seen in self.unknown]
+            lines += [f"  unknown {t}: {reason or '(NO REASON)'} — {seen}" for t, reason, seen in self.unknown]
         else:  # grouped by the ledger's reason and what the peer's log shows
             groups = Counter((reason, seen) for _target, reason, seen in self.unknown)
             lines += [f"  unknown x{n}: {reason or '(NO REASON)'} — {seen}" for (reason, seen), n in groups.items()]
