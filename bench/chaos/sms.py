@@ -119,6 +119,7 @@ class Sms:
         table.notes.append(f"SMSC log: {parts} submit_sm for {len(rows)} rows x 2 parts")
         if never:
             table.notes.append(
-                f"{never} unknown row(s) lack a part the SMSC never received: the resident has half the message"
+                f"{never} unknown row(s) lack a part the SMSC never received: it never left Loa, yet Loa cannot "
+                "tell (the resident has part of the message, or none)"
             )
         return table
