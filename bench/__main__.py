@@ -151,9 +151,23 @@ def main() -> None:
     parser.add_argument(
         "--only-normalize", action="store_true", help="only the normalizer evaluation (Loa, soe-vinorm, vietnormalizer)"
     )
+    parser.add_argument(
+        "--only-chaos", action="store_true", help="only the chaos suite (campaigns while processes are killed)"
+    )
+    parser.add_argument("--chaos-seed", type=int, help="with --only-chaos: replay the faults of this seed")
+    parser.add_argument(
+        "--chaos-times", type=int, default=2, help="with --only-chaos: how often each fault is injected"
+    )
+    parser.add_argument("--chaos-quick", action="store_true", help="with --only-chaos: small campaigns")
+    parser.add_argument("--chaos-only", default="", help="with --only-chaos: scenarios whose name contains this")
     parser.add_argument("--show-errors", type=int, default=0, help="with --only-normalize: print Loa's first N misses")
     parser.add_argument("--no-anchors", action="store_true", help="with --only-normalize: Loa only")
     args = parser.parse_args()
+    if args.only_chaos:
+        from bench.chaos.main import main as chaos
+
+        chaos(args.chaos_seed, args.chaos_times, args.chaos_quick, args.chaos_only)
+        return
     if args.only_normalize:
         normalize_bench.run(args.show_errors, anchors=not args.no_anchors)
         return

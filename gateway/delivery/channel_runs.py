@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.config import Settings
 from gateway.db.models import Artifact, Bulletin, Render, utcnow
 from gateway.db.states import DeliveryState
-from gateway.delivery import ledger
+from gateway.delivery import leases, ledger
 from gateway.delivery.channel import BatchChannel, Channel, Job
 
 log = logging.getLogger("gateway.delivery.dispatcher")  # its name before the split: log filters use it
@@ -63,7 +63,8 @@ class ChannelRuns:
             async with gate:
                 await self._deliver_one(channel, claim)
 
-        await asyncio.gather(*(one(claim) for claim in claims))
+        async with leases.kept(self.sessions, [c.id for c in claims], self.worker, self.settings.lease_seconds):
+            await asyncio.gather(*(one(claim) for claim in claims))
         return bool(claims)
 
     async def run_batch(self, channel: BatchChannel) -> bool:
@@ -75,19 +76,20 @@ class ChannelRuns:
             )
         if not claims:
             return False
-        jobs = [await self._job(claim) for claim in claims]
-        try:
-            outcomes = await channel.deliver_many(jobs)
-        except Exception as exc:
-            log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
-            outcomes = [ledger.Outcome(DeliveryState.RETRY, detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
-        async with self.sessions() as session:
-            await ledger.report_many(
-                session,
-                {claim.id: outcome for claim, outcome in zip(claims, outcomes, strict=True)},
-                self.worker,
-                self.settings.max_attempts,
-            )
+        async with leases.kept(self.sessions, [c.id for c in claims], self.worker, self.settings.lease_seconds):
+            jobs = [await self._job(claim) for claim in claims]
+            try:
+                outcomes = await channel.deliver_many(jobs)
+            except Exception as exc:
+                log.exception("channel %s failed on a batch of %d", channel.name, len(jobs))
+                outcomes = [ledger.Outcome(DeliveryState.RETRY, detail=f"lỗi kênh: {exc}"[:500])] * len(jobs)
+            async with self.sessions() as session:
+                await ledger.report_many(
+                    session,
+                    {claim.id: outcome for claim, outcome in zip(claims, outcomes, strict=True)},
+                    self.worker,
+                    self.settings.max_attempts,
+                )
         return True
 
     async def feed_channel(self, channel: Channel) -> None:
@@ -100,22 +102,31 @@ class ChannelRuns:
         ahead = max(1, min(concurrency, int(float(getattr(channel, "rate", 1.0)) * 2)))
         inflight: set[asyncio.Task[None]] = set()
         waiting: collections.deque[ledger.Claim] = collections.deque()
+        held: set[int] = set()  # waiting or in flight: their leases are kept while they wait for a slot
+
+        async def one(claim: ledger.Claim) -> None:
+            try:
+                await self._deliver_one(channel, claim)
+            finally:
+                held.discard(claim.id)
+
         try:
-            while True:
-                free = concurrency - len(inflight)
-                if free > 0 and not waiting:
-                    async with self.sessions() as session:
-                        waiting.extend(
-                            await ledger.claim(
+            async with leases.kept(self.sessions, held, self.worker, self.settings.lease_seconds):
+                while True:
+                    free = concurrency - len(inflight)
+                    if free > 0 and not waiting:
+                        async with self.sessions() as session:
+                            claims = await ledger.claim(
                                 session, channel.name, self.worker, self.settings.lease_seconds, limit=free + ahead
                             )
-                        )
-                while free > 0 and waiting:
-                    inflight.add(asyncio.create_task(self._deliver_one(channel, waiting.popleft())))
-                    free -= 1
-                if not inflight:
-                    return
-                _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                        waiting.extend(claims)
+                        held.update(c.id for c in claims)
+                    while free > 0 and waiting:
+                        inflight.add(asyncio.create_task(one(waiting.popleft())))
+                        free -= 1
+                    if not inflight:
+                        return
+                    _, inflight = await asyncio.wait(inflight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in inflight:
                 task.cancel()

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import CallAttempt, utcnow
+from gateway.db.retry import retrying
 
 POLL = 0.5  # how often a waiting worker looks at the row (a report from this process wakes it at once)
 
@@ -77,6 +78,13 @@ class CallContexts:
             return CallContext(Path(row.bulletin_path) if row.bulletin_path else None, row.number)
 
     async def finish(self, call_id: str, report: IvrReport) -> None:
+        """The IVR's report, written once the database answers (it exists only here)."""
+        await retrying(lambda: self._finish(call_id, report), "recording what the caller heard")
+        event = self._local.get(call_id)
+        if event is not None:
+            event.set()
+
+    async def _finish(self, call_id: str, report: IvrReport) -> None:
         async with self.sessions() as session:
             await session.execute(
                 update(CallAttempt)
@@ -90,11 +98,11 @@ class CallContexts:
                 )
             )
             await session.commit()
-        event = self._local.get(call_id)
-        if event is not None:
-            event.set()
 
     async def connected(self, call_id: str) -> bool:
+        return await retrying(lambda: self._connected(call_id), "reading a call's record")
+
+    async def _connected(self, call_id: str) -> bool:
         async with self.sessions() as session:
             at = (
                 await session.execute(select(CallAttempt.connected_at).where(CallAttempt.call_id == call_id))
@@ -106,14 +114,7 @@ class CallContexts:
         event = self._local.setdefault(call_id, asyncio.Event())
         try:
             while True:
-                async with self.sessions() as session:
-                    row = (
-                        await session.execute(
-                            select(CallAttempt).where(
-                                CallAttempt.call_id == call_id, CallAttempt.ivr_ended_at.is_not(None)
-                            )
-                        )
-                    ).scalar_one_or_none()
+                row = await retrying(lambda: self._reported(call_id), "reading a call's record")
                 if row is not None:
                     return IvrReport(row.bulletin_samples, row.bulletin_complete, row.confirmed, row.amd_status)
                 try:
@@ -122,3 +123,8 @@ class CallContexts:
                     pass
         finally:
             self._local.pop(call_id, None)
+
+    async def _reported(self, call_id: str) -> CallAttempt | None:
+        async with self.sessions() as session:
+            query = select(CallAttempt).where(CallAttempt.call_id == call_id, CallAttempt.ivr_ended_at.is_not(None))
+            return (await session.execute(query)).scalar_one_or_none()

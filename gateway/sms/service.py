@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.bulletins.errors import WorkflowError
 from gateway.bulletins.service import audit
 from gateway.db.models import SmsPart
+from gateway.db.retry import retrying
 from gateway.db.session import write_lock
 from gateway.db.states import DeliveryState, PartState
 from gateway.feedback.service import answers_not_received
@@ -246,8 +247,13 @@ class SmsService:
         return Sent(DeliveryState.SENT, total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
     async def _write(self, batch: list[Answer | Receipt]) -> None:
-        """One transaction for what the SMSC said meanwhile: answers first (their ids),
-        then receipts (which may name those ids), then the ledger rows they settle."""
+        """One transaction for what the SMSC said meanwhile, tried again while the
+        database is unreachable: what the SMSC answered exists only here."""
+        await retrying(lambda: self._write_once(batch), "storing the SMSC's answers")
+
+    async def _write_once(self, batch: list[Answer | Receipt]) -> None:
+        """Answers first (their ids), then receipts (which may name those ids), then the
+        ledger rows they settle."""
         answers = [a for a in batch if isinstance(a, Answer)]
         found = [r for r in batch if isinstance(r, Receipt)]
         async with self.sessions() as session:

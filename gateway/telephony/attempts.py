@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import CallAttempt, utcnow
+from gateway.db.retry import retrying
 from gateway.db.states import CallOutcome, DeliveryState
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
@@ -50,12 +51,20 @@ class Attempts:
             await session.commit()
 
     async def mark_answered(self, call_id: str) -> None:
+        await retrying(lambda: self._mark_answered(call_id), "recording an answered call")
+
+    async def _mark_answered(self, call_id: str) -> None:
         async with self.sessions() as session:
             row = (await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))).scalar_one()
             row.outcome, row.answered_at = CallOutcome.ANSWERED, utcnow()
             await session.commit()
 
     async def end(self, call_id: str, result: CallResult, label: CallOutcome, detail: str) -> None:
+        """The call's outcome, written once the database answers: a resident who heard the
+        bulletin while the database restarted must not be called again for want of it."""
+        await retrying(lambda: self._end(call_id, result, label, detail), "recording a call's outcome")
+
+    async def _end(self, call_id: str, result: CallResult, label: CallOutcome, detail: str) -> None:
         ended = utcnow()
         values: dict[str, Any] = {
             "outcome": label,

@@ -33,6 +33,17 @@ class PostgresServer:
         _run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", f"CREATE DATABASE {name}"])
         return name
 
+    def crash(self) -> None:
+        """Stop at once, as a crash does (immediate shutdown: clients cut off, recovery
+        from the WAL at the next start); ``start_again`` brings it back on the same port."""
+        data = self.root / "data"
+        _run_quiet(_as_postgres([str(_bindir() / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]))
+        self.process.wait(timeout=30)
+
+    def start_again(self) -> None:
+        self.process = _postmaster(self.root / "data", self.port, self.root)
+        _wait_ready(self.port, self.process)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -50,11 +61,52 @@ def _run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def start_postgres() -> PostgresServer:
+def _run_quiet(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=False, capture_output=True)
+
+
+def _bindir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
         raise RuntimeError("PostgreSQL is not installed (make test installs Debian's postgresql package)")
-    bindir = Path(candidates[-1]).parent
+    return Path(candidates[-1]).parent
+
+
+def _postmaster(data: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        _as_postgres(
+            [
+                str(_bindir() / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=100",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("PostgreSQL did not start")
+
+
+def start_postgres() -> PostgresServer:
+    bindir = _bindir()
     root = Path(tempfile.mkdtemp(prefix="loa-pg-"))
     os.chmod(root, 0o755)
     data = root / "data"
@@ -80,30 +132,6 @@ def start_postgres() -> PostgresServer:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    process = subprocess.Popen(
-        _as_postgres(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-k",
-                str(root),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=100",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode == 0:
-            return PostgresServer(port, root, process)
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("PostgreSQL did not start")
+    process = _postmaster(data, port, root)
+    _wait_ready(port, process)
+    return PostgresServer(port, root, process)

@@ -1,0 +1,1 @@
+"""``python -m bench --only-chaos``: campaigns on every channel while processes die."""
