@@ -28,7 +28,7 @@ from gateway.db.models import Artifact, Bulletin, Render
 from gateway.storage.artifacts import ArtifactStore, record
 from tts.cache import PhraseCache
 from tts.engine import Synthesizer
-from tts.render import RenderSettings, render_samples
+from tts.render import RenderResult, RenderSettings, render_samples
 from tts.text.normalizer import Normalizer
 
 if TYPE_CHECKING:
@@ -162,32 +162,34 @@ class Renderer:
             with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
                 out = Path(tmp) / f"render.{ext}"
                 result = await synth.arender(job.text, out, settings, progress)
-                sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
-            await record(session, sha, path, size, ext)
-            render = Render(
-                bulletin_id=job.bulletin_id,
-                version=job.version,
-                purpose=purpose,
-                artifact_sha256=sha,
-                format=ext,
-                sample_rate=result.sample_rate,
-                duration_seconds=result.duration_seconds,
-                spoken_text=result.spoken_text,
-                voice=job.voice,
-            )
-            await self._keep(session, render)
-            existing[purpose] = render
+                existing[purpose] = await self._keep(session, job, purpose, out, result, result.spoken_text, job.voice)
 
-    async def _keep(self, session: AsyncSession, render: Render) -> None:
+    async def _keep(
+        self, session: AsyncSession, job: _Job, purpose: str, out: Path, result: RenderResult, spoken: str, voice: str
+    ) -> Render:
+        """Store ``out`` (inside its temporary folder still) and the version's Render row."""
+        ext = PURPOSES[purpose][0]
+        sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
+        await record(session, sha, path, size, ext)
+        render = Render(
+            bulletin_id=job.bulletin_id,
+            version=job.version,
+            purpose=purpose,
+            artifact_sha256=sha,
+            format=ext,
+            sample_rate=result.sample_rate,
+            duration_seconds=result.duration_seconds,
+            spoken_text=spoken,
+            voice=voice,
+        )
         session.add(render)
         try:
             await session.commit()
         except IntegrityError:  # another process rendered the same version first (a claim taken over)
             await session.rollback()
+        return render
 
-    async def _render_own(
-        self, session: AsyncSession, job: _Job, existing: dict[str, Render], todo: list[str]
-    ) -> None:
+    async def _render_own(self, session: AsyncSession, job: _Job, existing: dict[str, Render], todo: list[str]) -> None:
         """The audio the officer brought, through the same loudness pass as a synthesized
         render (gateway.bulletins.own_audio); off the event loop."""
         master = await session.get(Artifact, job.audio_sha256)
@@ -199,18 +201,4 @@ class Renderer:
             with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
                 out = Path(tmp) / f"render.{ext}"
                 result = await asyncio.to_thread(render_samples, samples, own_audio.RATE, out, settings)
-                sha, path, size = await asyncio.to_thread(self.store.put_file, out, ext)
-            await record(session, sha, path, size, ext)
-            render = Render(
-                bulletin_id=job.bulletin_id,
-                version=job.version,
-                purpose=purpose,
-                artifact_sha256=sha,
-                format=ext,
-                sample_rate=result.sample_rate,
-                duration_seconds=result.duration_seconds,
-                spoken_text="",
-                voice=OWN_AUDIO_VOICE,
-            )
-            await self._keep(session, render)
-            existing[purpose] = render
+                existing[purpose] = await self._keep(session, job, purpose, out, result, "", OWN_AUDIO_VOICE)
