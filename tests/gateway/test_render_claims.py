@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from gateway.app import Services, build_services, start
-from gateway.bulletins import preview_render
 from gateway.bulletins.render import PURPOSES, Renderer
 from gateway.config import Settings
 from gateway.db.models import Bulletin, Delivery
@@ -39,8 +38,8 @@ class Counted:
 def count_renders(renderer: Renderer, renders: list[str]) -> None:
     original: Callable[..., Any] = renderer.synthesizer
 
-    async def synthesizer(voice_id: str, lane: str = "live") -> Any:
-        return Counted(await original(voice_id, lane), renders)
+    async def synthesizer(voice_id: str, lane: str = "live", speed: float = 1.0) -> Any:
+        return Counted(await original(voice_id, lane, speed), renders)
 
     renderer.synthesizer = synthesizer  # type: ignore[method-assign]
 
@@ -75,7 +74,7 @@ async def test_workers_racing_on_a_render_render_it_once_and_leave_no_false_erro
         r = await approver.post(f"/api/v1/bulletins/{bid}/schedule", json={}, headers={"X-CSRF-Token": acsrf})
         assert r.status_code == 200, r.text
         await asyncio.gather(queue_due(gateway.services), queue_due(second))
-        await asyncio.gather(*preview_render.tasks)
+        await asyncio.gather(*gateway.services.previews.tasks, *second.previews.tasks)
         await gateway.run_worker()
         assert len(renders) == len(PURPOSES)  # each format synthesized once, by one of the three
         async with gateway.services.sessions() as s:
