@@ -6,16 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from tts.voices.base import VoiceError
+from tts.voices.cpu import session_threads
 
 
 def onnx_session(path: Path, threads: int = 0, spinning: bool = False) -> Any:
-    """A CPU session for ``path``; ``threads`` 0 lets onnxruntime choose. ``spinning`` keeps
+    """A CPU session for ``path``; ``threads`` 0 lets onnxruntime choose, within the CPUs
+    this process may use (affinity, cgroup quota: ``tts.voices.cpu.session_threads``). ``spinning`` keeps
     idle intra-op threads busy-waiting: faster on an otherwise idle machine (measured by
     ``loa voices tune``), wasteful when phrases already run in parallel on few cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    threads = session_threads(threads)
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
