@@ -61,6 +61,7 @@ class LoggingAsterisk(Asterisk):
 
 async def main(port: int, log: Path, agi: str, secret: str, speed: float, scripts: dict[str, str]) -> None:
     server = LoggingAsterisk(log, speed)
+    server.write = {"originate", "reporting"}  # conf/asterisk/manager.conf
     server.scripts = {number: Script(outcome) for number, outcome in scripts.items()}
     server.dialplan.globals.update(LOA=agi, LOA_SECRET=secret)
     for _ in range(100):  # the killed stand-in's port may linger a moment

@@ -871,6 +871,10 @@ async def _handle(session: _AmiSession, action: dict[str, str]) -> bool:
     elif lname == "logoff":
         session.respond(action, "Goodbye", Message="Thanks for all the fish.")
         return False
+    elif lname == "coreshowchannels" and not server.write & {"system", "reporting", "all"}:
+        # manager.c: registered EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING; a user whose write=
+        # has neither class gets the generic refusal of process_message
+        session.respond(action, "Error", Message="Permission denied")
     elif lname == "coreshowchannels":
         session.respond(action, "Success", EventList="start", Message="Channels will follow")
         for snap in list(server.live.values()):
