@@ -4,7 +4,8 @@ so that the harness can kill it as an Asterisk restart drops every call and conn
 
 It appends its own Originate log to ``LOG``: one ``originate`` line per Originate action
 (the number dialled, Loa's call id, the ChannelId) written before dialling, and one
-``ended`` line when the call ends (answered or not, the hang-up cause, what was played).
+``ended`` line when the call ends (answered or not, the hang-up cause, what was played,
+and what of it was played to its end).
 
 Usage: ``python -m bench.chaos.asterisk PORT LOG AGI_URL SECRET SPEED SCRIPTS_JSON``
 (SCRIPTS_JSON maps a dialled number to an outcome of the stand-in: answer, busy...);
@@ -56,7 +57,7 @@ class LoggingAsterisk(Asterisk):
     async def _ended(self, log: CallLog, answered: bool) -> None:
         await log.ended.wait()
         entry = {"ev": "ended", "number": log.number, "uniqueid": log.uniqueid, "answered": answered}
-        self.note({**entry, "cause": log.cause, "played": log.played, "t": time.time()})
+        self.note({**entry, "cause": log.cause, "played": log.played, "finished": log.finished, "t": time.time()})
 
 
 async def main(port: int, log: Path, agi: str, secret: str, speed: float, scripts: dict[str, str]) -> None:

@@ -121,7 +121,8 @@ class CallLog:
     number: str
     script_name: str = ""
     commands: list[tuple[str, str]] = field(default_factory=list)  # (command, reply)
-    played: list[str] = field(default_factory=list)  # sound files found and played
+    played: list[str] = field(default_factory=list)  # sound files found and played (from their start)
+    finished: list[str] = field(default_factory=list)  # those played to their end (no key, no hang-up, no cut)
     missing: list[str] = field(default_factory=list)  # sound files asked for but not found
     recorded: list[Path] = field(default_factory=list)
     execs: list[tuple[str, str]] = field(default_factory=list)
@@ -281,8 +282,23 @@ class AgiCall:
         if entry and entry[0] in escape:
             await asyncio.sleep(seconds / self.speed / 3)
             return entry[0], int(seconds * 8000 / 3), True
-        await asyncio.sleep(seconds / self.speed)
+        played = await self._for(seconds / self.speed)
+        if played < seconds / self.speed:
+            return "", int(played * self.speed * 8000), True
+        self.log.finished.append(self.log.played[-1])
         return "", int(seconds * 8000), True
+
+    async def _for(self, seconds: float) -> float:
+        """Play for ``seconds``, watching the FastAGI socket as res_agi.c handle_streamfile
+        does (ast_waitstream_full with the session's control fd): once Loa's end of the
+        session is gone, the playback stops there. The seconds actually played."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while (left := start + seconds - loop.time()) > 0:
+            if self.reader.at_eof():
+                break
+            await asyncio.sleep(min(left, 0.05))
+        return min(seconds, loop.time() - start)
 
 
 class _Usage(Exception):
