@@ -88,15 +88,22 @@ class Calls:
         }
         self._dump(cluster)
         paths = {number: path for number, _o, path in attempts.values() if path}
-        heard: Counter[str] = Counter()  # the bulletin played to its end
+        heard: Counter[str] = Counter()  # calls in which the bulletin played to its end
         cut: Counter[str] = Counter()  # the bulletin started, the call ended before its end
+        finished: dict[str, set[str]] = {}  # call -> files played to their end, as each ended
+        for e in entries:
+            if e["ev"] == "finished":
+                finished.setdefault(e["uniqueid"], set()).add(Path(e["file"]).stem)
+        for call_id, number in calls.items():
+            path = paths.get(number)  # the render; Asterisk plays its copy under sounds/bulletins/
+            if path and Path(path).stem in finished.get(call_id, set()):
+                heard[number] += 1
         for e in entries:
             if e["ev"] == "ended":
                 number = "+84" + e["number"][1:]
-                path = paths.get(number)  # the render; Asterisk plays its copy under sounds/bulletins/
-                if path and any(Path(p).stem == Path(path).stem for p in e["finished"]):
-                    heard[number] += 1
-                elif path and any(Path(p).stem == Path(path).stem for p in e["played"]):
+                path = paths.get(number)
+                stems = {Path(p).stem for p in e["played"]}
+                if path and Path(path).stem in stems and Path(path).stem not in finished.get(e["uniqueid"], set()):
                     cut[number] += 1
         rows = cluster.pg.query(f"SELECT target, state, detail FROM deliveries WHERE bulletin_id = {self.bulletin}")
         table = Table(self.name, len(self.numbers))

@@ -38,6 +38,7 @@ import tempfile
 import time
 import wave
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -123,6 +124,7 @@ class CallLog:
     commands: list[tuple[str, str]] = field(default_factory=list)  # (command, reply)
     played: list[str] = field(default_factory=list)  # sound files found and played (from their start)
     finished: list[str] = field(default_factory=list)  # those played to their end (no key, no hang-up, no cut)
+    on_finished: Callable[[str], None] | None = None  # told of each, as it ends (a log that outlives a kill)
     missing: list[str] = field(default_factory=list)  # sound files asked for but not found
     recorded: list[Path] = field(default_factory=list)
     execs: list[tuple[str, str]] = field(default_factory=list)
@@ -286,6 +288,8 @@ class AgiCall:
         if played < seconds / self.speed:
             return "", int(played * self.speed * 8000), True
         self.log.finished.append(self.log.played[-1])
+        if self.log.on_finished is not None:
+            self.log.on_finished(self.log.played[-1])
         return "", int(seconds * 8000), True
 
     async def _for(self, seconds: float) -> float:
