@@ -120,6 +120,10 @@ class Calls:
         no_outcome = [c for c in calls if c not in attempts or attempts[c][1] in ("dialing", "answered", "")]
         table.stuck += [(calls[c], f"call {c}: no outcome in the ledger") for c in no_outcome]
         reached = sum(1 for n in self.numbers if n not in self.busy and heard[n])
+        state = {r[0]: (r[1], r[2]) for r in rows}
+        for n in self.numbers:
+            if n not in self.busy and not heard[n]:  # answering, never heard it: say what the ledger says
+                table.notes.append(f"not heard: {n} ({dialled[n]} Originates): {state.get(n, ('no row', ''))}")
         table.notes.append(
             f"stand-in log: {sum(dialled.values())} Originates for {len(rows)} numbers (at most {MAX_ATTEMPTS} each: "
             f"{'yes' if not over else f'NO: {over}'}); bulletin heard by {reached} of "

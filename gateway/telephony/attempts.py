@@ -145,7 +145,8 @@ class Attempts:
                         retry_after=decision.retry_after,
                     )
                 return Outcome(decision.kind, reference=last.call_id, detail=last.detail)
-            if last.ended_at is None and (last.connected_at is not None or last.answered_at is not None):
+            answered = last.outcome == CallOutcome.ANSWERED or last.answered_at is not None
+            if last.ended_at is None and (last.connected_at is not None or answered):
                 # over on Asterisk, no report: its IVR died with it; what it wrote as it went
                 result = CallResult(
                     answered=True,
