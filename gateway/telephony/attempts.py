@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import CallAttempt, utcnow
@@ -50,6 +50,25 @@ class Attempts:
                 )
             )
             await session.commit()
+
+    async def calls_made(self, delivery_id: int) -> int:
+        """How many times the row's number was really called: its attempts' records, less
+        those that were not the number's (a refused Originate, a refusing trunk). The
+        row's claim count is no measure: a worker that takes a row over claims it once
+        more without calling."""
+        return await retrying(lambda: self._calls_made(delivery_id), "counting a number's calls")
+
+    async def _calls_made(self, delivery_id: int) -> int:
+        async with self.sessions() as session:
+            count = await session.execute(
+                select(func.count())
+                .select_from(CallAttempt)
+                .where(
+                    CallAttempt.delivery_id == delivery_id,
+                    CallAttempt.outcome.not_in((CallOutcome.CONFIG, CallOutcome.TRUNK)),
+                )
+            )
+            return int(count.scalar_one())
 
     async def mark_answered(self, call_id: str) -> None:
         await retrying(lambda: self._mark_answered(call_id), "recording an answered call")
@@ -131,7 +150,7 @@ class Attempts:
                     confirmed=last.confirmed,
                     amd=last.amd_status,
                 )
-                decision = self.policy.decide(result, job.claim.attempts)
+                decision = self.policy.decide(result, max(1, await self._calls_made(job.claim.id)))
                 last.outcome, last.ended_at = decision.label, utcnow()
                 last.heard_seconds = result.heard_seconds
                 last.answered_at = last.answered_at or last.connected_at
@@ -156,7 +175,7 @@ class Attempts:
                     amd=last.amd_status or "",
                     lost=True,
                 )
-                decision = self.policy.decide(result, job.claim.attempts)
+                decision = self.policy.decide(result, max(1, await self._calls_made(job.claim.id)))
                 last.outcome, last.ended_at = decision.label, utcnow()
                 last.heard_seconds = result.heard_seconds
                 last.answered_at = last.answered_at or last.connected_at

@@ -177,7 +177,7 @@ class CallChannel:
         finally:
             await self.pool.release(trunk)
         result = self._note(trunk, result)
-        decision = self.policy.decide(result, job.claim.attempts)
+        decision = self.policy.decide(result, max(1, await self.attempts.calls_made(job.claim.id)))
         if decision.trunk_backoff:
             trunk.back_off(self.policy.congestion_backoff)
             if decision.defer:

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from gateway.db.models import CallAttempt, Delivery
+from gateway.db.models import CallAttempt, Delivery, utcnow
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
 from gateway.ivr.calls import IvrReport
@@ -121,3 +121,32 @@ async def test_a_call_whose_worker_died_with_its_fastagi_session_is_settled_once
     assert outcome.kind == "retry", outcome.detail
     assert call.outcome != "delivered" and call.ended_at is not None
     assert len(asterisk.originates) == 1
+
+
+async def test_a_row_taken_over_twice_is_judged_by_the_calls_made_not_by_its_claims(
+    gateway: Gateway, telephony: Telephony, asterisk: Asterisk, tmp_path: Path
+) -> None:
+    """Seen in the chaos suite (seed 10632): one Originate, answered, its FastAGI session
+    and two holders killed in turn; the third claim settled the call as lost with "đã gọi
+    3 lần" and gave the resident up after a single call. The retry policy counts calls."""
+    asterisk.write = {"originate", "reporting"}
+    bid, row_id, render = await _row(gateway, tmp_path, 2)
+    async with gateway.services.sessions() as s:
+        s.add(
+            CallAttempt(
+                call_id=f"loa-{row_id}-1",
+                delivery_id=row_id,
+                number=NUMBER,
+                server="xa",
+                outcome="answered",
+                answered_at=utcnow(),
+                connected_at=utcnow(),
+            )
+        )
+        await s.commit()
+    claim = ledger.Claim(row_id, bid, 0, "call", NUMBER, 3, recovered=True)  # the third claim, one call
+    outcome = await asyncio.wait_for(
+        telephony.channel.deliver(Job(claim, bid, "t", "normal", "", artifacts={"telephone": render})), 60
+    )
+    assert outcome.kind == "retry", outcome.detail
+    assert not asterisk.originates and "3 lần" not in outcome.detail
