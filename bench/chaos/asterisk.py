@@ -4,7 +4,9 @@ so that the harness can kill it as an Asterisk restart drops every call and conn
 
 It appends its own Originate log to ``LOG``: one ``originate`` line per Originate action
 (the number dialled, Loa's call id, the ChannelId) written before dialling, and one
-``ended`` line when the call ends (answered or not, the hang-up cause, what was played).
+``ended`` line when the call ends (answered or not, the hang-up cause, what was played,
+and what of it was played to its end), and one ``finished`` line as each file ends, so that
+what was heard before the stand-in itself is killed is in the log too.
 
 Usage: ``python -m bench.chaos.asterisk PORT LOG AGI_URL SECRET SPEED SCRIPTS_JSON``
 (SCRIPTS_JSON maps a dialled number to an outcome of the stand-in: answer, busy...);
@@ -48,6 +50,9 @@ class LoggingAsterisk(Asterisk):
         answered, response = await super().originate(action)
         log = self.calls[response["Uniqueid"]] if response["Uniqueid"] in self.calls else None
         if log is not None:
+            log.on_finished = lambda path, log=log: self.note(
+                {"ev": "finished", "number": log.number, "uniqueid": log.uniqueid, "file": path, "t": time.time()}
+            )
             task = asyncio.create_task(self._ended(log, answered))
             self.watch.add(task)
             task.add_done_callback(self.watch.discard)
@@ -56,11 +61,12 @@ class LoggingAsterisk(Asterisk):
     async def _ended(self, log: CallLog, answered: bool) -> None:
         await log.ended.wait()
         entry = {"ev": "ended", "number": log.number, "uniqueid": log.uniqueid, "answered": answered}
-        self.note({**entry, "cause": log.cause, "played": log.played, "t": time.time()})
+        self.note({**entry, "cause": log.cause, "played": log.played, "finished": log.finished, "t": time.time()})
 
 
 async def main(port: int, log: Path, agi: str, secret: str, speed: float, scripts: dict[str, str]) -> None:
     server = LoggingAsterisk(log, speed)
+    server.write = {"originate", "reporting"}  # conf/asterisk/manager.conf
     server.scripts = {number: Script(outcome) for number, outcome in scripts.items()}
     server.dialplan.globals.update(LOA=agi, LOA_SECRET=secret)
     for _ in range(100):  # the killed stand-in's port may linger a moment

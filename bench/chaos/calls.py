@@ -5,7 +5,8 @@ stand-in (every call and AMI connection dropped) and PostgreSQL. Some residents 
 busy (retried ``call_retry_busy`` apart, up to ``max_attempts``).
 
 From the stand-in's log: Originates per number (never more than ``max_attempts``), and
-the calls in which the bulletin itself was played. From the ledger: every Originate has
+the calls in which the bulletin itself was played to its end (a call cut off in the middle
+of it, the resident's hang-up or the FastAGI session's death, is not a hearing). From the ledger: every Originate has
 its call attempt with a final outcome; a row ``delivered`` whose resident never heard
 the bulletin is a loss; hearing it twice is a duplicate."""
 
@@ -85,14 +86,25 @@ class Calls:
                 "SELECT call_id, number, outcome, coalesce(bulletin_path, '') FROM call_attempts"
             )
         }
+        self._dump(cluster)
         paths = {number: path for number, _o, path in attempts.values() if path}
-        heard: Counter[str] = Counter()
+        heard: Counter[str] = Counter()  # calls in which the bulletin played to its end
+        cut: Counter[str] = Counter()  # the bulletin started, the call ended before its end
+        finished: dict[str, set[str]] = {}  # call -> files played to their end, as each ended
+        for e in entries:
+            if e["ev"] == "finished":
+                finished.setdefault(e["uniqueid"], set()).add(Path(e["file"]).stem)
+        for call_id, number in calls.items():
+            path = paths.get(number)  # the render; Asterisk plays its copy under sounds/bulletins/
+            if path and Path(path).stem in finished.get(call_id, set()):
+                heard[number] += 1
         for e in entries:
             if e["ev"] == "ended":
                 number = "+84" + e["number"][1:]
-                path = paths.get(number)  # the render; Asterisk plays its copy under sounds/bulletins/
-                if path and any(Path(p).stem == Path(path).stem for p in e["played"]):
-                    heard[number] += 1
+                path = paths.get(number)
+                stems = {Path(p).stem for p in e["played"]}
+                if path and Path(path).stem in stems and Path(path).stem not in finished.get(e["uniqueid"], set()):
+                    cut[number] += 1
         rows = cluster.pg.query(f"SELECT target, state, detail FROM deliveries WHERE bulletin_id = {self.bulletin}")
         table = Table(self.name, len(self.numbers))
         table.losses += len(set(self.numbers) - {r[0] for r in rows})
@@ -108,10 +120,29 @@ class Calls:
         no_outcome = [c for c in calls if c not in attempts or attempts[c][1] in ("dialing", "answered", "")]
         table.stuck += [(calls[c], f"call {c}: no outcome in the ledger") for c in no_outcome]
         reached = sum(1 for n in self.numbers if n not in self.busy and heard[n])
+        state = {r[0]: (r[1], r[2]) for r in rows}
+        for n in self.numbers:
+            if n not in self.busy and not heard[n]:  # answering, never heard it: say what the ledger says
+                table.notes.append(f"not heard: {n} ({dialled[n]} Originates): {state.get(n, ('no row', ''))}")
         table.notes.append(
             f"stand-in log: {sum(dialled.values())} Originates for {len(rows)} numbers (at most {MAX_ATTEMPTS} each: "
             f"{'yes' if not over else f'NO: {over}'}); bulletin heard by {reached} of "
             f"{len(self.numbers) - len(self.busy)} answering residents; busy ones: "
-            f"{Counter(r[1] for r in rows if r[0] in self.busy)}"
+            f"{Counter(r[1] for r in rows if r[0] in self.busy)}; bulletin cut off before its end: "
+            f"{sum(cut.values())} call(s)"
         )
         return table
+
+    def _dump(self, cluster: Cluster) -> None:
+        """The ledger next to the peers' logs (kept when a scenario fails): each row and each
+        call attempt, as Loa recorded them."""
+        rows = cluster.pg.query(
+            "SELECT d.target, d.state, d.attempts, a.call_id, a.outcome, a.answered_at IS NOT NULL, "
+            "a.connected_at IS NOT NULL, a.ivr_ended_at IS NOT NULL, a.ended_at IS NOT NULL, "
+            "a.bulletin_complete, a.bulletin_samples, replace(a.detail, E'\\n', ' ') FROM deliveries d "
+            f"LEFT JOIN call_attempts a ON a.delivery_id = d.id WHERE d.bulletin_id = {self.bulletin} "
+            "ORDER BY d.target, a.id"
+        )
+        head = "number state attempts call outcome answered connected ivr_reported ended complete samples detail"
+        lines = [head.replace(" ", "\t")] + ["\t".join(r) for r in rows]
+        (cluster.root / "ledger.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -56,6 +56,12 @@ class IvrApp:
         state = CallState(env.caller, env.uniqueid or call_id, peer=peer_address(session))
         if context is not None:
             state.bulletin, state.caller = context.bulletin, context.number
+
+            async def heard(now: CallState) -> None:
+                report = IvrReport(now.bulletin_samples, now.bulletin_complete, now.confirmed, now.amd)
+                await self.contexts.progress(call_id, report)
+
+            state.heard = heard
         try:
             await self.runner.run(session, flow, state)
         finally:

@@ -99,6 +99,41 @@ class CallContexts:
             )
             await session.commit()
 
+    async def progress(self, call_id: str, report: IvrReport) -> None:
+        """What the resident has heard so far, written as soon as the bulletin has played:
+        a session whose process is killed (SIGKILL) writes no report at its end, and the
+        resident who heard the whole bulletin must not be called again for want of it."""
+        await retrying(lambda: self._progress(call_id, report), "recording what the caller heard")
+
+    async def _progress(self, call_id: str, report: IvrReport) -> None:
+        async with self.sessions() as session:
+            await session.execute(
+                update(CallAttempt)
+                .where(CallAttempt.call_id == call_id, CallAttempt.ivr_ended_at.is_(None))
+                .values(
+                    bulletin_samples=report.bulletin_samples,
+                    bulletin_complete=report.bulletin_complete,
+                    confirmed=report.confirmed,
+                    amd_status=report.amd[:16],
+                )
+            )
+            await session.commit()
+
+    async def heard_so_far(self, call_id: str) -> IvrReport | None:
+        """The last progress an IVR wrote for a call whose report never came (None: none)."""
+        return await retrying(lambda: self._heard_so_far(call_id), "reading a call's record")
+
+    async def _heard_so_far(self, call_id: str) -> IvrReport | None:
+        async with self.sessions() as session:
+            row = (
+                await session.execute(select(CallAttempt).where(CallAttempt.call_id == call_id))
+            ).scalar_one_or_none()
+        if row is None or row.connected_at is None:
+            return None
+        return IvrReport(
+            row.bulletin_samples or 0, bool(row.bulletin_complete), bool(row.confirmed), row.amd_status or ""
+        )
+
     async def connected(self, call_id: str) -> bool:
         return await retrying(lambda: self._connected(call_id), "reading a call's record")
 

@@ -10,6 +10,7 @@ and a recording cut by the hangup is still filed (Asterisk keeps the file,
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -57,6 +58,7 @@ class CallState:
     recordings: list[str] = field(default_factory=list)  # the recordings' names (stem.wav)
     hung_up: bool = False
     peer: str = ""  # the address of the Asterisk that opened the session
+    heard: Callable[[CallState], Awaitable[None]] | None = None  # records progress once the bulletin played
 
 
 class Runner:
@@ -125,6 +127,8 @@ class Runner:
             to_end = not reply.digit  # an escape key stops the playback
             counts = {"end": to_end, "key": key, "end_or_key": to_end or key}[node.heard_when]
             state.bulletin_complete = state.bulletin_complete or counts
+            if state.heard is not None:  # before anything else: this process may die any moment
+                await state.heard(state)
             return node.next
         await self._say(session, node.text)
         return node.next

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import CallAttempt, utcnow
@@ -23,6 +23,7 @@ from gateway.telephony.outcomes import CallResult, RetryPolicy
 
 MAX_CALL_SECONDS = 30 * 60
 AGI_GRACE = 5.0  # after the Hangup event, how long the IVR may take to report
+CHECK_EVERY = 3.0  # how often a worker that took a call over asks Asterisk whether it is still up
 
 
 class Attempts:
@@ -49,6 +50,25 @@ class Attempts:
                 )
             )
             await session.commit()
+
+    async def calls_made(self, delivery_id: int) -> int:
+        """How many times the row's number was really called: its attempts' records, less
+        those that were not the number's (a refused Originate, a refusing trunk). The
+        row's claim count is no measure: a worker that takes a row over claims it once
+        more without calling."""
+        return await retrying(lambda: self._calls_made(delivery_id), "counting a number's calls")
+
+    async def _calls_made(self, delivery_id: int) -> int:
+        async with self.sessions() as session:
+            count = await session.execute(
+                select(func.count())
+                .select_from(CallAttempt)
+                .where(
+                    CallAttempt.delivery_id == delivery_id,
+                    CallAttempt.outcome.not_in((CallOutcome.CONFIG, CallOutcome.TRUNK)),
+                )
+            )
+            return int(count.scalar_one())
 
     async def mark_answered(self, call_id: str) -> None:
         await retrying(lambda: self._mark_answered(call_id), "recording an answered call")
@@ -84,10 +104,18 @@ class Attempts:
                 )
             await session.commit()
 
-    async def recover(self, job: Job, keep_lease: Callable[[int], Coroutine[Any, Any, None]]) -> Outcome | None:
+    async def recover(
+        self,
+        job: Job,
+        keep_lease: Callable[[int], Coroutine[Any, Any, None]],
+        channel_up: Callable[[str, str], Coroutine[Any, Any, bool | None]],
+    ) -> Outcome | None:
         """The previous holder died mid-attempt: settle from its record. A call still up
         on Asterisk goes on in the IVR of whichever server it reached, which writes its
-        report to the same row: wait for that report and count what the resident heard."""
+        report to the same row: wait for that report and count what the resident heard.
+        Asterisk is asked whether the call is still up (``channel_up``): a call whose
+        FastAGI session died with its process leaves no report, and is settled from what
+        its IVR wrote as it went (the bulletin played to its end, or not)."""
         async with self.sessions() as session:
             last = (
                 await session.execute(
@@ -97,13 +125,10 @@ class Attempts:
                     .limit(1)
                 )
             ).scalar_one_or_none()
-        if last is not None and last.connected_at is not None and last.ivr_ended_at is None:
-            left = MAX_CALL_SECONDS - (utcnow() - last.connected_at).total_seconds()
+        if last is not None and last.ended_at is None and last.ivr_ended_at is None:
             keep = asyncio.create_task(keep_lease(job.claim.id))
             try:
-                await asyncio.wait_for(self.contexts.report(last.call_id), max(AGI_GRACE, left))
-            except TimeoutError:
-                pass
+                await self._until_over(last, channel_up)
             finally:
                 keep.cancel()
         async with self.sessions() as session:
@@ -125,7 +150,7 @@ class Attempts:
                     confirmed=last.confirmed,
                     amd=last.amd_status,
                 )
-                decision = self.policy.decide(result, job.claim.attempts)
+                decision = self.policy.decide(result, max(1, await self._calls_made(job.claim.id)))
                 last.outcome, last.ended_at = decision.label, utcnow()
                 last.heard_seconds = result.heard_seconds
                 last.answered_at = last.answered_at or last.connected_at
@@ -139,13 +164,50 @@ class Attempts:
                         retry_after=decision.retry_after,
                     )
                 return Outcome(decision.kind, reference=last.call_id, detail=last.detail)
-            if last.answered_at is not None or last.outcome == CallOutcome.ANSWERED or last.connected_at is not None:
-                last.outcome, last.ended_at = CallOutcome.HEARD_UNKNOWN, last.ended_at or utcnow()
-                last.detail = "đã nhấc máy; tiến trình gửi dừng giữa cuộc gọi nên không rõ đã nghe bao nhiêu"
+            answered = last.outcome == CallOutcome.ANSWERED or last.answered_at is not None
+            if last.ended_at is None and (last.connected_at is not None or answered):
+                # over on Asterisk, no report: its IVR died with it; what it wrote as it went
+                result = CallResult(
+                    answered=True,
+                    heard_seconds=(last.bulletin_samples or 0) / 8000,
+                    bulletin_complete=bool(last.bulletin_complete),
+                    confirmed=bool(last.confirmed),
+                    amd=last.amd_status or "",
+                    lost=True,
+                )
+                decision = self.policy.decide(result, max(1, await self._calls_made(job.claim.id)))
+                last.outcome, last.ended_at = decision.label, utcnow()
+                last.heard_seconds = result.heard_seconds
+                last.answered_at = last.answered_at or last.connected_at
+                last.detail = f"{decision.detail} (tiến trình phục vụ cuộc gọi dừng trước khi báo kết quả)"
                 await session.commit()
-                return Outcome(DeliveryState.DELIVERED, reference=last.call_id, detail=last.detail)
+                return Outcome(
+                    decision.kind, reference=last.call_id, detail=last.detail, retry_after=decision.retry_after
+                )
             if last.outcome == CallOutcome.DIALING:
                 last.outcome, last.ended_at = CallOutcome.LOST, utcnow()
                 last.detail = "tiến trình gửi dừng khi đang quay số; người nghe chưa nhấc máy"
                 await session.commit()
         return None  # nobody heard it: dial again
+
+    async def _until_over(
+        self, last: CallAttempt, channel_up: Callable[[str, str], Coroutine[Any, Any, bool | None]]
+    ) -> None:
+        """Until the IVR's report, or until Asterisk says the call is gone (and the grace
+        for a live IVR to report after the hang-up has passed), at most MAX_CALL_SECONDS
+        from the Originate."""
+        since = last.connected_at or last.started_at or utcnow()
+        deadline = asyncio.get_running_loop().time() + max(
+            AGI_GRACE, MAX_CALL_SECONDS - (utcnow() - since).total_seconds()
+        )
+        report = asyncio.ensure_future(self.contexts.report(last.call_id))
+        try:
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                done, _ = await asyncio.wait({report}, timeout=min(CHECK_EVERY, left))
+                if done:
+                    return
+                if await channel_up(last.server, last.call_id) is False:
+                    await asyncio.wait({report}, timeout=AGI_GRACE)
+                    return
+        finally:
+            report.cancel()

@@ -151,7 +151,7 @@ class CallChannel:
     # --- the call ------------------------------------------------------------------------
     async def deliver(self, job: Job) -> Outcome:
         if job.claim.recovered:
-            settled = await self.attempts.recover(job, self._keep_lease)
+            settled = await self.attempts.recover(job, self._keep_lease, self.channel_up)
             if settled is not None:
                 return settled
         refusal = await self._refusal(job)
@@ -177,7 +177,7 @@ class CallChannel:
         finally:
             await self.pool.release(trunk)
         result = self._note(trunk, result)
-        decision = self.policy.decide(result, job.claim.attempts)
+        decision = self.policy.decide(result, max(1, await self.attempts.calls_made(job.claim.id)))
         if decision.trunk_backoff:
             trunk.back_off(self.policy.congestion_backoff)
             if decision.defer:
@@ -302,8 +302,8 @@ class CallChannel:
         if answered or (answered is None and await self.contexts.connected(call_id)):
             try:
                 state = await asyncio.wait_for(asyncio.shield(agi_done), AGI_GRACE)
-            except TimeoutError:
-                state = None
+            except TimeoutError:  # the IVR's process died with the session: what it wrote so far
+                state = await self.contexts.heard_so_far(call_id)
         agi_done.cancel()
         if answered is None:
             answered = state is not None  # the IVR ran: Asterisk had answered before the drop
@@ -319,6 +319,31 @@ class CallChannel:
             amd=state.amd if state is not None else "",
             lost=lost,
         )
+
+    async def channel_up(self, server: str, call_id: str) -> bool | None:
+        """Is the call's channel still up on its Asterisk? False once this process saw its
+        Hangup, or once ``CoreShowChannels`` (manager.c: one ``CoreShowChannel`` event per
+        live channel, its Uniqueid our ChannelId) does not list it; None when Asterisk
+        cannot say (not connected, or the AMI user lacks write=reporting)."""
+        trunk = next((t for t in self.pool.trunks if t.name == server), None)
+        if trunk is None:
+            return None
+        if call_id in trunk.ended:
+            return False
+        if not trunk.client.ready:
+            return None
+        try:
+            answer = await trunk.client.action({"Action": "CoreShowChannels"}, wait=10.0)
+        except AmiDisconnected:
+            return None
+        except AmiError as exc:  # Permission denied: the call's Hangup event is all we have
+            log.info("CoreShowChannels on %s: %s", server, exc)
+            return None
+        events = answer if isinstance(answer, list) else [answer]
+        complete = any(str(e.get("Event", "")).endswith("Complete") for e in events)
+        if not complete:
+            return None
+        return any(e.get("Event") == "CoreShowChannel" and e.get("Uniqueid") == call_id for e in events)
 
     async def _keep_lease(self, claim_id: int) -> None:
         if not self.worker:

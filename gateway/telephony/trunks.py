@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gateway.telephony.ami import AmiClient, AmiDisconnected, AmiEvent, ServerConfig, header_int
 
 REFUSAL_STREAK = 5  # this many causes 1/21 in a row, nothing reaching a phone between: the trunk refuses
+ENDED_KEPT = 5000  # Hangup events remembered: a worker taking a call over knows it is gone
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Trunk:
     created: set[str] = field(default_factory=set)  # watched channels Asterisk announced (Newchannel)
     refusals: int = 0  # causes 1/21 in a row
     problem: str = ""  # what the operator must fix (a refused Originate, a trunk refusing every call)
+    ended: dict[str, None] = field(default_factory=dict)  # channels whose Hangup this process saw, oldest first
 
     def __post_init__(self) -> None:
         self.client.listeners.append(self._event)
@@ -81,6 +83,10 @@ class Trunk:
             self.created.add(uniqueid)
         if event.name != "Hangup":
             return
+        if uniqueid:
+            self.ended[uniqueid] = None
+            if len(self.ended) > ENDED_KEPT:
+                del self.ended[next(iter(self.ended))]
         future = self.watches.get(uniqueid)
         if future is not None and not future.done():
             future.set_result(hangup_info(event))

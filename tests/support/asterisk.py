@@ -38,6 +38,7 @@ import tempfile
 import time
 import wave
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -121,7 +122,9 @@ class CallLog:
     number: str
     script_name: str = ""
     commands: list[tuple[str, str]] = field(default_factory=list)  # (command, reply)
-    played: list[str] = field(default_factory=list)  # sound files found and played
+    played: list[str] = field(default_factory=list)  # sound files found and played (from their start)
+    finished: list[str] = field(default_factory=list)  # those played to their end (no key, no hang-up, no cut)
+    on_finished: Callable[[str], None] | None = None  # told of each, as it ends (a log that outlives a kill)
     missing: list[str] = field(default_factory=list)  # sound files asked for but not found
     recorded: list[Path] = field(default_factory=list)
     execs: list[tuple[str, str]] = field(default_factory=list)
@@ -281,8 +284,25 @@ class AgiCall:
         if entry and entry[0] in escape:
             await asyncio.sleep(seconds / self.speed / 3)
             return entry[0], int(seconds * 8000 / 3), True
-        await asyncio.sleep(seconds / self.speed)
+        played = await self._for(seconds / self.speed)
+        if played < seconds / self.speed:
+            return "", int(played * self.speed * 8000), True
+        self.log.finished.append(self.log.played[-1])
+        if self.log.on_finished is not None:
+            self.log.on_finished(self.log.played[-1])
         return "", int(seconds * 8000), True
+
+    async def _for(self, seconds: float) -> float:
+        """Play for ``seconds``, watching the FastAGI socket as res_agi.c handle_streamfile
+        does (ast_waitstream_full with the session's control fd): once Loa's end of the
+        session is gone, the playback stops there. The seconds actually played."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while (left := start + seconds - loop.time()) > 0:
+            if self.reader.at_eof():
+                break
+            await asyncio.sleep(min(left, 0.05))
+        return min(seconds, loop.time() - start)
 
 
 class _Usage(Exception):
@@ -871,6 +891,10 @@ async def _handle(session: _AmiSession, action: dict[str, str]) -> bool:
     elif lname == "logoff":
         session.respond(action, "Goodbye", Message="Thanks for all the fish.")
         return False
+    elif lname == "coreshowchannels" and not server.write & {"system", "reporting", "all"}:
+        # manager.c: registered EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING; a user whose write=
+        # has neither class gets the generic refusal of process_message
+        session.respond(action, "Error", Message="Permission denied")
     elif lname == "coreshowchannels":
         session.respond(action, "Success", EventList="start", Message="Channels will follow")
         for snap in list(server.live.values()):
