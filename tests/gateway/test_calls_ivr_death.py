@@ -49,7 +49,7 @@ async def serving(gateway: Gateway, telephony: Telephony, asterisk: Asterisk) ->
     assert built is not None
     await built.agi.start()
     asterisk.dialplan.globals["LOA"] = f"agi://127.0.0.1:{built.agi.port}"
-    asterisk.write = {"originate", "reporting"}  # conf/asterisk/manager.conf
+    asterisk.write = {"originate", "reporting", "call"}  # conf/asterisk/manager.conf
 
     async def killed(call_id: str, report: IvrReport) -> None:
         return None  # SIGKILL: the session's end writes nothing
@@ -129,7 +129,7 @@ async def test_a_row_taken_over_twice_is_judged_by_the_calls_made_not_by_its_cla
     """Seen in the chaos suite (seed 10632): one Originate, answered, its FastAGI session
     and two holders killed in turn; the third claim settled the call as lost with "đã gọi
     3 lần" and gave the resident up after a single call. The retry policy counts calls."""
-    asterisk.write = {"originate", "reporting"}
+    asterisk.write = {"originate", "reporting", "call"}
     bid, row_id, render = await _row(gateway, tmp_path, 2)
     async with gateway.services.sessions() as s:
         s.add(

@@ -405,7 +405,7 @@ async def test_a_row_taken_over_from_a_dead_worker_is_settled_from_its_attempt_r
             )
             rows.append(row.id)
         await s.commit()
-    asterisk.write = {"originate", "reporting"}  # conf/asterisk/manager.conf: CoreShowChannels
+    asterisk.write = {"originate", "reporting", "call"}  # conf/asterisk/manager.conf
     answered = Job(ledger.Claim(rows[0], bid, 0, "call", "+84912000021", 2, recovered=True), bid, "t", "normal", "")
     outcome = await telephony.channel.deliver(answered)
     # Gone from Asterisk, and no IVR session ever served it (connected_at): the bulletin

@@ -34,8 +34,9 @@ def _classes(entries: list[tuple[str, str]], key: str) -> set[str]:
 
 def test_peers_manager_conf_loa_user_has_least_privilege() -> None:
     loa = _sections(ROOT / "conf" / "asterisk" / "manager.conf")["loa"]
-    # reporting: CoreShowChannels, read-only, for a call whose worker died (docs/chaos.md)
-    assert _classes(loa, "write") == {"originate", "reporting"}
+    # reporting: CoreShowChannels, read-only, for a call whose worker died (docs/chaos.md);
+    # call: Hangup, which a stop needs to end the calls playing a wrong bulletin (docs/stop.md)
+    assert _classes(loa, "write") == {"originate", "reporting", "call"}
     assert _classes(loa, "read") <= {"system", "call"} and "call" in _classes(loa, "read")
 
 

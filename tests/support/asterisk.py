@@ -496,7 +496,7 @@ class Asterisk:
         self.speed = speed
         self.read_system = read_system  # the AMI user's read= includes "system"
         self.fragment = fragment  # write AMI output in pieces of this many bytes (0: whole)
-        self.write = {"originate"}  # the AMI user's write= classes (manager.conf)
+        self.write = {"originate", "reporting", "call"}  # the AMI user's write= classes: conf/asterisk/manager.conf
         self.tech_cause = False  # Hangup carries TechCause (the SIP code): 20/22 since Oct 2025
         self.ring_timeout_cause = 19  # before 20.18 / 22.8 a ring timeout hung up with cause 0
         self.hangup_first = True  # the Hangup event before the OriginateResponse (either may come first)
@@ -909,6 +909,9 @@ async def _handle(session: _AmiSession, action: dict[str, str]) -> bool:
         )
     elif lname == "originate":
         await _originate(session, action)
+    elif lname == "hangup" and not server.write & {"system", "call", "all"}:
+        # manager.c: Hangup is registered EVENT_FLAG_SYSTEM | EVENT_FLAG_CALL
+        session.respond(action, "Error", Message="Permission denied")
     elif lname == "hangup":
         channel = action.get("channel", "")
         cause = action.get("cause", "")
