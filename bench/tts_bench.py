@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.machine import peak_rss_mb
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _run_case(voice_ref: str, case: str, text: str, out: Path, queue: Any) -> No
         firsts.append(time.perf_counter() - start)
         for _ in stream:  # drain it, so no work of this stream overlaps the next start
             pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     queue.put(
         CaseResult(
             voice.info.id,

@@ -165,6 +165,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     import logging
 
     from tts.text.normalizer import Normalizer
+    from tts.voices.viettts.quality import Quality
     from tts.voices.viettts.quantize import DEFAULT_MAX_LOG_MEL_DB, DEFAULT_TEXTS, quantize_voice
 
     folder = _viettts_folder(args.voice)
@@ -184,6 +185,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         f"vocoder int8: log-mel {chosen.log_mel_db:.2f} dB, MR-STFT {chosen.mrstft:.3f}, SNR {chosen.snr_db:.1f} dB; "
         f"RTF vocoder fp32 {report.rtf_fp32:.3f}, int8 {report.rtf_int8:.3f}"
     )
+    print(f"chất lượng so với fp32 (phần giữ lại): {Quality(**report.quality, phrases=0).describe()}")
     if report.recordings is not None:
         rec = report.recordings
         print(
@@ -198,12 +200,12 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tts.voices.viettts.tuning import tune_voice
+    from tts.tuning import tune_voice
 
     folder = _viettts_folder(args.voice)
     best, measured = tune_voice(folder)
-    for label, rtf in measured.items():
-        print(f"  {label:<32} RTF vocoder {rtf:.3f}")
+    for label, m in measured.items():
+        print(f"  {label:<32} RTF {m.rtf:.3f} (đầu đến cuối), âm thanh đầu tiên {m.first_audio_ms:.0f} ms")
     print(f"chọn: {best.label} (ghi vào {folder / 'voice.json'})")
     return 0
 

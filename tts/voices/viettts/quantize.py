@@ -29,6 +29,7 @@ from tts.voices.cpu import int8_support
 from tts.voices.runtime import onnx_session
 from tts.voices.viettts.calibration import DEFAULT_TEXTS, MelReader, phrase_mels, recording_mels, split
 from tts.voices.viettts.fidelity import Fidelity, compare, merge
+from tts.voices.viettts.quality import speech_quality
 
 __all__ = ["DEFAULT_TEXTS", "INT8_FILE", "quantize_voice"]
 
@@ -56,6 +57,7 @@ class QuantizationReport:
     sensitivity: dict[str, float] = field(default_factory=dict)  # log-mel dB with only that group fp32
     rtf_fp32: float = 0.0
     rtf_int8: float = 0.0
+    quality: dict[str, float | None] = field(default_factory=dict)  # PESQ/STOI of the chosen file, held-out phrases
     gate_passed: bool = False
     selected: bool = False
     reason: str = ""
@@ -66,6 +68,7 @@ class QuantizationReport:
             if data[key] is not None:
                 data[key] = {k: round(float(v), 4) for k, v in data[key].items()}
         data["sensitivity"] = {k: round(v, 4) for k, v in self.sensitivity.items()}
+        data["quality"] = {k: None if v is None else round(v, 4) for k, v in self.quality.items()}
         return data
 
 
@@ -205,7 +208,9 @@ def quantize_voice(
                     report.fp32_groups = [g.name for g in kept]
                 if worst(fid, rec) <= max_log_mel_db:
                     break
-        _, int8_seconds = vocode_all(best_path, evaluation)
+        int8_waves, int8_seconds = vocode_all(best_path, evaluation)
+        scores = speech_quality(refs, int8_waves, sr)
+        report.quality = {"pesq": scores.pesq, "stoi": scores.stoi}
         target = folder / INT8_FILE
         target.write_bytes(best_path.read_bytes())
 
