@@ -100,7 +100,9 @@ def main(voice: Path, clip: Path, rounds: int = 3, log: Callable[[str], None] = 
     calibration, held_out_chunks = split(recording_mels([clip], RATE))
     # Phrase-sized pieces (2 s), so two phrases at once are not judged on an odd count of 4 s chunks.
     held_out = [
-        np.ascontiguousarray(p) for m in held_out_chunks for p in np.array_split(m, max(1, m.shape[1] // PIECE), axis=1)
+        np.ascontiguousarray(piece)
+        for mel in held_out_chunks
+        for piece in np.array_split(mel, max(1, round(mel.shape[1] / PIECE)), axis=1)
     ]
     seconds = sum(m.shape[1] for m in held_out) * HOP / RATE
     with tempfile.TemporaryDirectory(prefix="loa-vocoder-variants-") as tmp:

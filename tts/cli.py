@@ -78,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_quantize)
     p = voices.add_parser("tune", help="đo và chọn cách chạy vocoder nhanh nhất trên máy này (ghi vào voice.json)")
     p.add_argument("voice", help="mã giọng đã cài hoặc thư mục giọng")
+    p.add_argument("--text", type=Path, help="đo trên bản tin này (UTF-8) thay cho đoạn bản tin có sẵn")
     p.set_defaults(func=cmd_tune)
 
 
@@ -200,10 +201,16 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tts.tuning import tune_voice
+    from tts.tuning import TUNE_TEXT, tune_voice
 
     folder = _viettts_folder(args.voice)
-    best, measured = tune_voice(folder)
+    text = TUNE_TEXT
+    if args.text is not None:
+        try:
+            text = args.text.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VoiceError(f"--text: không đọc được {args.text} ({exc})") from exc
+    best, measured = tune_voice(folder, text)
     for label, m in measured.items():
         print(f"  {label:<32} RTF {m.rtf:.3f} (đầu đến cuối), âm thanh đầu tiên {m.first_audio_ms:.0f} ms")
     print(f"chọn: {best.label} (ghi vào {folder / 'voice.json'})")
