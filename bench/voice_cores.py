@@ -143,21 +143,25 @@ def _row(label: str, r: dict[str, Any], anchor: float) -> str:
 
 
 def long_bulletin(args: argparse.Namespace, record: dict[str, Any], cores: int, first: str) -> None:
-    """A bulletin of ``args.long_minutes`` minutes (corpus texts repeated), int8 vocoder."""
+    """A bulletin of ``args.long_minutes`` minutes (corpus texts repeated): fp32 as converted
+    (every voice's default) and the int8 vocoder."""
     corpus = " ".join(p.read_text(encoding="utf-8") for p in sorted(args.corpus.glob("*.txt")))
     rate = record[f"{cores}_cores"]["variants"]["fp32, onnxruntime defaults"]["audio_s"] / 165
     need = int(args.long_minutes * 60 / rate)
     text_words = corpus.split()
     long_text = " ".join((text_words * (need // len(text_words) + 1))[:need])
-    folder = args.build / f"viettts-random-int8-{cores}"
-    print(f"\n{args.long_minutes:.0f}-minute bulletin ({need} words), int8 vocoder, {cores} cores", flush=True)
-    r = case(folder, long_text, first, args.build / "long.wav", cores)
-    scaled = r["wall_s"] * args.long_minutes * 60 / r["audio_s"]
-    print(
-        f"  {r['audio_s']:.0f} s of audio rendered in {r['wall_s']:.1f} s (RTF {r['rtf']:.3f});"
-        f" => {scaled:.0f} s per {args.long_minutes:.0f} minutes of audio; target <= 120 s"
-    )
-    record["long"] = r
+    folders = {"fp32": args.build / "viettts-random", "int8 vocoder": args.build / f"viettts-random-int8-{cores}"}
+    print(f"\n{args.long_minutes:.0f}-minute bulletin ({need} words), {cores} cores", flush=True)
+    record["long"] = {}
+    for name, folder in folders.items():
+        r = case(folder, long_text, first, args.build / "long.wav", cores)
+        scaled = r["wall_s"] * args.long_minutes * 60 / r["audio_s"]
+        print(
+            f"  {name:<13} {r['audio_s']:.0f} s of audio rendered in {r['wall_s']:.1f} s (RTF {r['rtf']:.3f},"
+            f" peak RSS {r['rss_mb']:.0f} MB) => {scaled:.0f} s per {args.long_minutes:.0f} minutes; target <= 120 s",
+            flush=True,
+        )
+        record["long"][name] = r
 
 
 def main() -> None:
