@@ -61,7 +61,8 @@ async def test_expired_lease_is_recovered_and_the_old_holder_cannot_report(gatew
         await s.commit()
     async with gateway.services.sessions() as s:
         (again,) = await ledger.claim(s, "file", "new-worker", 30)
-    assert again.id == first.id and again.recovered and again.attempts == 2
+    # The take-over continues the interrupted try: it is not a new attempt (chaos.md, "found").
+    assert again.id == first.id and again.recovered and again.attempts == 1
     async with gateway.services.sessions() as s:
         assert not await ledger.report(s, first.id, "dead-worker", ledger.Outcome("failed"), 5)
         assert await ledger.report(s, first.id, "new-worker", ledger.Outcome("delivered", reference="x"), 5)
@@ -69,6 +70,33 @@ async def test_expired_lease_is_recovered_and_the_old_holder_cannot_report(gatew
         assert row is not None and row.state == "delivered"
     async with gateway.services.sessions() as s:
         assert await ledger.claim(s, "file", "w3", 30) == []  # confirmed outcomes are never repeated
+
+
+async def test_a_take_over_does_not_spend_one_of_the_rows_attempts(gateway: Gateway) -> None:
+    # Found by the chaos suite: a resident was called twice and given up "(hết 3 lần thử)"
+    # because each take-over of the row by another worker counted as an attempt.
+    await rows(gateway, 1)
+    for holder in ("w1", "w2", "w3"):  # claimed, the holder dies, taken over, dies again...
+        async with gateway.services.sessions() as s:
+            await s.execute(update(Delivery).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+            await s.commit()
+            (claim,) = await ledger.claim(s, "file", holder, 30)
+            assert claim.attempts == 1
+    async with gateway.services.sessions() as s:
+        assert await ledger.report(s, claim.id, "w3", ledger.Outcome("retry", detail="máy bận", retry_after=0), 3)
+        row = await s.get(Delivery, claim.id)
+        assert row is not None and row.state == "retry" and row.attempts == 1
+    for expected in (2, 3):  # the two tries left are really made
+        async with gateway.services.sessions() as s:
+            await s.execute(update(Delivery).values(next_attempt_at=utcnow()))
+            await s.commit()
+            (claim,) = await ledger.claim(s, "file", "w", 30)
+            assert claim.attempts == expected and not claim.recovered
+        async with gateway.services.sessions() as s:
+            await ledger.report(s, claim.id, "w", ledger.Outcome("retry", detail="máy bận", retry_after=0), 3)
+    async with gateway.services.sessions() as s:
+        row = await s.get(Delivery, claim.id)
+        assert row is not None and row.state == "failed" and row.attempts == 3
 
 
 async def test_retries_stop_after_max_attempts_and_unknown_is_kept(gateway: Gateway) -> None:
