@@ -48,6 +48,34 @@ class Answer:
     message_id: str = ""  # normalized
 
 
+@dataclass
+class Mark:
+    """A part about to be written: its row, ``queued`` by this attempt, becomes
+    ``submitting``. ``taken`` is false when the row was no longer this attempt's (another
+    worker took the message over and sends it): the part must not be written."""
+
+    part_id: int
+    taken: bool = False
+
+
+async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
+    """One statement for a group of parts about to be written (a window's worth); does
+    not commit. A part is written only once its mark is committed, so a part a crash
+    leaves ``queued`` never reached the SMSC."""
+    if not marks:
+        return
+    query = (
+        update(SmsPart)
+        .where(SmsPart.id.in_(sorted({m.part_id for m in marks})), SmsPart.state == PartState.QUEUED)
+        .values(state=PartState.SUBMITTING)
+        .returning(SmsPart.id)
+        .execution_options(synchronize_session=False)
+    )
+    taken = set((await session.execute(query)).scalars())
+    for mark in marks:
+        mark.taken = mark.part_id in taken
+
+
 async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
     """Serialize writers of the same message ids (sorted: no deadlock between batches)."""
     if session.get_bind().dialect.name != "postgresql":
@@ -78,7 +106,8 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
         .where(
             table.c.reference == bindparam("r"),
             table.c.seq == bindparam("s"),
-            table.c.state == PartState.SUBMITTING,  # a receipt carrying our reference may have settled it already
+            # not final: a receipt carrying our reference may have settled it already
+            table.c.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
         )
         .values(state=bindparam("st"), detail=bindparam("d"), message_id=bindparam("m")),
         [{"r": a.reference, "s": a.seq, "st": a.state, "d": a.detail[:500], "m": a.message_id} for a in answers],

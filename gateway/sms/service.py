@@ -1,12 +1,15 @@
 """The SMS service: splits messages into wire parts, keeps one row per part, submits them
 through the configured transport, and settles parts and ledger rows from receipts.
 
-Part states: submitting (written before the transport is asked) -> submitted (the SMSC
-accepted it; its id stored with that answer) -> delivered | failed (receipt); unknown
-(written to the SMSC, whose answer was lost: it may have reached the resident).
+Part states: queued (the batch's rows, written before anything is sent) -> submitting
+(written, in groups, just before the transport writes the part: ``OnWire``) -> submitted
+(the SMSC accepted it; its id stored with that answer) -> delivered | failed (receipt);
+unknown (written to the SMSC, whose answer was lost: it may have reached the resident).
 
 Sending policy (docs/sms.md):
 - a part the transport refused for now is removed again, so the next attempt sends it;
+- a part found ``queued`` by a later attempt was never written (a crash, a lost bind):
+  it is sent, once, with no one asked;
 - a part found ``submitting`` or ``unknown`` by a later attempt may have gone out: the row
   is reported ``unknown`` and nothing is sent again automatically (at most once), until
   an operator confirms "Phát lại", which sends the parts no receipt confirmed;
@@ -46,12 +49,16 @@ from gateway.sms.batching import Batcher
 from gateway.sms.codec import WirePart, wire_parts
 from gateway.sms.limits import LEASE_S, BindLease
 from gateway.sms.parts import Answer, parts_reference
-from gateway.sms.transport import Mo, OutPart, Receipt, Transport
+from gateway.sms.transport import Mo, OnWire, OutPart, Receipt, Transport
 
 log = logging.getLogger(__name__)
 BULLETIN_PREFIX = "d"  # part references of ledger rows: d<delivery id>
 UNSURE = (PartState.SUBMITTING, PartState.UNKNOWN)
 __all__ = ["BULLETIN_PREFIX", "Message", "Sent", "SmsService", "parts_reference"]
+
+
+class Overtaken(Exception):
+    """A part's row was taken over by another attempt before this one wrote it."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ class SmsService:
         self.mo_assembly = timedelta(seconds=mo_assembly_s)
         self._replies: set[asyncio.Task[None]] = set()
         # one writer for answers and receipts: they never wait on each other's lock
-        self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
+        self._writer: Batcher[Answer | Receipt | parts.Mark] = Batcher(self._write)
 
     async def start(self) -> None:
         if self.lease is None:
@@ -166,9 +173,11 @@ class SmsService:
         results: list[Sent | None] = [None] * len(messages)
         work: list[tuple[int, list[WirePart]]] = []
         rows: list[dict[str, object]] = []
-        stale: list[tuple[str, int]] = []  # unsure parts of emergencies: sent again
+        stale: list[tuple[str, int]] = []  # never written, or unsure parts of emergencies: sent again
         for i, (message, wire) in enumerate(zip(messages, planned, strict=True)):
             done = known.get(message.reference, {})
+            unsent = [seq for seq, state in done.items() if state == PartState.QUEUED]
+            done = {seq: state for seq, state in done.items() if state != PartState.QUEUED}
             if message.at_least_once:
                 stale += [(message.reference, seq) for seq, state in done.items() if state in UNSURE]
                 done = {seq: state for seq, state in done.items() if state not in UNSURE}
@@ -182,9 +191,11 @@ class SmsService:
                     "không tự gửi lại để tránh trùng, dùng Phát lại sau khi xác nhận",
                 )
             else:
+                stale += [(message.reference, seq) for seq in unsent]
                 todo = [part for part in wire if part.seq not in done]
                 work.append((i, todo))
                 rows += [self._row(message, part) for part in todo]
+        ids: dict[tuple[str, int], int] = {}
         if rows:
             async with self.sessions() as session:
                 if stale:
@@ -193,9 +204,10 @@ class SmsService:
                         .where(tuple_(SmsPart.reference, SmsPart.seq).in_(stale))
                         .execution_options(synchronize_session=False)
                     )
-                await session.execute(insert(SmsPart), rows)
+                added = insert(SmsPart).returning(SmsPart.id, SmsPart.reference, SmsPart.seq)
+                ids = {(ref, seq): id_ for id_, ref, seq in (await session.execute(added, rows)).all()}
                 await session.commit()
-        sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i])) for i, todo in work))
+        sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i]), ids) for i, todo in work))
         for (i, _), outcome in zip(work, sent, strict=True):
             results[i] = outcome
         return [r if r is not None else Sent(DeliveryState.FAILED, 0, "") for r in results]
@@ -210,17 +222,32 @@ class SmsService:
             "encoding": "ucs2" if part.data_coding == 8 else "gsm7",
             "transport": self.transport.name,
             "message_id": "",
-            "state": PartState.SUBMITTING,
+            "state": PartState.QUEUED,
             "detail": "",
         }
 
-    async def _submit(self, message: Message, todo: list[WirePart], total: int) -> Sent:
+    def _on_wire(self, part_id: int, where: str) -> OnWire:
+        async def mark() -> None:
+            found = parts.Mark(part_id)
+            await self._writer.put(found)  # grouped with the window's other marks
+            if not found.taken:
+                raise Overtaken(f"{where}: một lượt gửi khác đã nhận gửi phần này; không gửi ở đây")
+
+        return mark
+
+    async def _submit(
+        self, message: Message, todo: list[WirePart], total: int, ids: dict[tuple[str, int], int]
+    ) -> Sent:
         """The parts of one message in order; each answer is stored before the next part
-        goes; the first refusal stops the message (parts not tried are removed again)."""
+        goes; the first refusal stops the message (parts not tried are removed again).
+        Each part is marked ``submitting`` just before the transport writes it."""
         for index, part in enumerate(todo):
             out = OutPart(message.to, part, f"{message.reference}.{part.seq}", message.at_least_once)
-            result = await self.transport.submit(out)
             where = f"phần {part.seq}/{total}"
+            try:
+                result = await self.transport.submit(out, self._on_wire(ids[(message.reference, part.seq)], where))
+            except Overtaken as exc:  # its rows are another attempt's now: leave them alone
+                return Sent(DeliveryState.RETRY, total, str(exc))
             if result.accepted:
                 message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
                 await self._writer.put(
@@ -246,17 +273,24 @@ class SmsService:
             return outcome
         return Sent(DeliveryState.SENT, total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
-    async def _write(self, batch: list[Answer | Receipt]) -> None:
+    async def _write(self, batch: list[Answer | Receipt | parts.Mark]) -> None:
         """One transaction for what the SMSC said meanwhile, tried again while the
         database is unreachable: what the SMSC answered exists only here."""
         await retrying(lambda: self._write_once(batch), "storing the SMSC's answers")
 
-    async def _write_once(self, batch: list[Answer | Receipt]) -> None:
+    async def _write_once(self, batch: list[Answer | Receipt | parts.Mark]) -> None:
         """Answers first (their ids), then receipts (which may name those ids), then the
         ledger rows they settle."""
         answers = [a for a in batch if isinstance(a, Answer)]
         found = [r for r in batch if isinstance(r, Receipt)]
+        marks = [m for m in batch if isinstance(m, parts.Mark)]
+        if marks and not answers and not found:  # parts about to be written: one statement
+            async with self.sessions() as session:
+                await parts.mark_on_wire(session, marks)
+                await session.commit()
+            return
         async with self.sessions() as session:
+            await parts.mark_on_wire(session, marks)
             ids = [a.message_id for a in answers]
             ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
             await parts.lock_ids(session, ids)
@@ -265,7 +299,10 @@ class SmsService:
             if dropped:
                 await session.execute(
                     delete(SmsPart)
-                    .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == PartState.SUBMITTING)
+                    .where(
+                        tuple_(SmsPart.reference, SmsPart.seq).in_(dropped),
+                        SmsPart.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
+                    )
                     .execution_options(synchronize_session=False)
                 )
             kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)

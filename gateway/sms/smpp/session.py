@@ -65,6 +65,7 @@ class _NotSent(_ConnectionLost):
 
 
 DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
+OnWire = Callable[[], Awaitable[None]]
 
 
 class Pacer(Protocol):
@@ -204,9 +205,13 @@ class SmppSession:
         finally:
             self._pending.pop(sequence, None)
 
-    async def submit(self, message: pdu.ShortMessage, at_least_once: bool = False) -> str:
+    async def submit(
+        self, message: pdu.ShortMessage, at_least_once: bool = False, on_wire: OnWire | None = None
+    ) -> str:
         """The SMSC's message_id once it accepted the part; SubmitError when it refused,
-        or (``unconfirmed``) when the part was written and its response lost."""
+        or (``unconfirmed``) when the part was written and its response lost.
+        ``on_wire`` is awaited once, inside the window and after the pace slot, just
+        before the submit_sm is first written: at most ``window`` parts wait in it."""
         body = pdu.submit_sm(message)
         pause = self.config.throttle_pause_s
         tries = 0
@@ -216,6 +221,11 @@ class SmppSession:
             async with self.window:
                 if self.pacer is not None:  # paced inside the window: slots are not spent waiting for it
                     await self.pacer.wait()
+                if on_wire is not None:
+                    await on_wire()
+                    on_wire = None
+                if not self.bound.is_set():  # the link went down meanwhile: not a try
+                    continue
                 try:
                     resp = await self._request(pdu.SUBMIT_SM, body)
                 except _NotSent:  # the link is going down: wait for the next bind, not a try

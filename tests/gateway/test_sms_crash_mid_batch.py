@@ -1,0 +1,82 @@
+"""A worker that dies in the middle of a batch (the chaos suite's finding, seed 10911:
+200 rows ``unknown`` of which 160 never reached the SMSC). Only the parts whose submit_sm
+may have been written (SMPP 3.4 §2.7: no response, the outcome is not known) become
+``unknown``; the parts of the batch never written are sent by the next attempt on its
+own, exactly once, and no resident gets a part twice. Against the independent SMSC
+(smpp34.Server); runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from sqlalchemy import select
+
+from gateway.db.models import SmsPart
+from gateway.sms.service import Message, SmsService
+from gateway.sms.smpp.session import SessionConfig
+from gateway.sms.smpp.transport import SmppConfig, SmppTransport
+from tests.gateway.conftest import Gateway
+from tests.support.smsc import Smsc, wait_until
+
+pytestmark = pytest.mark.asyncio
+
+WINDOW = 4
+
+
+def service_for(gateway: Gateway, smsc: Smsc) -> SmsService:
+    session = SessionConfig("127.0.0.1", smsc.port, "loa", "secret", window=WINDOW, reconnect_min_s=0.1)
+    return SmsService(gateway.services.sessions, SmppTransport(SmppConfig(session, sender="UBNDXA")))
+
+
+async def states(gateway: Gateway, references: list[str]) -> dict[str, str]:
+    async with gateway.services.sessions() as s:
+        query = select(SmsPart.reference, SmsPart.state).where(SmsPart.reference.in_(references))
+        return {reference: state for reference, state in (await s.execute(query)).all()}
+
+
+async def test_s2_7_a_worker_killed_mid_batch_leaves_unknown_only_what_was_written_and_the_rest_goes_exactly_once(
+    gateway: Gateway, smsc: Smsc
+) -> None:
+    messages = [Message(f"+849120{i:05d}", "Bao so 9: so tan truoc 17 gio", f"r-batch-{i}") for i in range(12)]
+    references = [m.reference for m in messages]
+    first = service_for(gateway, smsc)
+    await first.start()
+    await wait_until(lambda: smsc.esmes)
+    smsc.hold_after = 2  # two answered, then the SMSC holds what comes: the window fills
+    sending = asyncio.create_task(first.send_many(messages))
+    await wait_until(lambda: len(smsc.accepted) == 2 and len(smsc.held) == WINDOW)
+    for _ in range(200):  # the two answers stored (a later kill would not lose them)
+        if list((await states(gateway, references)).values()).count("submitted") == 2:
+            break
+        await asyncio.sleep(0.05)
+    written = [s.destination for s in smsc.accepted] + [e.destination_addr for e in smsc.held]
+
+    # kill -9 of the worker: its send loop stops where it is, its bind dies with it
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+    await smsc.stop()  # the held submits' answers never come
+    await first.close()
+    second_smsc = Smsc(port=smsc.port)
+    await second_smsc.start()
+    taker = service_for(gateway, second_smsc)
+    await taker.start()
+    try:
+        await wait_until(lambda: second_smsc.esmes)
+        results = await taker.send_many(messages)
+        kinds = {m.to.lstrip("+"): r.kind for m, r in zip(messages, results, strict=True)}
+        held = [e.destination for e in smsc.accepted[2:]]  # none: the held ones were never answered
+        assert not held
+        resent = [s.destination for s in second_smsc.accepted]
+        # every resident got the warning once: written before the kill, or sent by the take-over
+        assert sorted(written + resent) == sorted(m.to.lstrip("+") for m in messages)
+        assert len(resent) == len(messages) - 2 - WINDOW  # the parts never written went on their own
+        assert {kinds[d] for d in written[2:]} == {"unknown"}  # written, no answer: may have gone out
+        assert {kinds[d] for d in resent} == {"sent"}
+        found = await states(gateway, references)
+        assert sorted(found.values()).count("submitted") == len(messages) - WINDOW
+    finally:
+        await taker.close()
+        await second_smsc.stop()
