@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, SmsPart, SmsPendingReceipt
@@ -55,6 +55,7 @@ class Mark:
     worker took the message over and sends it): the part must not be written."""
 
     part_id: int
+    attempt: str
     taken: bool = False
 
 
@@ -66,7 +67,10 @@ async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
         return
     query = (
         update(SmsPart)
-        .where(SmsPart.id.in_(sorted({m.part_id for m in marks})), SmsPart.state == PartState.QUEUED)
+        .where(
+            tuple_(SmsPart.id, SmsPart.attempt).in_(sorted({(m.part_id, m.attempt) for m in marks})),
+            SmsPart.state == PartState.QUEUED,
+        )
         .values(state=PartState.SUBMITTING)
         .returning(SmsPart.id)
         .execution_options(synchronize_session=False)
@@ -107,7 +111,8 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
             table.c.reference == bindparam("r"),
             table.c.seq == bindparam("s"),
             # not final: a receipt carrying our reference may have settled it already
-            table.c.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
+            # (no IN: an expanding parameter cannot go into an executemany)
+            or_(table.c.state == PartState.QUEUED, table.c.state == PartState.SUBMITTING),
         )
         .values(state=bindparam("st"), detail=bindparam("d"), message_id=bindparam("m")),
         [{"r": a.reference, "s": a.seq, "st": a.state, "d": a.detail[:500], "m": a.message_id} for a in answers],

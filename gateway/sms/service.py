@@ -171,6 +171,7 @@ class SmsService:
                 for reference, seq, state in (await session.execute(query)).all():
                     known.setdefault(reference, {})[seq] = state
         results: list[Sent | None] = [None] * len(messages)
+        attempt = uuid.uuid4().hex  # only this call may mark the parts it queues
         work: list[tuple[int, list[WirePart]]] = []
         rows: list[dict[str, object]] = []
         stale: list[tuple[str, int]] = []  # never written, or unsure parts of emergencies: sent again
@@ -194,7 +195,7 @@ class SmsService:
                 stale += [(message.reference, seq) for seq in unsent]
                 todo = [part for part in wire if part.seq not in done]
                 work.append((i, todo))
-                rows += [self._row(message, part) for part in todo]
+                rows += [self._row(message, part, attempt) for part in todo]
         ids: dict[tuple[str, int], int] = {}
         if rows:
             async with self.sessions() as session:
@@ -207,12 +208,14 @@ class SmsService:
                 added = insert(SmsPart).returning(SmsPart.id, SmsPart.reference, SmsPart.seq)
                 ids = {(ref, seq): id_ for id_, ref, seq in (await session.execute(added, rows)).all()}
                 await session.commit()
-        sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i]), ids) for i, todo in work))
+        sent = await asyncio.gather(
+            *(self._submit(messages[i], todo, len(planned[i]), ids, attempt) for i, todo in work)
+        )
         for (i, _), outcome in zip(work, sent, strict=True):
             results[i] = outcome
         return [r if r is not None else Sent(DeliveryState.FAILED, 0, "") for r in results]
 
-    def _row(self, message: Message, part: WirePart) -> dict[str, object]:
+    def _row(self, message: Message, part: WirePart, attempt: str) -> dict[str, object]:
         return {
             "reference": message.reference,
             "delivery_id": message.delivery_id,
@@ -223,12 +226,13 @@ class SmsService:
             "transport": self.transport.name,
             "message_id": "",
             "state": PartState.QUEUED,
+            "attempt": attempt,
             "detail": "",
         }
 
-    def _on_wire(self, part_id: int, where: str) -> OnWire:
+    def _on_wire(self, part_id: int, attempt: str, where: str) -> OnWire:
         async def mark() -> None:
-            found = parts.Mark(part_id)
+            found = parts.Mark(part_id, attempt)
             await self._writer.put(found)  # grouped with the window's other marks
             if not found.taken:
                 raise Overtaken(f"{where}: một lượt gửi khác đã nhận gửi phần này; không gửi ở đây")
@@ -236,7 +240,7 @@ class SmsService:
         return mark
 
     async def _submit(
-        self, message: Message, todo: list[WirePart], total: int, ids: dict[tuple[str, int], int]
+        self, message: Message, todo: list[WirePart], total: int, ids: dict[tuple[str, int], int], attempt: str
     ) -> Sent:
         """The parts of one message in order; each answer is stored before the next part
         goes; the first refusal stops the message (parts not tried are removed again).
@@ -245,7 +249,8 @@ class SmsService:
             out = OutPart(message.to, part, f"{message.reference}.{part.seq}", message.at_least_once)
             where = f"phần {part.seq}/{total}"
             try:
-                result = await self.transport.submit(out, self._on_wire(ids[(message.reference, part.seq)], where))
+                on_wire = self._on_wire(ids[(message.reference, part.seq)], attempt, where)
+                result = await self.transport.submit(out, on_wire)
             except Overtaken as exc:  # its rows are another attempt's now: leave them alone
                 return Sent(DeliveryState.RETRY, total, str(exc))
             if result.accepted:

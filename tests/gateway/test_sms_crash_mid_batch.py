@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gateway.db.models import SmsPart
 from gateway.sms.service import Message, SmsService
@@ -80,3 +80,63 @@ async def test_s2_7_a_worker_killed_mid_batch_leaves_unknown_only_what_was_writt
     finally:
         await taker.close()
         await second_smsc.stop()
+
+
+async def test_the_second_part_left_queued_by_a_dead_worker_goes_alone_and_the_first_is_not_resent(
+    gateway: Gateway, smsc: Smsc
+) -> None:
+    text = "Thông báo khẩn: bão số 9 đổ bộ đêm nay, gió giật cấp 12, bà con sơ tán trước 17 giờ."  # 2 parts
+    async with gateway.services.sessions() as s:
+        for seq, state in ((1, "submitted"), (2, "queued")):  # part 1 answered, part 2 never written
+            s.add(
+                SmsPart(
+                    reference="r-half", recipient="+84912000001", seq=seq, total=2, encoding="ucs2",
+                    transport="smpp", message_id="1f0001" if seq == 1 else "", state=state,
+                )
+            )  # fmt: skip
+        await s.commit()
+    taker = service_for(gateway, smsc)
+    await taker.start()
+    try:
+        await wait_until(lambda: smsc.esmes)
+        sent = await taker.send("+84912000001", text, "r-half")
+        assert sent.kind == "sent"
+        assert [(s.destination, s.payload[5]) for s in smsc.accepted] == [("84912000001", 2)]  # UDH: part 2 of 2
+    finally:
+        await taker.close()
+
+
+async def test_a_part_whose_row_another_attempt_took_over_is_not_written_by_the_first(
+    gateway: Gateway, smsc: Smsc
+) -> None:
+    """A worker slower than its lease: the taker re-queued the parts it had not written;
+    the first worker's marks find the rows no longer its own and write nothing more."""
+    messages = [Message(f"+849130{i:05d}", "Hop dan luc 8 gio", f"r-slow-{i}") for i in range(10)]
+    first = service_for(gateway, smsc)
+    await first.start()
+    try:
+        await wait_until(lambda: smsc.esmes)
+        smsc.hold = True
+        sending = asyncio.create_task(first.send_many(messages))
+        await wait_until(lambda: len(smsc.held) == WINDOW)
+        async with gateway.services.sessions() as s:  # the taker's delete and insert of the queued rows
+            queued = (await s.execute(select(SmsPart).where(SmsPart.state == "queued"))).scalars().all()
+            assert len(queued) == len(messages) - WINDOW
+            for part in queued:
+                s.expunge(part)
+            await s.execute(delete(SmsPart).where(SmsPart.state == "queued"))
+            s.add_all(
+                SmsPart(
+                    reference=p.reference, recipient=p.recipient, seq=p.seq, total=p.total,
+                    encoding=p.encoding, transport=p.transport, state="queued",
+                )
+                for p in queued
+            )  # fmt: skip
+            await s.commit()
+        smsc.release()
+        results = await asyncio.wait_for(sending, 20)
+        assert len(smsc.accepted) == WINDOW  # only what was on the wire before the take-over
+        assert [r.kind for r in results[WINDOW:]] == ["retry"] * (len(messages) - WINDOW)
+        assert all("lượt gửi khác" in r.detail for r in results[WINDOW:])
+    finally:
+        await first.close()
