@@ -284,21 +284,22 @@ class SmsService:
         await retrying(lambda: self._write_once(batch), "storing the SMSC's answers")
 
     async def _write_once(self, batch: list[Answer | Receipt | parts.Mark]) -> None:
-        """Answers first (their ids), then receipts (which may name those ids), then the
-        ledger rows they settle."""
+        """Marks of parts about to be written, answers (their ids), then receipts (which
+        may name those ids), then the ledger rows they settle."""
         answers = [a for a in batch if isinstance(a, Answer)]
         found = [r for r in batch if isinstance(r, Receipt)]
         marks = [m for m in batch if isinstance(m, parts.Mark)]
         if marks and not answers and not found:  # parts about to be written: one statement
             async with self.sessions() as session:
+                await parts.lock_ids(session, [])  # SQLite: the process's write lock first
                 await parts.mark_on_wire(session, marks)
                 await session.commit()
             return
         async with self.sessions() as session:
-            await parts.mark_on_wire(session, marks)
             ids = [a.message_id for a in answers]
             ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
             await parts.lock_ids(session, ids)
+            await parts.mark_on_wire(session, marks)
             settle = await parts.record_answers(session, self.transport.name, [a for a in answers if a.state != "drop"])
             dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
             if dropped:
