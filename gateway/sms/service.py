@@ -106,7 +106,10 @@ class SmsService:
         self.mo_assembly = timedelta(seconds=mo_assembly_s)
         self._replies: set[asyncio.Task[None]] = set()
         # one writer for answers and receipts: they never wait on each other's lock
-        self._writer: Batcher[Answer | Receipt | parts.Mark] = Batcher(self._write)
+        self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
+        # marks of parts about to be written, in their own small transactions: a window's
+        # parts wait for them, never for a batch of receipts
+        self._marker: Batcher[parts.Mark] = Batcher(self._mark)
 
     async def start(self) -> None:
         if self.lease is None:
@@ -233,7 +236,7 @@ class SmsService:
     def _on_wire(self, part_id: int, attempt: str, where: str) -> OnWire:
         async def mark() -> None:
             found = parts.Mark(part_id, attempt)
-            await self._writer.put(found)  # grouped with the window's other marks
+            await self._marker.put(found)  # grouped with the window's other marks
             if not found.taken:
                 raise Overtaken(f"{where}: một lượt gửi khác đã nhận gửi phần này; không gửi ở đây")
 
@@ -278,28 +281,32 @@ class SmsService:
             return outcome
         return Sent(DeliveryState.SENT, total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
-    async def _write(self, batch: list[Answer | Receipt | parts.Mark]) -> None:
+    async def _mark(self, batch: list[parts.Mark]) -> None:
+        """One ``UPDATE`` for the parts about to be written (tried again while the
+        database is unreachable: the parts wait for it, none is written unmarked)."""
+
+        async def once() -> None:
+            async with self.sessions() as session:
+                await parts.lock_ids(session, [])  # SQLite: the process's write lock first
+                await parts.mark_on_wire(session, batch)
+                await session.commit()
+
+        await retrying(once, "marking SMS parts about to be sent")
+
+    async def _write(self, batch: list[Answer | Receipt]) -> None:
         """One transaction for what the SMSC said meanwhile, tried again while the
         database is unreachable: what the SMSC answered exists only here."""
         await retrying(lambda: self._write_once(batch), "storing the SMSC's answers")
 
-    async def _write_once(self, batch: list[Answer | Receipt | parts.Mark]) -> None:
-        """Marks of parts about to be written, answers (their ids), then receipts (which
-        may name those ids), then the ledger rows they settle."""
+    async def _write_once(self, batch: list[Answer | Receipt]) -> None:
+        """Answers first (their ids), then receipts (which may name those ids), then the
+        ledger rows they settle."""
         answers = [a for a in batch if isinstance(a, Answer)]
         found = [r for r in batch if isinstance(r, Receipt)]
-        marks = [m for m in batch if isinstance(m, parts.Mark)]
-        if marks and not answers and not found:  # parts about to be written: one statement
-            async with self.sessions() as session:
-                await parts.lock_ids(session, [])  # SQLite: the process's write lock first
-                await parts.mark_on_wire(session, marks)
-                await session.commit()
-            return
         async with self.sessions() as session:
             ids = [a.message_id for a in answers]
             ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
             await parts.lock_ids(session, ids)
-            await parts.mark_on_wire(session, marks)
             settle = await parts.record_answers(session, self.transport.name, [a for a in answers if a.state != "drop"])
             dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
             if dropped:

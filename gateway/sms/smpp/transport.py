@@ -41,7 +41,8 @@ class SmppTransport:
         default ``config.tps`` paced within this process."""
         self.config = config
         self.window = config.session.window
-        self.session = SmppSession(config.session, self._on_deliver, pacer or Pacer(config.tps))
+        paced = pacer is not None or config.tps > 0
+        self.session = SmppSession(config.session, self._on_deliver, pacer or Pacer(config.tps), paced)
         self._on_mo: MoHandler | None = None
         self._on_receipt: ReceiptHandler | None = None
 
