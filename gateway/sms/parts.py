@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Delivery, SmsPart, SmsPendingReceipt
@@ -65,17 +65,20 @@ async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
     leaves ``queued`` never reached the SMSC."""
     if not marks:
         return
-    query = (
-        update(SmsPart)
-        .where(
-            tuple_(SmsPart.id, SmsPart.attempt).in_(sorted({(m.part_id, m.attempt) for m in marks})),
-            SmsPart.state == PartState.QUEUED,
+    table = cast(Table, SmsPart.__table__)
+    connection = await session.connection()  # Core: no ORM work on the window's path
+    by_attempt: dict[str, set[int]] = {}
+    for mark in marks:
+        by_attempt.setdefault(mark.attempt, set()).add(mark.part_id)
+    taken: set[int] = set()
+    for attempt, ids in by_attempt.items():  # one attempt, one statement, as a rule
+        query = (
+            update(table)
+            .where(table.c.id.in_(sorted(ids)), table.c.attempt == attempt, table.c.state == PartState.QUEUED)
+            .values(state=PartState.SUBMITTING)
+            .returning(table.c.id)
         )
-        .values(state=PartState.SUBMITTING)
-        .returning(SmsPart.id)
-        .execution_options(synchronize_session=False)
-    )
-    taken = set((await session.execute(query)).scalars())
+        taken |= set((await connection.execute(query)).scalars())
     for mark in marks:
         mark.taken = mark.part_id in taken
 
