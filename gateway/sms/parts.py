@@ -74,7 +74,13 @@ async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
     for attempt, ids in by_attempt.items():  # one attempt, one statement, as a rule
         query = (
             update(table)
-            .where(table.c.id.in_(sorted(ids)), table.c.attempt == attempt, table.c.state == PartState.QUEUED)
+            .where(
+                table.c.id.in_(sorted(ids)),
+                table.c.attempt == attempt,
+                # already ``submitting`` under this attempt: this mark's own commit, whose
+                # answer a database restart lost (tried again by ``retrying``)
+                or_(table.c.state == PartState.QUEUED, table.c.state == PartState.SUBMITTING),
+            )
             .values(state=PartState.SUBMITTING)
             .returning(table.c.id)
         )

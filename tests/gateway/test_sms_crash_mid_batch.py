@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from gateway.db.models import SmsPart
+from gateway.sms import parts
 from gateway.sms.service import Message, SmsService
 from gateway.sms.smpp.session import SessionConfig
 from gateway.sms.smpp.transport import SmppConfig, SmppTransport
@@ -151,3 +152,29 @@ async def test_a_part_whose_row_another_attempt_took_over_is_not_written_by_the_
         assert {r.kind for r in overtaken} == {"retry"} and all("lượt gửi khác" in r.detail for r in overtaken)
     finally:
         await first.close()
+
+
+async def test_a_mark_stored_twice_by_a_retry_after_a_lost_commit_answer_still_belongs_to_its_attempt(
+    gateway: Gateway,
+) -> None:
+    """A database restart during COMMIT: the mark was stored, its answer lost, and
+    ``retrying`` runs it again. The part is still this attempt's to write (else the row
+    ends ``unknown`` with nothing sent, seen once in the chaos suite); another
+    attempt's mark is refused either way."""
+    async with gateway.services.sessions() as s:
+        part = SmsPart(
+            reference="r-mark", recipient="+84912000001", seq=1, total=1, encoding="gsm7",
+            transport="smpp", state="queued", attempt="a1",
+        )  # fmt: skip
+        s.add(part)
+        await s.commit()
+        part_id = part.id
+    outcomes = []
+    for attempt in ("a1", "a1", "b2"):
+        mark = parts.Mark(part_id, attempt)
+        async with gateway.services.sessions() as s:
+            await parts.mark_on_wire(s, [mark])
+            await s.commit()
+        outcomes.append(mark.taken)
+    assert outcomes == [True, True, False]
+    assert (await states(gateway, ["r-mark"])) == {"r-mark": "submitting"}
