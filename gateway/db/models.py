@@ -349,6 +349,9 @@ class SmsPart(Base):
         state_type(PartState, "sms_parts", "state", 12), default=PartState.SUBMITTING
     )
     detail: Mapped[str] = mapped_column(Text, default="")
+    # the sending attempt that queued the part (a random token): only it may mark the
+    # part ``submitting``, so a worker that lost its rows to a take-over writes nothing
+    attempt: Mapped[str] = mapped_column(String(32), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

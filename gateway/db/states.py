@@ -49,7 +49,8 @@ ReceiptKind = Literal[DeliveryState.DELIVERED, DeliveryState.FAILED]
 class PartState(StrEnum):
     """One wire part of an SMS (``sms_parts.state``)."""
 
-    SUBMITTING = "submitting"
+    QUEUED = "queued"  # claimed by a worker, not written to the SMSC yet: safe to send again
+    SUBMITTING = "submitting"  # about to be written, or written: may have reached the SMSC
     SUBMITTED = "submitted"
     DELIVERED = "delivered"
     FAILED = "failed"

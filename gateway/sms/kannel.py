@@ -10,6 +10,7 @@ own dlr-url: each part is confirmed on its own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from gateway.pacing import Pacer
-from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
+from gateway.sms.transport import Mo, MoHandler, OnWire, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 # dlr-mask bits: 1 delivered to phone, 2 not delivered to phone, 4 queued on SMSC,
 # 8 delivered to SMSC (ACK), 16 not delivered to SMSC (NACK).
@@ -70,6 +71,7 @@ class KannelTransport:
         self.config = config
         self.client = client or httpx.AsyncClient(timeout=10)
         self.window = 4  # concurrent sendsms requests; smsbox queues the rest itself
+        self._requests = asyncio.Semaphore(self.window)
         self.pacer = Pacer(tps)
         self.last_error = ""
 
@@ -82,7 +84,7 @@ class KannelTransport:
         key = quote(self.config.callback_key)
         return f"{base}/sms/kannel/dlr?ref={quote(reference)}&key={key}&type=%d&answer=%A&smsc_id=%F"
 
-    async def submit(self, part: OutPart) -> SubmitResult:
+    async def submit(self, part: OutPart, on_wire: OnWire | None = None) -> SubmitResult:
         wire = part.part
         params = {
             "username": self.config.username,
@@ -100,12 +102,15 @@ class KannelTransport:
         query = urlencode(params, quote_via=quote)
         if wire.udh:  # octets, percent-encoded one by one (not as UTF-8 text)
             query += "&udh=" + quote(wire.udh, safe="")
-        await self.pacer.wait()
-        try:
-            response = await self.client.get(f"{self.config.sendsms_url}?{query}")
-        except httpx.HTTPError as exc:
-            self.last_error = f"không kết nối được Kannel: {exc}"
-            return SubmitResult(False, True, self.last_error)
+        async with self._requests:  # at most ``window`` parts marked and not answered
+            await self.pacer.wait()
+            if on_wire is not None:  # one sendsms request per part: marked just before it
+                await on_wire()
+            try:
+                response = await self.client.get(f"{self.config.sendsms_url}?{query}")
+            except httpx.HTTPError as exc:
+                self.last_error = f"không kết nối được Kannel: {exc}"
+                return SubmitResult(False, True, self.last_error)
         self.last_error = ""
         body = response.text.strip()
         if response.status_code == 202 or body.startswith(("0:", "3:")):

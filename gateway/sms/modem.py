@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.pacing import Pacer
-from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
+from gateway.sms.transport import Mo, MoHandler, OnWire, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ModemTransport:
     def status(self) -> dict[str, object]:
         return {"connected": self._machine is not None and not self.last_error, "last_error": self.last_error}
 
-    async def submit(self, part: OutPart) -> SubmitResult:
+    async def submit(self, part: OutPart, on_wire: OnWire | None = None) -> SubmitResult:
         import gammu
 
         wire = part.part
@@ -103,6 +103,8 @@ class ModemTransport:
         if wire.udh:
             message["UDH"] = {"Type": "ConcatenatedMessages", "Text": wire.udh}
         await self.pacer.wait()
+        if on_wire is not None:
+            await on_wire()
         try:
             reference = await self._call(self._machine.SendSMS, message)
         except gammu.GSMError as exc:

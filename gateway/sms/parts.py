@@ -48,6 +48,47 @@ class Answer:
     message_id: str = ""  # normalized
 
 
+@dataclass
+class Mark:
+    """A part about to be written: its row, ``queued`` by this attempt, becomes
+    ``submitting``. ``taken`` is false when the row was no longer this attempt's (another
+    worker took the message over and sends it): the part must not be written."""
+
+    part_id: int
+    attempt: str
+    taken: bool = False
+
+
+async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
+    """One statement for a group of parts about to be written (a window's worth); does
+    not commit. A part is written only once its mark is committed, so a part a crash
+    leaves ``queued`` never reached the SMSC."""
+    if not marks:
+        return
+    table = cast(Table, SmsPart.__table__)
+    connection = await session.connection()  # Core: no ORM work on the window's path
+    by_attempt: dict[str, set[int]] = {}
+    for mark in marks:
+        by_attempt.setdefault(mark.attempt, set()).add(mark.part_id)
+    taken: set[int] = set()
+    for attempt, ids in by_attempt.items():  # one attempt, one statement, as a rule
+        query = (
+            update(table)
+            .where(
+                table.c.id.in_(sorted(ids)),
+                table.c.attempt == attempt,
+                # already ``submitting`` under this attempt: this mark's own commit, whose
+                # answer a database restart lost (tried again by ``retrying``)
+                or_(table.c.state == PartState.QUEUED, table.c.state == PartState.SUBMITTING),
+            )
+            .values(state=PartState.SUBMITTING)
+            .returning(table.c.id)
+        )
+        taken |= set((await connection.execute(query)).scalars())
+    for mark in marks:
+        mark.taken = mark.part_id in taken
+
+
 async def lock_ids(session: AsyncSession, ids: Iterable[str]) -> None:
     """Serialize writers of the same message ids (sorted: no deadlock between batches)."""
     if session.get_bind().dialect.name != "postgresql":
@@ -78,7 +119,9 @@ async def record_answers(session: AsyncSession, transport: str, answers: Sequenc
         .where(
             table.c.reference == bindparam("r"),
             table.c.seq == bindparam("s"),
-            table.c.state == PartState.SUBMITTING,  # a receipt carrying our reference may have settled it already
+            # not final: a receipt carrying our reference may have settled it already
+            # (no IN: an expanding parameter cannot go into an executemany)
+            or_(table.c.state == PartState.QUEUED, table.c.state == PartState.SUBMITTING),
         )
         .values(state=bindparam("st"), detail=bindparam("d"), message_id=bindparam("m")),
         [{"r": a.reference, "s": a.seq, "st": a.state, "d": a.detail[:500], "m": a.message_id} for a in answers],

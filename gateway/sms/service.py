@@ -1,12 +1,15 @@
 """The SMS service: splits messages into wire parts, keeps one row per part, submits them
 through the configured transport, and settles parts and ledger rows from receipts.
 
-Part states: submitting (written before the transport is asked) -> submitted (the SMSC
-accepted it; its id stored with that answer) -> delivered | failed (receipt); unknown
-(written to the SMSC, whose answer was lost: it may have reached the resident).
+Part states: queued (the batch's rows, written before anything is sent) -> submitting
+(written, in groups, just before the transport writes the part: ``OnWire``) -> submitted
+(the SMSC accepted it; its id stored with that answer) -> delivered | failed (receipt);
+unknown (written to the SMSC, whose answer was lost: it may have reached the resident).
 
 Sending policy (docs/sms.md):
 - a part the transport refused for now is removed again, so the next attempt sends it;
+- a part found ``queued`` by a later attempt was never written (a crash, a lost bind):
+  it is sent, once, with no one asked;
 - a part found ``submitting`` or ``unknown`` by a later attempt may have gone out: the row
   is reported ``unknown`` and nothing is sent again automatically (at most once), until
   an operator confirms "Phát lại", which sends the parts no receipt confirmed;
@@ -46,12 +49,16 @@ from gateway.sms.batching import Batcher
 from gateway.sms.codec import WirePart, wire_parts
 from gateway.sms.limits import LEASE_S, BindLease
 from gateway.sms.parts import Answer, parts_reference
-from gateway.sms.transport import Mo, OutPart, Receipt, Transport
+from gateway.sms.transport import Mo, OnWire, OutPart, Receipt, Transport
 
 log = logging.getLogger(__name__)
 BULLETIN_PREFIX = "d"  # part references of ledger rows: d<delivery id>
 UNSURE = (PartState.SUBMITTING, PartState.UNKNOWN)
 __all__ = ["BULLETIN_PREFIX", "Message", "Sent", "SmsService", "parts_reference"]
+
+
+class Overtaken(Exception):
+    """A part's row was taken over by another attempt before this one wrote it."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,9 @@ class SmsService:
         self._replies: set[asyncio.Task[None]] = set()
         # one writer for answers and receipts: they never wait on each other's lock
         self._writer: Batcher[Answer | Receipt] = Batcher(self._write)
+        # marks of parts about to be written, in their own small transactions: a window's
+        # parts wait for them, never for a batch of receipts
+        self._marker: Batcher[parts.Mark] = Batcher(self._mark)
 
     async def start(self) -> None:
         if self.lease is None:
@@ -164,11 +174,14 @@ class SmsService:
                 for reference, seq, state in (await session.execute(query)).all():
                     known.setdefault(reference, {})[seq] = state
         results: list[Sent | None] = [None] * len(messages)
+        attempt = uuid.uuid4().hex  # only this call may mark the parts it queues
         work: list[tuple[int, list[WirePart]]] = []
         rows: list[dict[str, object]] = []
-        stale: list[tuple[str, int]] = []  # unsure parts of emergencies: sent again
+        stale: list[tuple[str, int]] = []  # never written, or unsure parts of emergencies: sent again
         for i, (message, wire) in enumerate(zip(messages, planned, strict=True)):
             done = known.get(message.reference, {})
+            unsent = [seq for seq, state in done.items() if state == PartState.QUEUED]
+            done = {seq: state for seq, state in done.items() if state != PartState.QUEUED}
             if message.at_least_once:
                 stale += [(message.reference, seq) for seq, state in done.items() if state in UNSURE]
                 done = {seq: state for seq, state in done.items() if state not in UNSURE}
@@ -182,9 +195,11 @@ class SmsService:
                     "không tự gửi lại để tránh trùng, dùng Phát lại sau khi xác nhận",
                 )
             else:
+                stale += [(message.reference, seq) for seq in unsent]
                 todo = [part for part in wire if part.seq not in done]
                 work.append((i, todo))
-                rows += [self._row(message, part) for part in todo]
+                rows += [self._row(message, part, attempt) for part in todo]
+        ids: dict[tuple[str, int], int] = {}
         if rows:
             async with self.sessions() as session:
                 if stale:
@@ -193,14 +208,17 @@ class SmsService:
                         .where(tuple_(SmsPart.reference, SmsPart.seq).in_(stale))
                         .execution_options(synchronize_session=False)
                     )
-                await session.execute(insert(SmsPart), rows)
+                added = insert(SmsPart).returning(SmsPart.id, SmsPart.reference, SmsPart.seq)
+                ids = {(ref, seq): id_ for id_, ref, seq in (await session.execute(added, rows)).all()}
                 await session.commit()
-        sent = await asyncio.gather(*(self._submit(messages[i], todo, len(planned[i])) for i, todo in work))
+        sent = await asyncio.gather(
+            *(self._submit(messages[i], todo, len(planned[i]), ids, attempt) for i, todo in work)
+        )
         for (i, _), outcome in zip(work, sent, strict=True):
             results[i] = outcome
         return [r if r is not None else Sent(DeliveryState.FAILED, 0, "") for r in results]
 
-    def _row(self, message: Message, part: WirePart) -> dict[str, object]:
+    def _row(self, message: Message, part: WirePart, attempt: str) -> dict[str, object]:
         return {
             "reference": message.reference,
             "delivery_id": message.delivery_id,
@@ -210,17 +228,34 @@ class SmsService:
             "encoding": "ucs2" if part.data_coding == 8 else "gsm7",
             "transport": self.transport.name,
             "message_id": "",
-            "state": PartState.SUBMITTING,
+            "state": PartState.QUEUED,
+            "attempt": attempt,
             "detail": "",
         }
 
-    async def _submit(self, message: Message, todo: list[WirePart], total: int) -> Sent:
+    def _on_wire(self, part_id: int, attempt: str, where: str) -> OnWire:
+        async def mark() -> None:
+            found = parts.Mark(part_id, attempt)
+            await self._marker.put(found)  # grouped with the window's other marks
+            if not found.taken:
+                raise Overtaken(f"{where}: một lượt gửi khác đã nhận gửi phần này; không gửi ở đây")
+
+        return mark
+
+    async def _submit(
+        self, message: Message, todo: list[WirePart], total: int, ids: dict[tuple[str, int], int], attempt: str
+    ) -> Sent:
         """The parts of one message in order; each answer is stored before the next part
-        goes; the first refusal stops the message (parts not tried are removed again)."""
+        goes; the first refusal stops the message (parts not tried are removed again).
+        Each part is marked ``submitting`` just before the transport writes it."""
         for index, part in enumerate(todo):
             out = OutPart(message.to, part, f"{message.reference}.{part.seq}", message.at_least_once)
-            result = await self.transport.submit(out)
             where = f"phần {part.seq}/{total}"
+            try:
+                on_wire = self._on_wire(ids[(message.reference, part.seq)], attempt, where)
+                result = await self.transport.submit(out, on_wire)
+            except Overtaken as exc:  # its rows are another attempt's now: leave them alone
+                return Sent(DeliveryState.RETRY, total, str(exc))
             if result.accepted:
                 message_id = receipts.normalize_id(result.message_id) if result.message_id else ""
                 await self._writer.put(
@@ -246,6 +281,18 @@ class SmsService:
             return outcome
         return Sent(DeliveryState.SENT, total, f"tổng đài đã nhận {total} phần, chờ báo nhận")
 
+    async def _mark(self, batch: list[parts.Mark]) -> None:
+        """One ``UPDATE`` for the parts about to be written (tried again while the
+        database is unreachable: the parts wait for it, none is written unmarked)."""
+
+        async def once() -> None:
+            async with self.sessions() as session:
+                await parts.lock_ids(session, [])  # SQLite: the process's write lock first
+                await parts.mark_on_wire(session, batch)
+                await session.commit()
+
+        await retrying(once, "marking SMS parts about to be sent")
+
     async def _write(self, batch: list[Answer | Receipt]) -> None:
         """One transaction for what the SMSC said meanwhile, tried again while the
         database is unreachable: what the SMSC answered exists only here."""
@@ -265,7 +312,10 @@ class SmsService:
             if dropped:
                 await session.execute(
                     delete(SmsPart)
-                    .where(tuple_(SmsPart.reference, SmsPart.seq).in_(dropped), SmsPart.state == PartState.SUBMITTING)
+                    .where(
+                        tuple_(SmsPart.reference, SmsPart.seq).in_(dropped),
+                        SmsPart.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
+                    )
                     .execution_options(synchronize_session=False)
                 )
             kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)

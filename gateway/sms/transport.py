@@ -50,6 +50,10 @@ class Mo:
 
 MoHandler = Callable[[Mo], Awaitable[None]]
 ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+# Awaited once, just before the part is first written to the network (its window slot
+# held, its pace slot taken): the service stores there that the part may go out, so a
+# part a crash leaves unmarked is known never to have been written.
+OnWire = Callable[[], Awaitable[None]]
 
 
 class Transport(Protocol):
@@ -61,7 +65,10 @@ class Transport(Protocol):
         means "not stored": the transport must leave the message with the network."""
         ...
 
-    async def submit(self, part: OutPart) -> SubmitResult: ...
+    async def submit(self, part: OutPart, on_wire: OnWire | None = None) -> SubmitResult:
+        """``on_wire`` is awaited before the part's bytes are handed to the network; a
+        part that went out without it would be sent twice after a crash."""
+        ...
 
     def status(self) -> dict[str, object]:
         """For the operator: is the link up, and the last error in words."""

@@ -12,6 +12,11 @@
   the caller asks for at-least-once (emergencies), then it is resubmitted on the new bind.
   Only a submit_sm_resp with ESME_ROK counts as accepted: an accepted part is never sent
   again by this session.
+- A caller's ``on_wire`` (the service marking the part ``submitting``) is awaited before a
+  submit_sm is first written: with a contracted rate in its window slot after its pace
+  slot, else at most one window ahead of the window (the marks of the next window are
+  stored while this one is on the wire), so a crash leaves at most that many parts marked
+  and not written.
 - deliver_sm (MO and receipts) is acknowledged only after the handler stored it; when the
   handler fails the SMSC gets ESME_RSYSERR and redelivers later.
 """
@@ -65,18 +70,38 @@ class _NotSent(_ConnectionLost):
 
 
 DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
+OnWire = Callable[[], Awaitable[None]]
 
 
 class Pacer(Protocol):
     async def wait(self) -> None: ...
 
 
+class _Slot:
+    """One slot of a semaphore, given back once, whichever comes first."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+
+    def release(self) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
+            self._semaphore = None
+
+
 class SmppSession:
-    def __init__(self, config: SessionConfig, on_deliver: DeliverHandler, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self, config: SessionConfig, on_deliver: DeliverHandler, pacer: Pacer | None = None, paced: bool = False
+    ) -> None:
+        """``paced``: ``pacer`` holds a contracted rate; then a part is marked in its
+        window slot after its pace slot (the rate, not the mark, bounds the throughput),
+        else one window ahead."""
         self.config = config
         self.on_deliver = on_deliver
         self.pacer = pacer  # the contracted rate: every submit_sm written takes one of its slots
+        self.paced = paced
         self.window = asyncio.Semaphore(config.window)
+        self.ahead = asyncio.Semaphore(config.window)  # parts marked (``on_wire``) and not written yet
         self.bound = asyncio.Event()
         self._rebound = asyncio.Event()
         self.last_error = ""
@@ -204,10 +229,33 @@ class SmppSession:
         finally:
             self._pending.pop(sequence, None)
 
-    async def submit(self, message: pdu.ShortMessage, at_least_once: bool = False) -> str:
+    async def submit(
+        self, message: pdu.ShortMessage, at_least_once: bool = False, on_wire: OnWire | None = None
+    ) -> str:
         """The SMSC's message_id once it accepted the part; SubmitError when it refused,
-        or (``unconfirmed``) when the part was written and its response lost."""
+        or (``unconfirmed``) when the part was written and its response lost.
+        ``on_wire`` is awaited once before the submit_sm is first written: paced, in its
+        window slot after its pace slot; unpaced, ahead of the window, at most ``window``
+        parts marked and not written yet (``ahead``), so that the marks of the next
+        window are stored while this one is on the wire."""
         body = pdu.submit_sm(message)
+        marked = _Slot(None)
+        if self.paced:  # marked at the last moment: in its window slot, after its pace slot
+            return await self._submit(body, at_least_once, marked, on_wire)
+        if on_wire is not None:  # marked ahead of the window: the next window's marks overlap this one
+            await self.ahead.acquire()
+            marked = _Slot(self.ahead)
+            try:
+                await on_wire()
+            except BaseException:
+                marked.release()
+                raise
+        try:
+            return await self._submit(body, at_least_once, marked, None)
+        finally:
+            marked.release()
+
+    async def _submit(self, body: bytes, at_least_once: bool, marked: _Slot, on_wire: OnWire | None) -> str:
         pause = self.config.throttle_pause_s
         tries = 0
         while tries < self.config.max_submit_tries:
@@ -216,6 +264,12 @@ class SmppSession:
             async with self.window:
                 if self.pacer is not None:  # paced inside the window: slots are not spent waiting for it
                     await self.pacer.wait()
+                if on_wire is not None:
+                    await on_wire()
+                    on_wire = None
+                if not self.bound.is_set():  # the link went down meanwhile: not a try
+                    continue
+                marked.release()  # written now: another part may be marked
                 try:
                     resp = await self._request(pdu.SUBMIT_SM, body)
                 except _NotSent:  # the link is going down: wait for the next bind, not a try

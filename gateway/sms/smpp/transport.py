@@ -15,7 +15,7 @@ from gateway.sms import codec, receipts
 from gateway.sms.smpp import pdu
 from gateway.sms.smpp.session import Pacer as SessionPacer
 from gateway.sms.smpp.session import SessionConfig, SmppSession, SubmitError
-from gateway.sms.transport import Mo, MoHandler, OutPart, Receipt, ReceiptHandler, SubmitResult
+from gateway.sms.transport import Mo, MoHandler, OnWire, OutPart, Receipt, ReceiptHandler, SubmitResult
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class SmppTransport:
         default ``config.tps`` paced within this process."""
         self.config = config
         self.window = config.session.window
-        self.session = SmppSession(config.session, self._on_deliver, pacer or Pacer(config.tps))
+        paced = pacer is not None or config.tps > 0
+        self.session = SmppSession(config.session, self._on_deliver, pacer or Pacer(config.tps), paced)
         self._on_mo: MoHandler | None = None
         self._on_receipt: ReceiptHandler | None = None
 
@@ -62,7 +63,7 @@ class SmppTransport:
             return "0" + digits[2:], 2, 1
         return digits, 1, 1
 
-    async def submit(self, part: OutPart) -> SubmitResult:
+    async def submit(self, part: OutPart, on_wire: OnWire | None = None) -> SubmitResult:
         destination, dest_ton, dest_npi = self._destination(part.to)
         source_ton, source_npi = source_ton_npi(self.config.sender)
         message = pdu.ShortMessage(
@@ -78,7 +79,7 @@ class SmppTransport:
             dest_addr_npi=dest_npi,
         )
         try:
-            message_id = await self.session.submit(message, at_least_once=part.at_least_once)
+            message_id = await self.session.submit(message, at_least_once=part.at_least_once, on_wire=on_wire)
         except SubmitError as exc:
             if exc.unconfirmed:
                 return SubmitResult(False, False, "mất kết nối trước khi SMSC trả lời", unknown=True)
