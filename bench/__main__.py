@@ -159,7 +159,9 @@ def main() -> None:
         "--chaos-times", type=int, default=2, help="with --only-chaos: how often each fault is injected"
     )
     parser.add_argument("--chaos-quick", action="store_true", help="with --only-chaos: small campaigns")
-    parser.add_argument("--chaos-only", default="", help="with --only-chaos: scenarios whose name contains this")
+    parser.add_argument(
+        "--chaos-only", default="", help="with --only-chaos: scenarios whose name contains this (any case)"
+    )
     parser.add_argument("--show-errors", type=int, default=0, help="with --only-normalize: print Loa's first N misses")
     parser.add_argument("--no-anchors", action="store_true", help="with --only-normalize: Loa only")
     args = parser.parse_args()

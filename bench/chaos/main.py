@@ -41,7 +41,7 @@ def main(seed: int | None = None, times: int = 2, quick: bool = False, only: str
     tables = []
     tmp = Path(tempfile.mkdtemp(prefix="loa-chaos-"))
     for n, scenario in enumerate(scenarios(quick)):
-        if only and only not in scenario.name:
+        if only and only.casefold() not in scenario.name.casefold():
             continue
         print(f"\nscenario: {scenario.name}", flush=True)
         table = run(scenario, tmp / f"s{n}", rng, times, lambda line: print(line, flush=True))
