@@ -42,9 +42,9 @@ from gateway.db.models import SmsPart
 from gateway.db.retry import retrying
 from gateway.db.session import write_lock
 from gateway.db.states import DeliveryState, PartState
-from gateway.feedback.service import answers_not_received
 from gateway.phones import to_e164
 from gateway.sms import assembly, inbound, parts, receipts
+from gateway.sms.answers import BULLETIN_PREFIX, store
 from gateway.sms.batching import Batcher
 from gateway.sms.codec import WirePart, wire_parts
 from gateway.sms.limits import LEASE_S, BindLease
@@ -52,7 +52,6 @@ from gateway.sms.parts import Answer, parts_reference
 from gateway.sms.transport import Mo, OnWire, OutPart, Receipt, Transport
 
 log = logging.getLogger(__name__)
-BULLETIN_PREFIX = "d"  # part references of ledger rows: d<delivery id>
 UNSURE = (PartState.SUBMITTING, PartState.UNKNOWN)
 __all__ = ["BULLETIN_PREFIX", "Message", "Sent", "SmsService", "parts_reference"]
 
@@ -296,51 +295,7 @@ class SmsService:
     async def _write(self, batch: list[Answer | Receipt]) -> None:
         """One transaction for what the SMSC said meanwhile, tried again while the
         database is unreachable: what the SMSC answered exists only here."""
-        await retrying(lambda: self._write_once(batch), "storing the SMSC's answers")
-
-    async def _write_once(self, batch: list[Answer | Receipt]) -> None:
-        """Answers first (their ids), then receipts (which may name those ids), then the
-        ledger rows they settle."""
-        answers = [a for a in batch if isinstance(a, Answer)]
-        found = [r for r in batch if isinstance(r, Receipt)]
-        async with self.sessions() as session:
-            ids = [a.message_id for a in answers]
-            ids += [c for r in found if r.message_id for c in receipts.id_candidates(r.message_id)]
-            await parts.lock_ids(session, ids)
-            settle = await parts.record_answers(session, self.transport.name, [a for a in answers if a.state != "drop"])
-            dropped = [(a.reference, a.seq) for a in answers if a.state == "drop"]
-            if dropped:
-                await session.execute(
-                    delete(SmsPart)
-                    .where(
-                        tuple_(SmsPart.reference, SmsPart.seq).in_(dropped),
-                        SmsPart.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            kept, rows, loaded = await parts.record_receipts(session, self.transport.name, found)
-            for receipt in kept:
-                await audit(
-                    session, self.transport.name, "sms_receipt", "sms_part", receipt.message_id or receipt.reference,
-                    outcome=receipt.outcome, detail=receipt.detail[:200], matched=False,
-                )  # fmt: skip
-            await parts.settle(session, settle | rows, loaded)
-            await self._answers_not_received(session, answers, found)
-            await session.commit()
-
-    async def _answers_not_received(self, session: AsyncSession, answers: list[Answer], found: list[Receipt]) -> None:
-        """An answer to a case that failed (refused later, or a receipt UNDELIV, REJECTD,
-        EXPIRED...) puts the case back among those to handle (never left "answered")."""
-        bad = [r for r in found if r.outcome == "failed"]
-        failed_ids = [c for r in bad if r.message_id for c in receipts.id_candidates(r.message_id)]
-        # an early receipt kept for an id that lands now is applied with the answer
-        failed_ids += [a.message_id for a in answers if a.message_id and not a.reference.startswith(BULLETIN_PREFIX)]
-        references = [a.reference for a in answers if a.state == PartState.FAILED]
-        references += [r.reference.rpartition(".")[0] for r in bad if r.reference]
-        references = [r for r in references if r and not r.startswith(BULLETIN_PREFIX)]
-        if failed_ids or references:
-            failed = await parts.failed_answers(session, failed_ids, references)
-            await answers_not_received(session, failed)
+        await retrying(lambda: store(self.sessions, self.transport.name, batch), "storing the SMSC's answers")
 
     # --- receipts --------------------------------------------------------------------
     async def on_receipt(self, receipt: Receipt) -> None:
