@@ -4,9 +4,9 @@ variables ``LOA_CALL``, ``LOA_KEY``, ``LOA_FLOW``), which needs only ``write=ori
 and runs the IVR flow over FastAGI, tracked by its ActionID/ChannelId -> OriginateResponse
 -> Hangup, written to ``call_attempts`` and classified by ``outcomes.RetryPolicy``.
 
-Before dialling: the number may have opted out since the campaign was planned, the
-daily cap may be reached (emergencies exempt), and outside the call window only
-emergencies ring (a deferral does not count as an attempt). A row taken over from a
+Before dialling (``admission``): the number may have opted out since the campaign was
+planned, the daily cap may be reached (emergencies exempt), and outside the call window
+only emergencies ring (a deferral does not count as an attempt). A row taken over from a
 worker that died mid-call is settled from its attempt record, never dialled twice
 blindly: an attempt that reached the resident counts, one that left no trace is retried.
 """
@@ -17,16 +17,16 @@ import asyncio
 import dataclasses
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.bulletins.schedule import in_quiet_hours
 from gateway.config import QuietHours
-from gateway.db.models import CallAttempt, Subscriber, utcnow
+from gateway.db.models import utcnow
 from gateway.db.states import DeliveryState
 from gateway.delivery import ledger
 from gateway.delivery.channel import Job
@@ -34,6 +34,7 @@ from gateway.delivery.ledger import Outcome
 from gateway.ivr.calls import CallContexts, IvrReport
 from gateway.pacing import Pacer
 from gateway.sms import recipients
+from gateway.telephony import admission
 from gateway.telephony.ami import AmiDisconnected, AmiError, header_int
 from gateway.telephony.attempts import AGI_GRACE, MAX_CALL_SECONDS, Attempts
 from gateway.telephony.outcomes import CallResult, RetryPolicy
@@ -109,52 +110,13 @@ class CallChannel:
             return False
         return True
 
-    # --- before dialling ---------------------------------------------------------------
-    async def _refusal(self, job: Job) -> Outcome | None:
-        emergency = job.priority == "emergency"
-        if self.window is not None and not emergency:
-            resume = in_quiet_hours(utcnow(), self.window.start, self.window.end, self.zone)
-            if resume is not None:
-                wait = max(60.0, (resume - utcnow()).total_seconds())
-                local = resume.astimezone(self.zone)
-                return Outcome(
-                    DeliveryState.RETRY, detail=f"ngoài giờ gọi, chờ tới {local:%H:%M}", retry_after=wait, defer=True
-                )
-        async with self.sessions() as session:
-            opted_out = (
-                await session.execute(select(Subscriber.opted_out).where(Subscriber.phone == job.claim.target))
-            ).scalar_one_or_none()
-            if opted_out and not emergency:
-                return Outcome(
-                    DeliveryState.CANCELLED, detail="người nghe đã từ chối nhận bản tin sau khi lập danh sách"
-                )
-            if self.daily_cap and not emergency:
-                midnight = datetime.now(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
-                answered = (
-                    await session.execute(
-                        select(func.count())
-                        .select_from(CallAttempt)
-                        .where(
-                            CallAttempt.number == job.claim.target,
-                            CallAttempt.answered_at >= midnight,
-                            CallAttempt.priority < ledger.PRIORITY_RANK["emergency"],
-                        )
-                    )
-                ).scalar_one()
-                if answered >= self.daily_cap:
-                    return Outcome(
-                        DeliveryState.FAILED,
-                        detail=f"số này đã nghe {answered} cuộc gọi bản tin hôm nay (hạn mức {self.daily_cap}/ngày)",
-                    )
-        return None
-
     # --- the call ------------------------------------------------------------------------
     async def deliver(self, job: Job) -> Outcome:
         if job.claim.recovered:
             settled = await self.attempts.recover(job, self._keep_lease, self.channel_up)
             if settled is not None:
                 return settled
-        refusal = await self._refusal(job)
+        refusal = await admission.refusal(self.sessions, job, self.window, self.zone, self.daily_cap)
         if refusal is not None:
             return refusal
         trunk = await self.pool.acquire(wait=30.0)
