@@ -79,7 +79,7 @@ async def mark_on_wire(session: AsyncSession, marks: Sequence[Mark]) -> None:
                 table.c.attempt == attempt,
                 # already ``submitting`` under this attempt: this mark's own commit, whose
                 # answer a database restart lost (tried again by ``retrying``)
-                or_(table.c.state == PartState.QUEUED, table.c.state == PartState.SUBMITTING),
+                table.c.state.in_((PartState.QUEUED, PartState.SUBMITTING)),
             )
             .values(state=PartState.SUBMITTING)
             .returning(table.c.id)

@@ -286,7 +286,7 @@ class SmsService:
 
         async def once() -> None:
             async with self.sessions() as session:
-                await parts.lock_ids(session, [])  # SQLite: the process's write lock first
+                await write_lock(session)  # SQLite: the process's write lock first
                 await parts.mark_on_wire(session, batch)
                 await session.commit()
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.sms.smpp import pdu
+from gateway.sms.transport import OnWire
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ class _NotSent(_ConnectionLost):
 
 
 DeliverHandler = Callable[[pdu.ShortMessage], Awaitable[None]]
-OnWire = Callable[[], Awaitable[None]]
 
 
 class Pacer(Protocol):
